@@ -1,0 +1,1 @@
+"""Audience service: lists and contacts, CSV import and export."""

@@ -1,0 +1,17 @@
+"""The `clearpixel` command: thin Typer commands that call the services.
+
+Each group of commands lives in its own module and registers itself on `app` when imported;
+`ClearpixelGroup` turns every ClearpixelError into one clear line and exit code 2.
+"""
+
+from __future__ import annotations
+
+from clearpixel.cli import campaigns, consent_cmds, demo, foundation, serve
+from clearpixel.cli.base import app
+
+__all__ = ["app", "campaigns", "consent_cmds", "demo", "foundation", "main", "serve"]
+
+
+def main() -> None:
+    """Console entry point."""
+    app()

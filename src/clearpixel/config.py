@@ -1,0 +1,143 @@
+"""Settings from `CLEARPIXEL_*` environment variables and `.env`; fail fast on bad values.
+
+Secret keys have no default: they come from `CLEARPIXEL_SECRET_KEYS` (comma-separated, newest
+first) or from the `secret_keys` file that `clearpixel init` writes into the data folder.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from functools import cached_property
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from clearpixel.domain.errors import ClearpixelError
+from clearpixel.domain.flags import DEFAULT_PURPOSES, Purposes
+from clearpixel.domain.policy import Strategy, TrackingMode, TrackingPolicy
+
+MIN_COOLDOWN_DAYS = 183
+SECRET_KEYS_FILE = "secret_keys"
+
+
+class ConfigError(ClearpixelError, RuntimeError):
+    """A setting that is missing or not allowed; the message names it."""
+
+
+class Settings(BaseSettings):
+    """Every installation setting, with the environment variable that sets it."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="CLEARPIXEL_", env_file=".env", extra="ignore", frozen=True
+    )
+
+    data_dir: Path = Path("clearpixel-data")
+    database_url: str = ""
+    base_url: str = "http://127.0.0.1:8000"
+    secret_keys: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    organisation: str = "Example Organisation"
+    privacy_policy_url: str = "https://example.org/privacy"
+    from_address: str = "newsletter@example.org"
+    unsubscribe_mailto: str = "unsubscribe@example.org"
+    strategy: Strategy = Strategy.CONSENT
+    nonconsent_mode: TrackingMode = TrackingMode.ANONYMOUS
+    transactional_mode: TrackingMode = TrackingMode.PERSONAL
+    security_mode: TrackingMode = TrackingMode.ANONYMOUS
+    purposes: Annotated[dict[str, int], NoDecode] = Field(
+        default_factory=lambda: dict(DEFAULT_PURPOSES)
+    )
+    cooldown_days: int = MIN_COOLDOWN_DAYS
+    consent_link_days: int = 30
+    consent_page_timeout_minutes: int = 60
+    dkim_selector: str = ""
+    dkim_domain: str = ""
+    dkim_key_file: Path | None = None
+
+    @field_validator("secret_keys", mode="before")
+    @classmethod
+    def _split_keys(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("purposes", mode="before")
+    @classmethod
+    def _parse_purposes(cls, value: object) -> object:
+        if isinstance(value, str):
+            try:
+                return json.loads(value)
+            except json.JSONDecodeError as exc:
+                raise ValueError(
+                    'CLEARPIXEL_PURPOSES must be JSON, e.g. {"open_tracking": 1}'
+                ) from exc
+        return value
+
+    @field_validator("cooldown_days")
+    @classmethod
+    def _cooldown_floor(cls, value: int) -> int:
+        if value < MIN_COOLDOWN_DAYS:
+            raise ValueError(
+                f"CLEARPIXEL_COOLDOWN_DAYS={value} is below the minimum of "
+                f"{MIN_COOLDOWN_DAYS} days (six months) after a refusal"
+            )
+        return value
+
+    @field_validator("purposes")
+    @classmethod
+    def _valid_purposes(cls, value: dict[str, int]) -> dict[str, int]:
+        Purposes(value)
+        return value
+
+    @property
+    def db_url(self) -> str:
+        """The database URL; the embedded default is SQLite in the data folder."""
+        return self.database_url or f"sqlite:///{(self.data_dir / 'clearpixel.db').resolve()}"
+
+    @cached_property
+    def purpose_set(self) -> Purposes:
+        return Purposes(self.purposes)
+
+    @property
+    def policy(self) -> TrackingPolicy:
+        return TrackingPolicy(
+            strategy=self.strategy,
+            nonconsent_mode=self.nonconsent_mode,
+            transactional_mode=self.transactional_mode,
+            security_mode=self.security_mode,
+        )
+
+    def signing_keys(self) -> list[bytes]:
+        """Secret keys, newest first; raises ConfigError when there are none."""
+        keys = list(self.secret_keys)
+        key_file = self.data_dir / SECRET_KEYS_FILE
+        if not keys and key_file.exists():
+            keys = [line.strip() for line in key_file.read_text().splitlines() if line.strip()]
+        if not keys:
+            raise ConfigError(
+                "no secret key: set CLEARPIXEL_SECRET_KEYS or run `clearpixel init` "
+                f"to generate {key_file}"
+            )
+        return [key.encode() for key in keys]
+
+
+def load_settings() -> Settings:
+    """Read settings from the environment; raise ConfigError naming a bad value."""
+    try:
+        return Settings()
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from exc
+
+
+def ensure_secret_keys(settings: Settings) -> Path:
+    """Create the data folder and, if no key exists yet, a fresh random signing key file."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    key_file = settings.data_dir / SECRET_KEYS_FILE
+    if not key_file.exists() and not settings.secret_keys:
+        fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_urlsafe(48) + "\n")
+    return key_file

@@ -1,0 +1,109 @@
+"""Recording consent decisions: ledger entry, new flags and withdrawal effects, one transaction.
+
+Every path that changes `privacy_flags` (signup form, consent page, preference page, one-click
+withdrawal, import, API, bulk update, admin) calls `record_decision` or its batch form
+`record_decisions`. Inside one transaction they append the chained ledger entries, write the
+new flags (NULL-safe, R15), and for each contact that lost open-tracking consent detach its
+stored personal open events (R5) and start the consent-request cool-down (R8).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from clearpixel.domain.flags import OPEN_TRACKING_BIT, has_open_tracking
+from clearpixel.domain.ledger import PERSONAL_METHODS, Decision, LedgerEntry, Method
+from clearpixel.store import Database, Tx
+from clearpixel.store.contacts import get_contact, set_cooldown
+from clearpixel.store.events import detach_personal_events
+from clearpixel.store.ledger import apply_decisions
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionResult:
+    """What a batch of decisions did."""
+
+    entries: list[LedgerEntry] = field(default_factory=list)
+    withdrawn: list[int] = field(default_factory=list)
+    detached_events: int = 0
+
+
+def record_decisions(
+    tx: Tx,
+    decisions: Sequence[Decision],
+    *,
+    cooldown: timedelta,
+    keep_unchanged: bool | None = None,
+) -> DecisionResult:
+    """Apply decisions inside the caller's transaction `tx`.
+
+    Effects: one ledger entry per decision that changes flags (decisions a person made are
+    logged even without a change, as proof of the choice, unless `keep_unchanged` says
+    otherwise); contacts' `privacy_flags`; for contacts that lose bit 1, personal open events
+    detached; for every refusal or withdrawal of bit 1, `consent_cooldown_until` set (R8).
+    """
+    if not decisions:
+        return DecisionResult()
+    keep = (
+        keep_unchanged
+        if keep_unchanged is not None
+        else all(d.method in PERSONAL_METHODS for d in decisions)
+    )
+    entries = apply_decisions(tx, decisions, keep_unchanged=keep)
+    withdrawn = sorted(
+        {
+            e.contact_id
+            for e in entries
+            if has_open_tracking(e.flags_before) and not has_open_tracking(e.flags_after)
+        }
+    )
+    detached = detach_personal_events(tx, withdrawn) if withdrawn else 0
+    refused = sorted(
+        {
+            e.contact_id
+            for e in entries
+            if e.revoked & OPEN_TRACKING_BIT and not has_open_tracking(e.flags_after)
+        }
+    )
+    if refused:
+        set_cooldown(tx, refused, entries[-1].at + cooldown)
+    return DecisionResult(entries=entries, withdrawn=withdrawn, detached_events=detached)
+
+
+def record_decision(
+    db: Database,
+    contact_id: int,
+    *,
+    granted: int = 0,
+    revoked: int = 0,
+    method: Method,
+    now: datetime,
+    cooldown: timedelta,
+    actor: str = "",
+    notice_id: int | None = None,
+    notice_sha256: str | None = None,
+    evidence: Mapping[str, Any] | None = None,
+) -> DecisionResult:
+    """Record one contact's decision in its own transaction, committed before returning.
+
+    Effects: as `record_decisions`. Raises UnknownContact if there is no such contact.
+    """
+    with db.begin() as tx:
+        contact = get_contact(tx, contact_id)
+        decision = Decision(
+            contact_id=contact.id,
+            list_id=contact.list_id,
+            email=contact.email,
+            granted=granted,
+            revoked=revoked,
+            method=method,
+            at=now,
+            actor=actor,
+            notice_id=notice_id,
+            notice_sha256=notice_sha256,
+            evidence=dict(evidence or {}),
+        )
+        return record_decisions(tx, [decision], cooldown=cooldown)

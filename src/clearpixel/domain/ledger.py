@@ -1,0 +1,220 @@
+"""The consent ledger: entries, their hash chain, and the fold that rebuilds flags.
+
+Every change to a contact's `privacy_flags` is one entry (DESIGN R10). Entries form one chain
+for the whole installation: each holds the SHA-256 of the previous entry, so an edited,
+removed or reordered entry breaks the chain at a place `verify_chain` names (R11).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from clearpixel.domain.flags import apply
+
+GENESIS_HASH = "0" * 64
+
+
+class Method(StrEnum):
+    """How a decision reached the ledger."""
+
+    SIGNUP_FORM = "signup_form"
+    CONSENT_PAGE = "consent_page"
+    CONSENT_PAGE_NO_ACTION = "consent_page_no_action"
+    PREFERENCE_PAGE = "preference_page"
+    ONE_CLICK_WITHDRAWAL = "one_click_withdrawal"
+    IMPORT = "import"
+    API = "api"
+    BULK = "bulk"
+    ADMIN = "admin"
+
+
+# Decisions a person made: logged even when the flags do not change, as proof of the choice.
+PERSONAL_METHODS = frozenset(
+    {
+        Method.SIGNUP_FORM,
+        Method.CONSENT_PAGE,
+        Method.CONSENT_PAGE_NO_ACTION,
+        Method.PREFERENCE_PAGE,
+        Method.ONE_CLICK_WITHDRAWAL,
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """One requested change to one contact's flags, before it is chained."""
+
+    contact_id: int
+    list_id: int
+    email: str
+    granted: int
+    revoked: int
+    method: Method
+    at: datetime
+    actor: str = ""
+    notice_id: int | None = None
+    notice_sha256: str | None = None
+    evidence: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerEntry:
+    """A chained ledger entry as stored."""
+
+    seq: int
+    contact_id: int
+    list_id: int
+    email: str
+    at: datetime
+    method: str
+    granted: int
+    revoked: int
+    flags_before: int | None
+    flags_after: int
+    actor: str
+    notice_id: int | None
+    notice_sha256: str | None
+    evidence: Mapping[str, Any]
+    prev_hash: str
+    hash: str
+
+
+_HASHED = (
+    "seq",
+    "contact_id",
+    "list_id",
+    "email",
+    "at",
+    "method",
+    "granted",
+    "revoked",
+    "flags_before",
+    "flags_after",
+    "actor",
+    "notice_id",
+    "notice_sha256",
+    "evidence",
+    "prev_hash",
+)
+
+
+def _timestamp(at: datetime) -> str:
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=UTC)
+    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def canonical(entry: LedgerEntry | Mapping[str, Any]) -> bytes:
+    """The bytes that an entry's hash covers: every field but `hash`, as sorted JSON."""
+    fields: Mapping[str, Any] = (
+        entry if isinstance(entry, Mapping) else {k: getattr(entry, k) for k in _HASHED}
+    )
+    get = fields.__getitem__
+    payload = {
+        "seq": get("seq"),
+        "contact_id": get("contact_id"),
+        "list_id": get("list_id"),
+        "email": get("email"),
+        "at": _timestamp(get("at")),
+        "method": str(get("method")),
+        "granted": get("granted"),
+        "revoked": get("revoked"),
+        "flags_before": get("flags_before"),
+        "flags_after": get("flags_after"),
+        "actor": get("actor"),
+        "notice_id": get("notice_id"),
+        "notice_sha256": get("notice_sha256"),
+        "evidence": dict(get("evidence")),
+        "prev_hash": get("prev_hash"),
+    }
+    return json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def entry_hash(fields: LedgerEntry | Mapping[str, Any]) -> str:
+    """SHA-256 (hex) of the canonical form of an entry."""
+    return hashlib.sha256(canonical(fields)).hexdigest()
+
+
+def chain(decision: Decision, *, seq: int, flags_before: int | None, prev_hash: str) -> LedgerEntry:
+    """Turn a decision into the next entry of the chain, computing flags_after and the hash."""
+    fields: dict[str, Any] = {
+        "seq": seq,
+        "contact_id": decision.contact_id,
+        "list_id": decision.list_id,
+        "email": decision.email,
+        "at": decision.at,
+        "method": str(decision.method),
+        "granted": decision.granted,
+        "revoked": decision.revoked,
+        "flags_before": flags_before,
+        "flags_after": apply(flags_before, granted=decision.granted, revoked=decision.revoked),
+        "actor": decision.actor,
+        "notice_id": decision.notice_id,
+        "notice_sha256": decision.notice_sha256,
+        "evidence": dict(decision.evidence),
+        "prev_hash": prev_hash,
+    }
+    return LedgerEntry(**fields, hash=entry_hash(fields))
+
+
+def fold(entries: Iterable[LedgerEntry]) -> dict[int, int | None]:
+    """Replay entries in order: contact id to the flags the ledger says it must have."""
+    flags: dict[int, int | None] = {}
+    for entry in entries:
+        flags[entry.contact_id] = apply(
+            flags.get(entry.contact_id), granted=entry.granted, revoked=entry.revoked
+        )
+    return flags
+
+
+@dataclass(frozen=True, slots=True)
+class ChainFault:
+    """The first place where the chain does not hold."""
+
+    seq: int
+    problem: str
+
+
+class ChainVerifier:
+    """Checks entries one at a time, in seq order, so a large ledger streams through it."""
+
+    def __init__(self) -> None:
+        self.prev_hash = GENESIS_HASH
+        self.expected_seq = 1
+        self.count = 0
+        self.flags: dict[int, int | None] = {}
+
+    def feed(self, entry: LedgerEntry) -> ChainFault | None:
+        """Check one entry against the previous ones; returns the fault, if any."""
+        if entry.seq != self.expected_seq:
+            what = "missing" if entry.seq > self.expected_seq else "out of order"
+            return ChainFault(self.expected_seq, f"entry {self.expected_seq} is {what}")
+        if entry.prev_hash != self.prev_hash:
+            return ChainFault(entry.seq, "prev_hash does not match the previous entry")
+        if entry_hash(entry) != entry.hash:
+            return ChainFault(entry.seq, "content does not match its hash (entry was edited)")
+        before = self.flags.get(entry.contact_id)
+        expected = apply(before, granted=entry.granted, revoked=entry.revoked)
+        if entry.flags_before != before or entry.flags_after != expected:
+            return ChainFault(entry.seq, "flags_before/flags_after do not follow the history")
+        self.flags[entry.contact_id] = expected
+        self.prev_hash = entry.hash
+        self.expected_seq += 1
+        self.count += 1
+        return None
+
+
+def verify_chain(entries: Iterable[LedgerEntry]) -> ChainFault | None:
+    """Verify a whole chain from the genesis; None when sound."""
+    verifier = ChainVerifier()
+    for entry in entries:
+        fault = verifier.feed(entry)
+        if fault:
+            return fault
+    return None

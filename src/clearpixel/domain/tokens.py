@@ -1,0 +1,179 @@
+"""Signed, compact tokens for every per-recipient URL (DESIGN §5).
+
+A token is `base64url(header | varint fields | HMAC-SHA-256[:12])`. The header byte holds the
+format version and the token kind, so a click token can never stand in for a consent token.
+The second byte names the key (first byte of its SHA-256), which gives key rotation: sign with
+the first key, accept any. Tokens carry ids, never the email address, and verify without the
+database. Consent tokens carry an expiry; the others do not, because withdrawal must work from
+any email ever sent.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import IntEnum
+
+from clearpixel.domain.errors import ClearpixelError
+
+FORMAT_VERSION = 1
+MAC_BYTES = 12
+MIN_KEY_BYTES = 32
+
+
+class TokenKind(IntEnum):
+    PIXEL = 1
+    DELIVERABILITY = 2
+    CLICK = 3
+    CONSENT = 4
+    PREFERENCES = 5
+    UNSUBSCRIBE = 6
+
+
+class TokenError(ClearpixelError, ValueError):
+    """A token that must not be trusted; `reason` is a stable code for logs and metrics."""
+
+    reason = "malformed"
+
+
+class MalformedToken(TokenError):
+    reason = "malformed"
+
+
+class BadSignature(TokenError):
+    reason = "bad_signature"
+
+
+class WrongKind(TokenError):
+    reason = "wrong_kind"
+
+
+class ExpiredToken(TokenError):
+    reason = "expired"
+
+
+@dataclass(frozen=True, slots=True)
+class Token:
+    """The fields a token proves. Unused fields are 0 for a kind that does not carry them."""
+
+    kind: TokenKind
+    contact_id: int
+    campaign_id: int = 0
+    purposes: int = 0
+    link_id: int = 0
+    expires_at: int = 0  # unix seconds, consent tokens only
+
+
+_FIELDS: dict[TokenKind, tuple[str, ...]] = {
+    TokenKind.PIXEL: ("campaign_id", "contact_id", "purposes"),
+    TokenKind.DELIVERABILITY: ("campaign_id", "contact_id"),
+    TokenKind.CLICK: ("campaign_id", "contact_id", "link_id"),
+    TokenKind.CONSENT: ("campaign_id", "contact_id", "expires_at"),
+    TokenKind.PREFERENCES: ("contact_id",),
+    TokenKind.UNSUBSCRIBE: ("contact_id",),
+}
+
+
+def _put_varint(out: bytearray, value: int) -> None:
+    if value < 0:
+        raise ValueError("token fields are non-negative")
+    while True:
+        low = value & 0x7F
+        value >>= 7
+        if value:
+            out.append(low | 0x80)
+        else:
+            out.append(low)
+            return
+
+
+def _get_varint(data: bytes, pos: int) -> tuple[int, int]:
+    value = shift = 0
+    while True:
+        if pos >= len(data) or shift > 63:
+            raise MalformedToken("truncated field")
+        byte = data[pos]
+        pos += 1
+        value |= (byte & 0x7F) << shift
+        if not byte & 0x80:
+            return value, pos
+        shift += 7
+
+
+def _b64encode(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+
+
+def _b64decode(text: str) -> bytes:
+    if not text or len(text) > 200 or not text.isascii():
+        raise MalformedToken("bad length or characters")
+    try:
+        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    except (binascii.Error, ValueError) as exc:
+        raise MalformedToken("not base64url") from exc
+    if _b64encode(raw) != text:  # one canonical spelling per token: no spare bits to flip
+        raise MalformedToken("not canonical base64url")
+    return raw
+
+
+class TokenSigner:
+    """Signs with the first key and verifies with any key of the list (key rotation)."""
+
+    def __init__(self, keys: Sequence[bytes]) -> None:
+        if not keys:
+            raise ValueError("at least one secret key is required")
+        for key in keys:
+            if len(key) < MIN_KEY_BYTES:
+                raise ValueError(f"secret keys must have at least {MIN_KEY_BYTES} bytes")
+        self._keys = [(hashlib.sha256(key).digest()[0], key) for key in keys]
+
+    def sign(self, token: Token) -> str:
+        """Encode and sign `token` with the current (first) key."""
+        key_id, key = self._keys[0]
+        body = bytearray((FORMAT_VERSION << 4 | token.kind, key_id))
+        for name in _FIELDS[token.kind]:
+            _put_varint(body, getattr(token, name))
+        mac = hmac.new(key, bytes(body), hashlib.sha256).digest()[:MAC_BYTES]
+        return _b64encode(bytes(body) + mac)
+
+    def verify(self, text: str, kind: TokenKind, *, now: float | None = None) -> Token:
+        """Decode `text`, check its MAC in constant time, its kind and (consent) expiry.
+
+        Raises a TokenError subclass; a token that fails is never attributed to anyone.
+        `now` (unix seconds) is required to check the expiry of consent tokens.
+        """
+        raw = _b64decode(text)
+        if len(raw) < 2 + MAC_BYTES:
+            raise MalformedToken("too short")
+        body, mac = raw[:-MAC_BYTES], raw[-MAC_BYTES:]
+        if not any(
+            hmac.compare_digest(hmac.new(key, body, hashlib.sha256).digest()[:MAC_BYTES], mac)
+            for key_id, key in self._keys
+            if key_id == body[1]
+        ):
+            raise BadSignature("signature does not match any key")
+        if body[0] >> 4 != FORMAT_VERSION:
+            raise MalformedToken("unknown format version")
+        try:
+            found = TokenKind(body[0] & 0x0F)
+        except ValueError as exc:
+            raise MalformedToken("unknown kind") from exc
+        if found is not kind:
+            raise WrongKind(f"expected a {kind.name} token, got {found.name}")
+        values: dict[str, int] = {}
+        pos = 2
+        for name in _FIELDS[kind]:
+            values[name], pos = _get_varint(body, pos)
+        if pos != len(body):
+            raise MalformedToken("trailing bytes")
+        token = Token(kind=kind, **values)
+        if kind is TokenKind.CONSENT:
+            if now is None:
+                raise ValueError("verifying a consent token needs `now`")
+            if token.expires_at <= now:
+                raise ExpiredToken("consent link expired")
+        return token

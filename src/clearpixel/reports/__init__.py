@@ -1,0 +1,1 @@
+"""Reports service: campaign results and consent coverage, read from counters."""

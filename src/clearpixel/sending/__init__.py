@@ -1,0 +1,1 @@
+"""Sending service: compile a campaign once, render per recipient, build MIME, deliver."""

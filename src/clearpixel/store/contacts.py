@@ -1,0 +1,177 @@
+"""Named queries for contacts. Flags are written only by `store.ledger.apply_decisions`,
+which the consent service calls; nothing here changes `privacy_flags`."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from clearpixel.domain.errors import NotFound
+from clearpixel.store.db import Tx
+from clearpixel.store.schema import contacts
+
+SUBSCRIBED = "subscribed"
+UNSUBSCRIBED = "unsubscribed"
+
+
+@dataclass(frozen=True, slots=True)
+class Contact:
+    id: int
+    list_id: int
+    email: str
+    attributes: dict[str, Any]
+    privacy_flags: int | None
+    status: str
+    last_open_date: date | None
+    last_click_date: date | None
+    consent_cooldown_until: datetime | None
+    created_at: datetime
+
+    @property
+    def locale(self) -> str:
+        value = self.attributes.get("locale")
+        return str(value) if value else ""
+
+
+class UnknownContact(NotFound):
+    """No such contact."""
+
+
+def _contact(row: sa.Row[Any]) -> Contact:
+    return Contact(
+        id=row.id,
+        list_id=row.list_id,
+        email=row.email,
+        attributes=dict(row.attributes or {}),
+        privacy_flags=row.privacy_flags,
+        status=row.status,
+        last_open_date=row.last_open_date,
+        last_click_date=row.last_click_date,
+        consent_cooldown_until=row.consent_cooldown_until,
+        created_at=row.created_at,
+    )
+
+
+def get_contact(tx: Tx, contact_id: int) -> Contact:
+    row = tx.execute(sa.select(contacts).where(contacts.c.id == contact_id)).first()
+    if row is None:
+        raise UnknownContact(f"no contact with id {contact_id}")
+    return _contact(row)
+
+
+def find_contact(tx: Tx, list_id: int, email: str) -> Contact | None:
+    row = tx.execute(
+        sa.select(contacts).where(contacts.c.list_id == list_id, contacts.c.email == email)
+    ).first()
+    return _contact(row) if row else None
+
+
+def contacts_by_email(tx: Tx, list_id: int, emails: Sequence[str]) -> dict[str, Contact]:
+    """The contacts of one list among `emails`, keyed by email (one query per 1,000)."""
+    found: dict[str, Contact] = {}
+    for start in range(0, len(emails), 1000):
+        chunk = emails[start : start + 1000]
+        rows = tx.execute(
+            sa.select(contacts).where(contacts.c.list_id == list_id, contacts.c.email.in_(chunk))
+        )
+        found.update((row.email, _contact(row)) for row in rows)
+    return found
+
+
+def lock_contacts(tx: Tx, contact_ids: Sequence[int]) -> dict[int, Contact]:
+    """Read contacts for update: on PostgreSQL their rows stay locked until the transaction
+    ends, so two decisions on one contact apply in turn. (SQLite's BEGIN IMMEDIATE already
+    serialises writers.)"""
+    found: dict[int, Contact] = {}
+    for start in range(0, len(contact_ids), 1000):
+        chunk = contact_ids[start : start + 1000]
+        query = sa.select(contacts).where(contacts.c.id.in_(chunk)).order_by(contacts.c.id)
+        if tx.dialect.name == "postgresql":
+            query = query.with_for_update()
+        found.update((row.id, _contact(row)) for row in tx.execute(query))
+    return found
+
+
+def insert_contacts(tx: Tx, rows: Iterable[dict[str, Any]], *, now: datetime) -> list[int]:
+    """Insert new contacts (email, list_id, attributes); flags start NULL. Returns their ids."""
+    ids: list[int] = []
+    for row in rows:
+        ids.append(
+            tx.execute(
+                contacts.insert()
+                .values(
+                    list_id=row["list_id"],
+                    email=row["email"],
+                    attributes=row.get("attributes", {}),
+                    privacy_flags=None,
+                    created_at=now,
+                    updated_at=now,
+                )
+                .returning(contacts.c.id)
+            ).scalar_one()
+        )
+    return ids
+
+
+def update_attributes(
+    tx: Tx, contact_id: int, attributes: dict[str, Any], *, now: datetime
+) -> None:
+    tx.execute(
+        contacts.update()
+        .where(contacts.c.id == contact_id)
+        .values(attributes=attributes, updated_at=now)
+    )
+
+
+def set_status(tx: Tx, contact_id: int, status: str, *, now: datetime) -> None:
+    """Subscribe or unsubscribe a contact (separate from tracking consent, R16)."""
+    tx.execute(
+        contacts.update().where(contacts.c.id == contact_id).values(status=status, updated_at=now)
+    )
+
+
+def set_cooldown(tx: Tx, contact_ids: Sequence[int], until: datetime) -> None:
+    """No consent request goes to these contacts before `until` (R8)."""
+    for start in range(0, len(contact_ids), 1000):
+        tx.execute(
+            contacts.update()
+            .where(contacts.c.id.in_(contact_ids[start : start + 1000]))
+            .values(consent_cooldown_until=until)
+        )
+
+
+def iter_contacts(tx: Tx, list_id: int, *, batch: int = 5000) -> Iterator[Contact]:
+    """Every contact of a list in id order, read in batches (memory stays flat)."""
+    last = 0
+    while True:
+        rows = tx.execute(
+            sa.select(contacts)
+            .where(contacts.c.list_id == list_id, contacts.c.id > last)
+            .order_by(contacts.c.id)
+            .limit(batch)
+        ).all()
+        if not rows:
+            return
+        for row in rows:
+            yield _contact(row)
+        last = rows[-1].id
+
+
+def iter_all_flags(tx: Tx, *, batch: int = 20000) -> Iterator[tuple[int, int | None]]:
+    """(contact id, privacy_flags) for every contact, in id order."""
+    last = 0
+    while True:
+        rows = tx.execute(
+            sa.select(contacts.c.id, contacts.c.privacy_flags)
+            .where(contacts.c.id > last)
+            .order_by(contacts.c.id)
+            .limit(batch)
+        ).all()
+        if not rows:
+            return
+        yield from ((row.id, row.privacy_flags) for row in rows)
+        last = rows[-1].id

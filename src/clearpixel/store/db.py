@@ -1,0 +1,90 @@
+"""Engine set-up for SQLite (embedded default, WAL) and PostgreSQL, transactions, migrations."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from sqlalchemy.engine import Connection
+
+from clearpixel.domain.errors import ClearpixelError
+
+Tx = Connection
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+class StoreError(ClearpixelError, RuntimeError):
+    """The database refused an operation or cannot be reached; the message says which."""
+
+
+def _sqlite_engine(url: str) -> sa.Engine:
+    engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+
+    @sa.event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        # Let SQLAlchemy emit BEGIN itself, so a writer can take the lock up front.
+        dbapi_conn.isolation_level = None
+        cursor = dbapi_conn.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    @sa.event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        # BEGIN IMMEDIATE: writers queue for the lock instead of failing on upgrade.
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+class Database:
+    """A database handle: `begin()` gives one transaction, committed on clean exit."""
+
+    def __init__(self, url: str, *, echo: bool = False) -> None:
+        self.url = url
+        if url.startswith("sqlite"):
+            if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
+                Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+            self.engine = _sqlite_engine(url)
+        else:
+            self.engine = sa.create_engine(url, echo=echo, pool_pre_ping=True, pool_size=10)
+        self.dialect = self.engine.dialect.name
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.dialect == "postgresql"
+
+    @contextmanager
+    def begin(self) -> Iterator[Tx]:
+        """One transaction: committed when the block ends, rolled back if it raises."""
+        with self.engine.begin() as conn:
+            yield conn
+
+    @contextmanager
+    def connect(self) -> Iterator[Tx]:
+        """A read connection (its implicit transaction is rolled back at the end)."""
+        with self.engine.connect() as conn:
+            yield conn
+
+    def migrate(self) -> None:
+        """Bring the schema to the newest migration (creates it on first run)."""
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS))
+        with self.engine.begin() as conn:
+            config.attributes["connection"] = conn
+            command.upgrade(config, "head")
+
+    def ping(self) -> None:
+        """Raise if the database cannot be reached."""
+        with self.engine.connect() as conn:
+            conn.exec_driver_sql("SELECT 1")
+
+    def dispose(self) -> None:
+        self.engine.dispose()

@@ -1,0 +1,65 @@
+"""Named queries for audience lists."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import sqlalchemy as sa
+
+from clearpixel.domain.errors import ClearpixelError, NotFound
+from clearpixel.store.db import Tx
+from clearpixel.store.schema import audience_lists, contacts
+
+
+@dataclass(frozen=True, slots=True)
+class AudienceList:
+    id: int
+    name: str
+    created_at: datetime
+    contacts: int = 0
+
+
+class ListExists(ClearpixelError):
+    """A list with that name already exists."""
+
+
+class UnknownList(NotFound):
+    """No list has that name."""
+
+
+def create_list(tx: Tx, name: str, *, now: datetime) -> AudienceList:
+    """Insert a new list; raises ListExists when the name is taken."""
+    if tx.execute(sa.select(audience_lists.c.id).where(audience_lists.c.name == name)).first():
+        raise ListExists(f"list {name!r} already exists")
+    new_id = tx.execute(
+        audience_lists.insert().values(name=name, created_at=now).returning(audience_lists.c.id)
+    ).scalar_one()
+    return AudienceList(new_id, name, now)
+
+
+def get_list(tx: Tx, name: str) -> AudienceList:
+    """The list called `name`; raises UnknownList naming it."""
+    row = tx.execute(sa.select(audience_lists).where(audience_lists.c.name == name)).first()
+    if row is None:
+        raise UnknownList(f"no list named {name!r}")
+    return AudienceList(row.id, row.name, row.created_at)
+
+
+def get_list_by_id(tx: Tx, list_id: int) -> AudienceList:
+    row = tx.execute(sa.select(audience_lists).where(audience_lists.c.id == list_id)).first()
+    if row is None:
+        raise UnknownList(f"no list with id {list_id}")
+    return AudienceList(row.id, row.name, row.created_at)
+
+
+def all_lists(tx: Tx) -> list[AudienceList]:
+    """Every list with its number of contacts, by name."""
+    count = sa.func.count(contacts.c.id)
+    rows = tx.execute(
+        sa.select(audience_lists, count.label("n"))
+        .select_from(audience_lists.outerjoin(contacts))
+        .group_by(audience_lists.c.id)
+        .order_by(audience_lists.c.name)
+    )
+    return [AudienceList(r.id, r.name, r.created_at, r.n) for r in rows]

@@ -1,0 +1,120 @@
+"""Tables, as SQLAlchemy Core metadata. The migrations in `migrations/` create exactly these;
+a test compares the two so they never drift."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
+
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+Json = sa.JSON().with_variant(JSONB(), "postgresql")
+Timestamp = sa.DateTime(timezone=True)
+
+# --- foundation: lists, contacts, purposes, notices, the consent ledger -----------------------
+
+audience_lists = sa.Table(
+    "audience_lists",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False, unique=True),
+    sa.Column("created_at", Timestamp, nullable=False),
+)
+
+contacts = sa.Table(
+    "contacts",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("list_id", sa.Integer, sa.ForeignKey("audience_lists.id"), nullable=False),
+    sa.Column("email", sa.String(320), nullable=False),
+    sa.Column("attributes", Json, nullable=False),
+    sa.Column("privacy_flags", sa.Integer, nullable=True),
+    sa.Column("status", sa.String(16), nullable=False, server_default="subscribed"),
+    sa.Column("last_open_date", sa.Date, nullable=True),
+    sa.Column("last_click_date", sa.Date, nullable=True),
+    sa.Column("consent_cooldown_until", Timestamp, nullable=True),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Column("updated_at", Timestamp, nullable=False),
+    sa.UniqueConstraint("list_id", "email", name="uq_contacts_list_email"),
+)
+
+purposes = sa.Table(
+    "purposes",
+    metadata,
+    sa.Column("bit", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("name", sa.String(64), nullable=False, unique=True),
+)
+
+notices = sa.Table(
+    "notices",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("purpose", sa.String(64), nullable=False),
+    sa.Column("locale", sa.String(8), nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Column("sha256", sa.String(64), nullable=False),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.UniqueConstraint("purpose", "locale", "version", name="uq_notices_version"),
+)
+
+consent_ledger = sa.Table(
+    "consent_ledger",
+    metadata,
+    sa.Column(
+        "seq",
+        sa.BigInteger().with_variant(sa.Integer, "sqlite"),
+        primary_key=True,
+        autoincrement=False,
+    ),
+    sa.Column("contact_id", sa.Integer, nullable=False, index=True),
+    sa.Column("list_id", sa.Integer, nullable=False),
+    sa.Column("email", sa.String(320), nullable=False),
+    sa.Column("at", Timestamp, nullable=False),
+    sa.Column("method", sa.String(32), nullable=False),
+    sa.Column("granted", sa.Integer, nullable=False),
+    sa.Column("revoked", sa.Integer, nullable=False),
+    sa.Column("flags_before", sa.Integer, nullable=True),
+    sa.Column("flags_after", sa.Integer, nullable=False),
+    sa.Column("actor", sa.String(200), nullable=False),
+    sa.Column("notice_id", sa.Integer, nullable=True),
+    sa.Column("notice_sha256", sa.String(64), nullable=True),
+    sa.Column("evidence", Json, nullable=False),
+    sa.Column("prev_hash", sa.String(64), nullable=False),
+    sa.Column("hash", sa.String(64), nullable=False),
+)
+
+# One row: the last seq and hash. Writers lock it, so concurrent decisions chain in turn, and
+# `ledger verify` compares the chain's end with it to detect a removed tail.
+ledger_head = sa.Table(
+    "ledger_head",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("seq", sa.BigInteger().with_variant(sa.Integer, "sqlite"), nullable=False),
+    sa.Column("hash", sa.String(64), nullable=False),
+)
+
+# Personal events (opens and clicks attributed to a contact). Withdrawal detaches them:
+# contact_id, ip and user agent become NULL, so they stay in campaign totals only.
+personal_events = sa.Table(
+    "personal_events",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True),
+    sa.Column("campaign_id", sa.Integer, nullable=False, index=True),
+    sa.Column("contact_id", sa.Integer, nullable=True, index=True),
+    sa.Column("event", sa.String(8), nullable=False),
+    sa.Column("link_id", sa.Integer, nullable=True),
+    sa.Column("at", Timestamp, nullable=False),
+    sa.Column("verdict", sa.String(8), nullable=False),
+    sa.Column("reason", sa.String(32), nullable=True),
+    sa.Column("rule", sa.String(64), nullable=True),
+    sa.Column("ip", sa.String(64), nullable=True),
+    sa.Column("user_agent", sa.String(512), nullable=True),
+)

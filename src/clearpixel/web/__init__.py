@@ -1,0 +1,1 @@
+"""Thin ASGI layer: the tracking front door, consent pages, admin UI and REST API."""

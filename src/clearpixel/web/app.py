@@ -1,0 +1,56 @@
+"""The one route table. Tracking paths (`/o/`, `/c/`) are answered by a raw ASGI handler in
+front of the framework, the fastest path the stack allows; everything else goes to FastAPI."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from clearpixel import __version__
+from clearpixel.context import Context
+from clearpixel.web import admin, api, consent_pages, health, tracking
+
+
+class FrontDoor:
+    """Sends tracking requests to the tracking handler and all others to the framework."""
+
+    def __init__(self, tracker: tracking.TrackingEndpoints, framework: ASGIApp) -> None:
+        self.tracker = tracker
+        self.framework = framework
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and self.tracker.handles(scope["path"]):
+            await self.tracker(scope, receive, send)
+        else:
+            await self.framework(scope, receive, send)
+
+
+def create_app(ctx: Context) -> FrontDoor:
+    """Build the whole web app for one installation."""
+    tracker = tracking.TrackingEndpoints(ctx)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        await tracker.start()
+        try:
+            yield
+        finally:
+            await tracker.stop()
+
+    framework = FastAPI(
+        title="clearpixel",
+        version=__version__,
+        lifespan=lifespan,
+        docs_url="/api/v1/docs",
+        openapi_url="/api/v1/openapi.json",
+        redoc_url=None,
+    )
+    framework.state.ctx = ctx
+    framework.include_router(health.router)
+    framework.include_router(consent_pages.router)
+    framework.include_router(admin.router)
+    framework.include_router(api.router)
+    return FrontDoor(tracker, framework)

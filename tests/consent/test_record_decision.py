@@ -1,0 +1,132 @@
+from datetime import timedelta
+
+import pytest
+import sqlalchemy as sa
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from clearpixel.consent import record_decision
+from clearpixel.domain.ledger import Method, fold, verify_chain
+from clearpixel.store.contacts import get_contact
+from clearpixel.store.ledger import entries_for_contact, iter_entries
+from tests.helpers import make_contacts, make_list
+
+
+def flags_of(ctx, cid):
+    with ctx.db.connect() as conn:
+        return get_contact(conn, cid).privacy_flags
+
+
+def test_grant_on_null_contact_sets_bit_and_writes_one_chained_entry(ctx):
+    (cid,) = make_contacts(ctx, make_list(ctx), [None])
+    result = record_decision(
+        ctx.db,
+        cid,
+        granted=1,
+        method=Method.API,
+        now=ctx.now(),
+        cooldown=ctx.cooldown,
+        evidence={"basis": "consent form v2"},
+    )
+    assert flags_of(ctx, cid) == 1
+    (entry,) = result.entries
+    assert (entry.flags_before, entry.flags_after) == (None, 1)
+    with ctx.db.connect() as conn:
+        assert verify_chain(iter_entries(conn)) is None
+
+
+def test_refusal_on_a_page_is_logged_even_when_nothing_changes_and_starts_cooldown(ctx):
+    (cid,) = make_contacts(ctx, make_list(ctx), [0])
+    result = record_decision(
+        ctx.db, cid, revoked=1, method=Method.CONSENT_PAGE, now=ctx.now(), cooldown=ctx.cooldown
+    )
+    assert len(result.entries) == 1
+    with ctx.db.connect() as conn:
+        contact = get_contact(conn, cid)
+    assert contact.consent_cooldown_until is not None
+    assert contact.consent_cooldown_until.date() == (ctx.now() + ctx.cooldown).date()
+
+
+def test_bulk_decision_that_changes_nothing_is_not_logged(ctx):
+    (cid,) = make_contacts(ctx, make_list(ctx), [1])
+    result = record_decision(
+        ctx.db, cid, granted=1, method=Method.BULK, now=ctx.now(), cooldown=ctx.cooldown
+    )
+    assert result.entries == []
+
+
+def test_withdrawal_detaches_stored_personal_opens_but_keeps_clicks(ctx):
+    from clearpixel.store.schema import personal_events
+
+    (cid,) = make_contacts(ctx, make_list(ctx), [3])
+    with ctx.db.begin() as tx:
+        for event in ("open", "open", "click"):
+            tx.execute(
+                personal_events.insert().values(
+                    campaign_id=1,
+                    contact_id=cid,
+                    event=event,
+                    at=ctx.now(),
+                    verdict="human",
+                    ip="203.0.113.0",
+                    user_agent="Mozilla/5.0 (Macintosh) leaky",
+                )
+            )
+    result = record_decision(
+        ctx.db,
+        cid,
+        revoked=1,
+        method=Method.PREFERENCE_PAGE,
+        now=ctx.now(),
+        cooldown=ctx.cooldown,
+    )
+    assert result.withdrawn == [cid]
+    assert result.detached_events == 2
+    with ctx.db.connect() as conn:
+        rows = conn.execute(sa.select(personal_events)).all()
+    assert len(rows) == 3  # campaign totals unchanged
+    opens = [r for r in rows if r.event == "open"]
+    assert all(r.contact_id is None and r.ip is None and r.user_agent is None for r in opens)
+    assert flags_of(ctx, cid) == 2
+
+
+decisions = st.lists(
+    st.tuples(st.integers(0, 4), st.integers(0, 7), st.integers(0, 7)), max_size=25
+)
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(decisions)
+def test_fold_of_the_ledger_equals_the_stored_flags(ctx, steps):
+    list_id = make_list(ctx, f"l{ctx.now().timestamp()}-{id(steps)}")
+    ids = make_contacts(ctx, list_id, [None, 0, 1, 3, None])
+    for index, granted, revoked in steps:
+        record_decision(
+            ctx.db,
+            ids[index],
+            granted=granted,
+            revoked=revoked,
+            method=Method.ADMIN,
+            now=ctx.now() + timedelta(seconds=1),
+            cooldown=ctx.cooldown,
+        )
+    with ctx.db.connect() as conn:
+        entries = list(iter_entries(conn))
+        assert verify_chain(entries) is None
+        folded = fold(entries)
+        for cid in ids:
+            assert folded.get(cid) == get_contact(conn, cid).privacy_flags
+            assert [e.contact_id for e in entries_for_contact(conn, cid)] == [cid] * len(
+                entries_for_contact(conn, cid)
+            )
+
+
+def test_unknown_contact_is_a_clear_error(ctx):
+    from clearpixel.store.contacts import UnknownContact
+
+    with pytest.raises(UnknownContact, match="no contact with id 999"):
+        record_decision(
+            ctx.db, 999, granted=1, method=Method.API, now=ctx.now(), cooldown=ctx.cooldown
+        )
