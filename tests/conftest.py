@@ -104,3 +104,82 @@ class Cli:
 @pytest.fixture
 def cli(cli_env: dict[str, str]) -> Cli:
     return Cli(cli_env)
+
+
+# --- a real HTTP server and a real browser ---------------------------------------------------
+
+
+class LiveServer:
+    """The whole web app served by uvicorn on a free loopback port, in a thread."""
+
+    def __init__(self, ctx: Context) -> None:
+        import socket
+        import threading
+
+        import uvicorn
+
+        from clearpixel.web.app import create_app
+
+        sock = socket.socket()
+        sock.bind(("127.0.0.1", 0))
+        self.port = sock.getsockname()[1]
+        sock.close()
+        self.url = f"http://127.0.0.1:{self.port}"
+        config = uvicorn.Config(
+            create_app(ctx),
+            host="127.0.0.1",
+            port=self.port,
+            log_level="warning",
+            access_log=False,
+            lifespan="on",
+        )
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> LiveServer:
+        import time
+
+        self.thread.start()
+        deadline = time.monotonic() + 15
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError("the test server did not start")
+            time.sleep(0.02)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=15)
+
+
+@pytest.fixture
+def live_server(ctx: Context) -> Iterator[LiveServer]:
+    """The app served over real HTTP; its base URL is `live_server.url`."""
+    with LiveServer(ctx) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args() -> dict[str, object]:
+    """pytest-playwright launches Debian's Chromium (no browser download on these machines)."""
+    return {
+        "executable_path": os.environ.get("CLEARPIXEL_CHROMIUM", "/usr/bin/chromium"),
+        "headless": True,
+        "args": [
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+        ],
+    }
+
+
+@pytest.fixture
+def artifacts_dir() -> Path:
+    """Where browser tests keep their screenshots (kept by CI as test artefacts)."""
+    path = Path(__file__).parent.parent / "test-artifacts"
+    path.mkdir(exist_ok=True)
+    return path

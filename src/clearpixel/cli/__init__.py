@@ -6,10 +6,28 @@ Each group of commands lives in its own module and registers itself on `app` whe
 
 from __future__ import annotations
 
-from clearpixel.cli import campaigns, consent_cmds, demo, foundation, serve
+from clearpixel.cli import (
+    admin_cmds,
+    campaigns,
+    consent_cmds,
+    demo,
+    foundation,
+    serve,
+    tracking_cmds,
+)
 from clearpixel.cli.base import app
 
-__all__ = ["app", "campaigns", "consent_cmds", "demo", "foundation", "main", "serve"]
+__all__ = [
+    "admin_cmds",
+    "app",
+    "campaigns",
+    "consent_cmds",
+    "demo",
+    "foundation",
+    "main",
+    "serve",
+    "tracking_cmds",
+]
 
 
 def main() -> None:

@@ -52,3 +52,23 @@ def context() -> Iterator[Context]:
 def print_json(value: Any) -> None:
     """Write `value` as JSON on stdout (plain, for scripts)."""
     typer.echo(json.dumps(value, indent=2, default=str, ensure_ascii=False))
+
+
+def group(name: str, help_text: str) -> typer.Typer:
+    """A command group (`clearpixel NAME ...`) registered on the root app."""
+    sub = typer.Typer(cls=ClearpixelGroup, help=help_text, no_args_is_help=True)
+    app.add_typer(sub, name=name)
+    return sub
+
+
+# Every command group, declared once; the modules of `clearpixel.cli` add commands to them.
+lists_app = group("lists", "Audience lists.")
+contacts_app = group("contacts", "Import and export contacts.")
+flags_app = group("flags", "Bulk consent changes (with a legal basis) and the flags check.")
+consent_app = group("consent", "A contact's consent: current choices, history, proof.")
+ledger_app = group("ledger", "The consent ledger.")
+notices_app = group("notices", "Versioned consent notices.")
+forms_app = group("forms", "Signup forms for your own site.")
+campaign_app = group("campaign", "Campaigns: create, preview, send.")
+classify_app = group("classify", "Machine-open classification rules.")
+apikeys_app = group("apikeys", "REST API keys.")

@@ -6,12 +6,9 @@ import typer
 from rich.table import Table
 
 from clearpixel.audience import lists as list_service
-from clearpixel.cli.base import app, console, context, print_json
+from clearpixel.cli.base import app, console, context, lists_app, print_json
 from clearpixel.config import ensure_secret_keys, load_settings
 from clearpixel.context import open_context
-
-lists_app = typer.Typer(help="Audience lists.", no_args_is_help=True)
-app.add_typer(lists_app, name="lists")
 
 
 @app.command()

@@ -1,0 +1,1 @@
+"""Commands of this group are added here as they are built."""
