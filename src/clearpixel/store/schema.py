@@ -163,3 +163,36 @@ sends = sa.Table(
     sa.Column("sent_at", Timestamp, nullable=True),
     sa.UniqueConstraint("campaign_id", "contact_id", name="uq_sends_campaign_contact"),
 )
+
+# --- admin: the admin account, REST API keys, login attempts (rate limit) ----------------------
+
+admin_accounts = sa.Table(
+    "admin_accounts",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("username", sa.String(64), nullable=False, unique=True),
+    sa.Column("password_hash", sa.String(255), nullable=False),
+    sa.Column("created_at", Timestamp, nullable=False),
+)
+
+# Only the SHA-256 of a key is stored; `prefix` (its first characters) lets people tell keys apart.
+api_keys = sa.Table(
+    "api_keys",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("name", sa.String(100), nullable=False),
+    sa.Column("prefix", sa.String(16), nullable=False),
+    sa.Column("key_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Column("revoked_at", Timestamp, nullable=True),
+)
+
+# Failed sign-ins, counted per IP and per username over a window; old rows are pruned.
+login_failures = sa.Table(
+    "login_failures",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("username", sa.String(64), nullable=False, index=True),
+    sa.Column("ip", sa.String(64), nullable=False, index=True),
+    sa.Column("at", Timestamp, nullable=False, index=True),
+)
