@@ -196,3 +196,18 @@ login_failures = sa.Table(
     sa.Column("ip", sa.String(64), nullable=False, index=True),
     sa.Column("at", Timestamp, nullable=False, index=True),
 )
+
+# --- consent web: one row per consent request a contact saw or answered -----------------------
+
+# Keyed by the (campaign, contact) pair a consent token names. `viewed_at` is the first GET of
+# the consent page; `outcome` (accepted, refused, no_action, superseded) is claimed once, so a
+# replayed token never records a second decision, and `expire_pending` finds pages left open.
+consent_responses = sa.Table(
+    "consent_responses",
+    metadata,
+    sa.Column("campaign_id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("contact_id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("viewed_at", Timestamp, nullable=True, index=True),
+    sa.Column("outcome", sa.String(16), nullable=True),
+    sa.Column("decided_at", Timestamp, nullable=True),
+)
