@@ -1,1 +1,82 @@
-"""Commands of this group are added here as they are built."""
+"""`clearpixel apikeys create|ls|revoke` and the admin account that `init` creates."""
+
+from __future__ import annotations
+
+import os
+
+import typer
+from rich.table import Table
+
+from clearpixel.audience import access
+from clearpixel.cli.base import apikeys_app, console, context, print_json
+from clearpixel.context import Context
+
+ADMIN_PASSWORD_ENV = "CLEARPIXEL_ADMIN_PASSWORD"
+
+
+def ensure_admin_account(ctx: Context) -> str | None:
+    """Create the admin account (password from CLEARPIXEL_ADMIN_PASSWORD, else generated) and
+    print how to sign in; a generated password is printed this once only. Returns it."""
+    from_env = os.environ.get(ADMIN_PASSWORD_ENV) or None
+    password = access.ensure_admin(ctx, password=from_env)
+    if password is None:
+        console.print(f"admin account: {access.ADMIN_USERNAME!r} (exists; password unchanged)")
+    elif from_env:
+        console.print(
+            f"admin account: {access.ADMIN_USERNAME!r}, password from {ADMIN_PASSWORD_ENV}"
+        )
+    else:
+        console.print(
+            f"admin account: {access.ADMIN_USERNAME!r}, password (shown once): [bold]{password}[/]"
+        )
+    return password
+
+
+@apikeys_app.command("create")
+def apikeys_create(name: str = typer.Option(..., "--name", help="What the key is for.")) -> None:
+    """Create an API key and print it once (only its SHA-256 is stored)."""
+    with context() as ctx:
+        key, secret = access.create_api_key(ctx, name)
+    console.print(f"API key {key.id} ({key.name}); it is shown this once:", style="bold")
+    typer.echo(secret)
+
+
+@apikeys_app.command("ls")
+def apikeys_ls(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+    """Show every key: id, name, prefix, created, revoked."""
+    with context() as ctx:
+        keys = access.api_keys(ctx)
+    if as_json:
+        print_json(
+            [
+                {
+                    "id": k.id,
+                    "name": k.name,
+                    "prefix": k.prefix,
+                    "created_at": k.created_at.isoformat(),
+                    "revoked_at": k.revoked_at.isoformat() if k.revoked_at else None,
+                }
+                for k in keys
+            ]
+        )
+        return
+    table = Table("id", "name", "prefix", "created", "revoked")
+    for k in keys:
+        table.add_row(
+            str(k.id),
+            k.name,
+            k.prefix + "…",
+            f"{k.created_at:%Y-%m-%d %H:%M}",
+            f"{k.revoked_at:%Y-%m-%d %H:%M}" if k.revoked_at else "",
+        )
+    console.print(table)
+
+
+@apikeys_app.command("revoke")
+def apikeys_revoke(
+    key_id: int = typer.Argument(..., help="The key's id (see `apikeys ls`)."),
+) -> None:
+    """Revoke a key: requests that present it are refused from now on."""
+    with context() as ctx:
+        access.revoke_api_key(ctx, key_id)
+    console.print(f"API key {key_id} revoked")

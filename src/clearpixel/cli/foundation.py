@@ -19,6 +19,9 @@ def init() -> None:
     ctx = open_context(settings)
     try:
         list_service.sync_purposes(ctx)
+        from clearpixel.cli.admin_cmds import ensure_admin_account
+
+        ensure_admin_account(ctx)
     finally:
         ctx.db.dispose()
     console.print(f"data folder: {settings.data_dir.resolve()}")
