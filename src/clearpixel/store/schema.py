@@ -211,3 +211,55 @@ consent_responses = sa.Table(
     sa.Column("outcome", sa.String(16), nullable=True),
     sa.Column("decided_at", Timestamp, nullable=True),
 )
+
+# --- tracking: hit counters, per-campaign totals, drops, ingested batches ----------------------
+
+# Hits per campaign × hour × mode × kind × event × verdict, bumped at ingest; reports read these.
+hit_counters = sa.Table(
+    "hit_counters",
+    metadata,
+    sa.Column("campaign_id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("hour", Timestamp, primary_key=True),
+    sa.Column("mode", sa.String(16), primary_key=True),
+    sa.Column("kind", sa.String(16), primary_key=True),
+    sa.Column("event", sa.String(8), primary_key=True),
+    sa.Column("verdict", sa.String(8), primary_key=True),
+    sa.Column("n", sa.BigInteger, nullable=False),
+)
+
+# Unique openers/clickers, implicit openers and per-link clicks, kept so reports never scan
+# events. `link_id` is 0 for campaign-wide metrics.
+campaign_totals = sa.Table(
+    "campaign_totals",
+    metadata,
+    sa.Column("campaign_id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("metric", sa.String(32), primary_key=True),
+    sa.Column("link_id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("n", sa.BigInteger, nullable=False),
+)
+
+# Hits that produced no personal event, by typed reason (campaign 0 when none is known).
+hit_drops = sa.Table(
+    "hit_drops",
+    metadata,
+    sa.Column("campaign_id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("hour", Timestamp, primary_key=True),
+    sa.Column("reason", sa.String(32), primary_key=True),
+    sa.Column("n", sa.BigInteger, nullable=False),
+)
+
+# Ids of ingested batches: a batch replayed from the spill file is applied exactly once.
+ingested_batches = sa.Table(
+    "ingested_batches",
+    metadata,
+    sa.Column("batch_id", sa.String(64), primary_key=True),
+    sa.Column("at", Timestamp, nullable=False, index=True),
+)
+
+# Ingest reads a batch's earlier events by (campaign, contact); the report counts sends by mode.
+sa.Index(
+    "ix_personal_events_campaign_contact",
+    personal_events.c.campaign_id,
+    personal_events.c.contact_id,
+)
+sa.Index("ix_sends_campaign_kind_mode", sends.c.campaign_id, sends.c.kind, sends.c.mode)
