@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import StrEnum
 
 
@@ -23,6 +24,7 @@ class MachineReason(StrEnum):
     SECURITY_SCANNER = "security_scanner"
     PREFETCH = "prefetch"
     BURST = "burst"
+    AUTOMATED = "automated"  # HTTP libraries and crawlers (curl, python-requests, bots)
 
 
 class DropReason(StrEnum):
@@ -33,3 +35,45 @@ class DropReason(StrEnum):
     UNKNOWN_CONTACT = "unknown_contact"
     WITHDRAWN = "withdrawn"
     NOT_PERSONAL = "not_personal"
+    UNKNOWN_LINK = "unknown_link"
+    NO_CLICK_TRACKING = "no_click_tracking"
+    BUFFER_FULL = "buffer_full"
+    REPLAY_UNREADABLE = "replay_unreadable"
+
+
+class HitSource(StrEnum):
+    """Which URL a hit came through; for pixels, the mode the email was sent with."""
+
+    PERSONAL = "personal"
+    DELIVERABILITY = "deliverability"
+    ANONYMOUS = "anonymous"
+    CLICK = "click"
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """One verified, classified hit as the request path hands it to the ingest buffer.
+
+    `ip` is already truncated (/24, /48) and, like `user_agent`, is kept only until ingest
+    knows whether the contact consents now (R17); anonymous and deliverability hits carry
+    neither. `scanner_net` says the address is in a scanner network, which makes the hit a
+    machine open if it came within seconds of delivery (decided at ingest, which knows when).
+    """
+
+    source: HitSource
+    at: float  # unix seconds
+    campaign_id: int = 0
+    public_id: str = ""
+    contact_id: int = 0
+    purposes: int = 0
+    link_id: int = 0
+    verdict: Verdict = Verdict.UNKNOWN
+    reason: str = ""
+    rule: str = ""
+    scanner_net: bool = False
+    ip: str = ""
+    user_agent: str = ""
+
+    @property
+    def kind(self) -> HitKind:
+        return HitKind.CLICK if self.source is HitSource.CLICK else HitKind.OPEN

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from clearpixel.store.db import Tx
 from clearpixel.store.schema import personal_events
@@ -23,3 +24,11 @@ def detach_personal_events(tx: Tx, contact_ids: Sequence[int]) -> int:
         )
         detached += result.rowcount
     return detached
+
+
+def insert_personal_events(tx: Tx, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Append personal events (opens of consenting contacts, clicks: R14). Rows carry
+    campaign_id, contact_id, event, link_id, at, verdict, reason, rule, ip, user_agent; ip and
+    user_agent are None unless the contact consents now, and the ip is already truncated."""
+    if rows:
+        tx.execute(personal_events.insert(), [dict(row) for row in rows])

@@ -1,0 +1,171 @@
+"""The hit path's service: verify a token, classify the requester, queue a small record.
+
+No database on the request path for pixels. Bad tokens are counted and answered like any
+other hit by the web layer; nothing is attributed to anyone (R12). The IP is truncated here
+(/24, /48) and carried with the user agent only for per-recipient hits, until ingest knows
+whether the contact consents now (R17); anonymous and deliverability hits carry neither.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterable
+
+from clearpixel.context import Context
+from clearpixel.domain.events import DropReason, Hit, HitSource
+from clearpixel.domain.tokens import TokenError, TokenKind, WrongKind
+from clearpixel.ingest.buffer import HitBuffer
+from clearpixel.ingest.classify import Classifier, load_rules, truncate_ip
+from clearpixel.ingest.links import LinkCache, safe_location
+from clearpixel.ingest.pipeline import Pipeline
+
+log = logging.getLogger("clearpixel.ingest")
+PUBLIC_ID = re.compile(r"[A-Za-z0-9_-]{1,32}")
+MAX_UA = 512
+
+
+class Tracker:
+    """Pixel and click hits for one installation: verification, classification, buffer."""
+
+    def __init__(self, ctx: Context, *, interval: float = 0.05, max_batch: int = 2000) -> None:
+        self.ctx = ctx
+        self.signer = ctx.signer
+        rules = load_rules(ctx.settings.data_dir)
+        self.classifier = Classifier(rules)
+        self.pipeline = Pipeline(
+            ctx.db,
+            ctx.policy,
+            now=ctx.now,
+            scanner_window=rules.scanner_window_seconds,
+            ip_version=rules.ip_version,
+        )
+        self.buffer = HitBuffer(
+            self.pipeline.ingest,
+            ctx.settings.data_dir / "spill",
+            interval=interval,
+            max_batch=max_batch,
+        )
+        self.links = LinkCache(ctx.db)
+
+    async def start(self) -> None:
+        await self.buffer.start()
+        try:
+            await self.links.load()
+        except Exception:  # the database may be down at start; misses will read later
+            log.exception("could not preload links")
+
+    async def stop(self) -> None:
+        await self.buffer.stop()
+
+    def pixel(
+        self, token: str, ip: str, user_agent: str, headers: Iterable[tuple[bytes, bytes]]
+    ) -> None:
+        """A personal or deliverability pixel hit."""
+        try:
+            proof = self.signer.verify(token, TokenKind.PIXEL)
+            source = HitSource.PERSONAL
+        except WrongKind:
+            try:
+                proof = self.signer.verify(token, TokenKind.DELIVERABILITY)
+            except TokenError:
+                self.buffer.count_drop(DropReason.BAD_TOKEN)
+                return
+            source = HitSource.DELIVERABILITY
+        except TokenError:
+            self.buffer.count_drop(DropReason.BAD_TOKEN)
+            return
+        at = self.ctx.now().timestamp()
+        verdict = self.classifier.classify(
+            ip=ip,
+            user_agent=user_agent,
+            headers=headers,
+            message=(proof.campaign_id, proof.contact_id),
+            at=at,
+        )
+        personal = source is HitSource.PERSONAL
+        self.buffer.add(
+            Hit(
+                source=source,
+                at=at,
+                campaign_id=proof.campaign_id,
+                contact_id=proof.contact_id,
+                purposes=proof.purposes,
+                verdict=verdict.verdict,
+                reason=verdict.reason,
+                rule=verdict.rule,
+                scanner_net=verdict.scanner_net,
+                ip=truncate_ip(ip) if personal else "",
+                user_agent=user_agent[:MAX_UA] if personal else "",
+            )
+        )
+
+    def anonymous_pixel(
+        self, public_id: str, ip: str, user_agent: str, headers: Iterable[tuple[bytes, bytes]]
+    ) -> None:
+        """The campaign-wide anonymous pixel: counted, nothing about the requester kept."""
+        if not PUBLIC_ID.fullmatch(public_id):
+            self.buffer.count_drop(DropReason.BAD_TOKEN)
+            return
+        at = self.ctx.now().timestamp()
+        verdict = self.classifier.classify(ip=ip, user_agent=user_agent, headers=headers, at=at)
+        self.buffer.add(
+            Hit(
+                source=HitSource.ANONYMOUS,
+                at=at,
+                public_id=public_id,
+                verdict=verdict.verdict,
+                reason=verdict.reason,
+                rule=verdict.rule,
+                scanner_net=verdict.scanner_net,
+            )
+        )
+
+    async def click(
+        self,
+        token: str,
+        ip: str,
+        user_agent: str,
+        headers: Iterable[tuple[bytes, bytes]],
+        *,
+        record: bool = True,
+    ) -> str | None:
+        """The registered URL to redirect to (R13), or None (forged or unknown link).
+
+        Only the signed token's (campaign, link) pair selects the URL; nothing else of the
+        request is used. Raises LinkUnavailable if the link must be read and cannot be."""
+        try:
+            proof = self.signer.verify(token, TokenKind.CLICK)
+        except TokenError:
+            self.buffer.count_drop(DropReason.BAD_TOKEN)
+            return None
+        url = await self.links.url(proof.campaign_id, proof.link_id)
+        location = safe_location(url) if url is not None else None
+        if location is None:
+            self.buffer.count_drop(DropReason.UNKNOWN_LINK)
+            return None
+        if record:
+            at = self.ctx.now().timestamp()
+            verdict = self.classifier.classify(
+                ip=ip,
+                user_agent=user_agent,
+                headers=headers,
+                message=(proof.campaign_id, proof.contact_id),
+                at=at,
+            )
+            self.buffer.add(
+                Hit(
+                    source=HitSource.CLICK,
+                    at=at,
+                    campaign_id=proof.campaign_id,
+                    contact_id=proof.contact_id,
+                    link_id=proof.link_id,
+                    verdict=verdict.verdict,
+                    reason=verdict.reason,
+                    rule=verdict.rule,
+                    scanner_net=verdict.scanner_net,
+                    ip=truncate_ip(ip),
+                    user_agent=user_agent[:MAX_UA],
+                )
+            )
+        return location

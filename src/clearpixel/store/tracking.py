@@ -1,0 +1,299 @@
+"""Named queries for the hit path: registered links, the campaign/send/contact facts a batch
+of hits needs (one query each), counters bumped with an upsert on both engines, drop counts,
+ingested batch ids, last-open/click dates, and the reads behind the campaign report."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+from clearpixel.domain.errors import NotFound
+from clearpixel.store.db import Tx
+from clearpixel.store.schema import (
+    campaign_links,
+    campaign_totals,
+    campaigns,
+    contacts,
+    hit_counters,
+    hit_drops,
+    ingested_batches,
+    personal_events,
+    sends,
+)
+
+CHUNK = 1000
+
+
+def _chunks(values: Sequence[Any]) -> Iterable[Sequence[Any]]:
+    for start in range(0, len(values), CHUNK):
+        yield values[start : start + CHUNK]
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+# --- registered links (the click redirect's only targets, R13) --------------------------------
+
+
+def all_links(tx: Tx) -> dict[tuple[int, int], str]:
+    """Every registered link: (campaign id, link id) to URL."""
+    rows = tx.execute(sa.select(campaign_links))
+    return {(row.campaign_id, row.link_id): row.url for row in rows}
+
+
+def links_of_campaign(tx: Tx, campaign_id: int) -> dict[int, str]:
+    """One campaign's registered links: link id to URL (bounded by the campaign's links)."""
+    rows = tx.execute(sa.select(campaign_links).where(campaign_links.c.campaign_id == campaign_id))
+    return {row.link_id: row.url for row in rows}
+
+
+# --- what a batch of hits needs --------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class CampaignFacts:
+    id: int
+    public_id: str
+    kind: str
+
+
+def campaigns_for(
+    tx: Tx, ids: Sequence[int], public_ids: Sequence[str]
+) -> tuple[dict[int, CampaignFacts], dict[str, CampaignFacts]]:
+    """Campaigns named by id or by public id, in one query."""
+    cond = sa.or_(campaigns.c.id.in_(list(ids)), campaigns.c.public_id.in_(list(public_ids)))
+    rows = tx.execute(
+        sa.select(campaigns.c.id, campaigns.c.public_id, campaigns.c.kind).where(cond)
+    )
+    by_id: dict[int, CampaignFacts] = {}
+    by_public: dict[str, CampaignFacts] = {}
+    for row in rows:
+        facts = CampaignFacts(row.id, row.public_id, row.kind)
+        by_id[row.id] = facts
+        by_public[row.public_id] = facts
+    return by_id, by_public
+
+
+@dataclass(frozen=True, slots=True)
+class SendFacts:
+    kind: str
+    mode: str
+    sent_at: datetime | None
+
+
+def sends_for(tx: Tx, pairs: Iterable[tuple[int, int]]) -> dict[tuple[int, int], SendFacts]:
+    """Kind, mode and delivery time of the sends named by (campaign id, contact id)."""
+    wanted = sorted(set(pairs))
+    found: dict[tuple[int, int], SendFacts] = {}
+    for chunk in _chunks(wanted):
+        rows = tx.execute(
+            sa.select(
+                sends.c.campaign_id, sends.c.contact_id, sends.c.kind, sends.c.mode, sends.c.sent_at
+            ).where(sa.tuple_(sends.c.campaign_id, sends.c.contact_id).in_(list(chunk)))
+        )
+        for row in rows:
+            found[(row.campaign_id, row.contact_id)] = SendFacts(
+                row.kind, row.mode, _utc(row.sent_at)
+            )
+    return found
+
+
+def current_flags(tx: Tx, contact_ids: Iterable[int]) -> dict[int, int | None]:
+    """The contacts' privacy_flags as they are now (missing ids: no such contact)."""
+    wanted = sorted(set(contact_ids))
+    found: dict[int, int | None] = {}
+    for chunk in _chunks(wanted):
+        rows = tx.execute(
+            sa.select(contacts.c.id, contacts.c.privacy_flags).where(contacts.c.id.in_(chunk))
+        )
+        found.update((row.id, row.privacy_flags) for row in rows)
+    return found
+
+
+def prior_events(
+    tx: Tx, pairs: Iterable[tuple[int, int]]
+) -> dict[tuple[int, int], set[tuple[str, str, int]]]:
+    """(event, verdict, link id) of the personal events already stored per (campaign, contact):
+    what ingest needs to keep unique openers, unique clickers and implicit openers right."""
+    wanted = sorted(set(pairs))
+    found: dict[tuple[int, int], set[tuple[str, str, int]]] = {}
+    for chunk in _chunks(wanted):
+        rows = tx.execute(
+            sa.select(
+                personal_events.c.campaign_id,
+                personal_events.c.contact_id,
+                personal_events.c.event,
+                personal_events.c.verdict,
+                personal_events.c.link_id,
+            )
+            .where(
+                sa.tuple_(personal_events.c.campaign_id, personal_events.c.contact_id).in_(
+                    list(chunk)
+                )
+            )
+            .distinct()
+        )
+        for row in rows:
+            found.setdefault((row.campaign_id, row.contact_id), set()).add(
+                (row.event, row.verdict, row.link_id or 0)
+            )
+    return found
+
+
+# --- writes -----------------------------------------------------------------------------------
+
+
+def _upsert_add(tx: Tx, table: sa.Table, keys: list[str], rows: list[dict[str, Any]]) -> None:
+    """INSERT ... ON CONFLICT (keys) DO UPDATE SET n = n + excluded.n, on either engine; rows
+    are sorted by key so concurrent ingesters lock in the same order."""
+    if not rows:
+        return
+    rows = sorted(rows, key=lambda r: tuple(str(r[k]) for k in keys))
+    insert = postgresql.insert if tx.dialect.name == "postgresql" else sqlite.insert
+    stmt = insert(table)
+    stmt = stmt.on_conflict_do_update(index_elements=keys, set_={"n": table.c.n + stmt.excluded.n})
+    tx.execute(stmt, rows)
+
+
+def bump_counters(tx: Tx, counts: Mapping[tuple[int, datetime, str, str, str, str], int]) -> None:
+    """Add to hit counters keyed (campaign, hour, mode, kind, event, verdict)."""
+    keys = ["campaign_id", "hour", "mode", "kind", "event", "verdict"]
+    _upsert_add(
+        tx,
+        hit_counters,
+        keys,
+        [{**dict(zip(keys, k, strict=True)), "n": n} for k, n in counts.items()],
+    )
+
+
+def bump_totals(tx: Tx, counts: Mapping[tuple[int, str, int], int]) -> None:
+    """Add to campaign totals keyed (campaign, metric, link id); zero changes are skipped."""
+    keys = ["campaign_id", "metric", "link_id"]
+    rows = [{**dict(zip(keys, k, strict=True)), "n": n} for k, n in counts.items() if n]
+    _upsert_add(tx, campaign_totals, keys, rows)
+
+
+def bump_drops(tx: Tx, counts: Mapping[tuple[int, datetime, str], int]) -> None:
+    """Add to drop counts keyed (campaign, hour, reason)."""
+    keys = ["campaign_id", "hour", "reason"]
+    rows = [{**dict(zip(keys, k, strict=True)), "n": n} for k, n in counts.items()]
+    _upsert_add(tx, hit_drops, keys, rows)
+
+
+def batch_seen(tx: Tx, batch_id: str) -> bool:
+    query = sa.select(ingested_batches.c.batch_id).where(ingested_batches.c.batch_id == batch_id)
+    return tx.execute(query).first() is not None
+
+
+def mark_batch(tx: Tx, batch_id: str, *, now: datetime) -> None:
+    """Record a batch as ingested, in the transaction that ingests it."""
+    tx.execute(ingested_batches.insert().values(batch_id=batch_id, at=now))
+
+
+def prune_batches(tx: Tx, *, before: datetime) -> int:
+    """Forget batch ids older than `before` (their spill files are long replayed)."""
+    return tx.execute(ingested_batches.delete().where(ingested_batches.c.at < before)).rowcount
+
+
+def set_last_open_dates(tx: Tx, dates: Mapping[int, date]) -> None:
+    """Overwrite contacts.last_open_date (a date, no time: R6)."""
+    if dates:
+        tx.execute(
+            contacts.update()
+            .where(contacts.c.id == sa.bindparam("cid"))
+            .values(last_open_date=sa.bindparam("d")),
+            [{"cid": cid, "d": d} for cid, d in sorted(dates.items())],
+        )
+
+
+def set_last_click_dates(tx: Tx, dates: Mapping[int, date]) -> None:
+    """Overwrite contacts.last_click_date."""
+    if dates:
+        tx.execute(
+            contacts.update()
+            .where(contacts.c.id == sa.bindparam("cid"))
+            .values(last_click_date=sa.bindparam("d")),
+            [{"cid": cid, "d": d} for cid, d in sorted(dates.items())],
+        )
+
+
+# --- reads behind the campaign report --------------------------------------------------------
+
+
+class UnknownCampaign(NotFound):
+    """No campaign has that id, public id or name."""
+
+
+@dataclass(frozen=True, slots=True)
+class CampaignHead:
+    id: int
+    public_id: str
+    name: str
+    kind: str
+    status: str
+    created_at: datetime
+
+
+def find_campaign(tx: Tx, ref: str) -> CampaignHead:
+    """A campaign by id, public id or name; raises UnknownCampaign naming `ref`."""
+    cond = sa.or_(campaigns.c.public_id == ref, campaigns.c.name == ref)
+    if ref.isdigit():
+        cond = sa.or_(cond, campaigns.c.id == int(ref))
+    rows = tx.execute(sa.select(campaigns).where(cond).order_by(campaigns.c.id)).all()
+    if not rows:
+        raise UnknownCampaign(f"no campaign with id, public id or name {ref!r}")
+    row = next((r for r in rows if str(r.id) == ref), rows[0])
+    return CampaignHead(
+        row.id,
+        row.public_id,
+        row.name,
+        row.kind,
+        row.status,
+        _utc(row.created_at) or row.created_at,
+    )
+
+
+def sent_counts(tx: Tx, campaign_id: int, *, statuses: Sequence[str]) -> dict[tuple[str, str], int]:
+    """Sends per (kind, mode) with one of `statuses`; reads ix_sends_campaign_kind_mode."""
+    rows = tx.execute(
+        sa.select(sends.c.kind, sends.c.mode, sa.func.count().label("n"))
+        .where(sends.c.campaign_id == campaign_id, sends.c.status.in_(list(statuses)))
+        .group_by(sends.c.kind, sends.c.mode)
+    )
+    return {(row.kind, row.mode): int(row.n) for row in rows}
+
+
+def counters_of(tx: Tx, campaign_id: int) -> list[tuple[datetime, str, str, str, str, int]]:
+    """(hour, mode, kind, event, verdict, n) of one campaign, by hour."""
+    rows = tx.execute(
+        sa.select(hit_counters)
+        .where(hit_counters.c.campaign_id == campaign_id)
+        .order_by(hit_counters.c.hour)
+    )
+    return [(_utc(r.hour) or r.hour, r.mode, r.kind, r.event, r.verdict, int(r.n)) for r in rows]
+
+
+def totals_of(tx: Tx, campaign_id: int) -> dict[tuple[str, int], int]:
+    """(metric, link id) to n for one campaign."""
+    rows = tx.execute(
+        sa.select(campaign_totals).where(campaign_totals.c.campaign_id == campaign_id)
+    )
+    return {(row.metric, row.link_id): int(row.n) for row in rows}
+
+
+def drops_of(tx: Tx, campaign_id: int) -> dict[str, int]:
+    """Drop counts of one campaign by reason, all hours together."""
+    rows = tx.execute(
+        sa.select(hit_drops.c.reason, sa.func.sum(hit_drops.c.n).label("n"))
+        .where(hit_drops.c.campaign_id == campaign_id)
+        .group_by(hit_drops.c.reason)
+    )
+    return {row.reason: int(row.n) for row in rows}
