@@ -1,0 +1,158 @@
+"""The signup form: one unchecked box per purpose, each beside its notice; submitting it
+creates or updates the contact and records every purpose as granted (ticked) or refused (not
+ticked), so flags become 0, not NULL, for a person who was asked and ticked nothing."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from email_validator import EmailNotValidError, validate_email
+
+from clearpixel.consent.decisions import record_decisions
+from clearpixel.consent.notices import current_notice
+from clearpixel.context import Context
+from clearpixel.domain.errors import ClearpixelError
+from clearpixel.domain.flags import FlagsError
+from clearpixel.domain.ledger import Decision, Method
+from clearpixel.domain.urls import subscribe_path
+from clearpixel.store.contacts import (
+    SUBSCRIBED,
+    find_contact,
+    insert_contacts,
+    set_status,
+    update_attributes,
+)
+from clearpixel.store.lists import AudienceList, get_list
+from clearpixel.store.notices import Notice, notices_by_id
+
+
+class BadSignup(ClearpixelError, ValueError):
+    """A signup that cannot be accepted; the message says why, never whether the address
+    is already known."""
+
+
+@dataclass(frozen=True, slots=True)
+class FormPurpose:
+    name: str
+    notice: Notice
+
+
+@dataclass(frozen=True, slots=True)
+class SignupForm:
+    """What the form shows: the list, one purpose per box with its notice, the policy link."""
+
+    audience: AudienceList
+    locale: str
+    action_url: str
+    privacy_policy_url: str
+    organisation: str
+    purposes: list[FormPurpose]
+
+
+@dataclass(frozen=True, slots=True)
+class SignupResult:
+    contact_id: int
+    granted: list[str]
+    refused: list[str]
+
+
+def signup_form(ctx: Context, list_name: str, locale: str) -> SignupForm:
+    """The form for `list_name` in `locale` (raises UnknownList)."""
+    with ctx.db.begin() as tx:
+        audience = get_list(tx, list_name)
+        purposes = [
+            FormPurpose(name, current_notice(tx, ctx, name, locale))
+            for name in ctx.purposes.names()
+        ]
+    return SignupForm(
+        audience=audience,
+        locale=locale,
+        action_url=ctx.settings.base_url.rstrip("/") + subscribe_path(audience.name),
+        privacy_policy_url=ctx.settings.privacy_policy_url,
+        organisation=ctx.settings.organisation,
+        purposes=purposes,
+    )
+
+
+def normalise_email(value: str) -> str:
+    """A syntactically valid address, lower-cased; raises BadSignup."""
+    value = (value or "").strip()
+    if not value or len(value) > 320:
+        raise BadSignup("enter a valid email address")
+    try:
+        checked = validate_email(value, check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise BadSignup("enter a valid email address") from exc
+    return checked.normalized.lower()
+
+
+def signup(
+    ctx: Context,
+    list_name: str,
+    *,
+    email: str,
+    ticked: Collection[str],
+    notice_ids: Mapping[str, int],
+    locale: str,
+    evidence: Mapping[str, Any],
+) -> SignupResult:
+    """Create or update the contact of `email` in `list_name`, subscribed, and record one
+    `signup_form` decision per purpose: granted if ticked, refused otherwise, each naming the
+    notice the form showed beside its box (`notice_ids`; the current one if absent).
+
+    Effects, one transaction: contact row (created, or status back to subscribed and locale
+    kept), ledger entries, flags; refusing open tracking starts the cool-down (R8).
+    Raises BadSignup, UnknownList, FlagsError (unknown purpose).
+    """
+    address = normalise_email(email)
+    for name in ticked:
+        ctx.purposes.bit(name)
+    now = ctx.now()
+    with ctx.db.begin() as tx:
+        audience = get_list(tx, list_name)
+        given = notices_by_id(tx, list(notice_ids.values()))
+        contact = find_contact(tx, audience.id, address)
+        if contact is None:
+            contact_id = insert_contacts(
+                tx,
+                [{"list_id": audience.id, "email": address, "attributes": {"locale": locale}}],
+                now=now,
+            )[0]
+        else:
+            contact_id = contact.id
+            if contact.status != SUBSCRIBED:
+                set_status(tx, contact_id, SUBSCRIBED, now=now)
+            if not contact.locale:
+                update_attributes(tx, contact_id, {**contact.attributes, "locale": locale}, now=now)
+        decisions: list[Decision] = []
+        for purpose in ctx.purposes:
+            notice = given.get(notice_ids.get(purpose.name, -1))
+            if notice is None or notice.purpose != purpose.name:
+                notice = current_notice(tx, ctx, purpose.name, locale)
+            yes = purpose.name in ticked
+            decisions.append(
+                Decision(
+                    contact_id=contact_id,
+                    list_id=audience.id,
+                    email=address,
+                    granted=purpose.bit if yes else 0,
+                    revoked=0 if yes else purpose.bit,
+                    method=Method.SIGNUP_FORM,
+                    at=now,
+                    notice_id=notice.id,
+                    notice_sha256=notice.sha256,
+                    evidence={**evidence, "purpose": purpose.name, "list": audience.name},
+                )
+            )
+        record_decisions(tx, decisions, cooldown=ctx.cooldown)
+    names = ctx.purposes.names()
+    return SignupResult(
+        contact_id=contact_id,
+        granted=[n for n in names if n in ticked],
+        refused=[n for n in names if n not in ticked],
+    )
+
+
+__all__ = ["BadSignup", "FlagsError", "SignupForm", "SignupResult", "signup", "signup_form"]

@@ -1,0 +1,151 @@
+"""Proof of consent for one contact: every ledger entry with the exact notice text the person
+was shown (checked against its SHA-256), the evidence, and the hash-chain links, in a form a
+third party can check without clearpixel: `hashed_fields` serialised as sorted, compact UTF-8
+JSON hashes (SHA-256) to `hash`, `prev_hash` equals the previous entry's `hash`, and the next
+entry's `prev_hash` equals this `hash`.
+
+`build_proof` returns plain data (JSON-ready); `render_proof_html` a printable page for a
+data-protection officer. The admin UI can serve the same with `proof_for(ctx, email, list)`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from clearpixel.consent.forms import normalise_email
+from clearpixel.consent.i18n import environment, purpose_label
+from clearpixel.context import Context
+from clearpixel.domain.errors import NotFound
+from clearpixel.domain.flags import Purposes
+from clearpixel.domain.ledger import LedgerEntry, canonical
+from clearpixel.store.contacts import find_contact
+from clearpixel.store.ledger import entries_for_contact
+from clearpixel.store.lists import get_list
+from clearpixel.store.notices import notices_by_id
+from clearpixel.store.proof import head, neighbour_hashes
+
+FORMAT = "clearpixel-consent-proof/1"
+TEMPLATES = Path(__file__).parent / "templates"
+HASH_RULE = (
+    "hash = SHA-256 (hex) of hashed_fields serialised as JSON with keys sorted, separators "
+    "',' and ':', UTF-8 without escaping; 'at' is UTC as YYYY-MM-DDTHH:MM:SS.ffffffZ. "
+    "prev_hash must equal previous_entry_hash, and next_entry_prev_hash must equal hash."
+)
+
+
+class UnknownSubject(NotFound):
+    """No contact with that address in that list."""
+
+
+def _names(purposes: Purposes, bits: int | None) -> list[str]:
+    return purposes.names_in(bits)
+
+
+def _iso(at: datetime) -> str:
+    return at.isoformat()
+
+
+def _entry(
+    entry: LedgerEntry,
+    purposes: Purposes,
+    notice: dict[str, Any] | None,
+    neighbours: tuple[str | None, str | None],
+) -> dict[str, Any]:
+    hashed = json.loads(canonical(entry))
+    recomputed = hashlib.sha256(canonical(entry)).hexdigest()
+    before, after_prev = neighbours
+    return {
+        "seq": entry.seq,
+        "at": _iso(entry.at),
+        "method": entry.method,
+        "granted": _names(purposes, entry.granted),
+        "revoked": _names(purposes, entry.revoked),
+        "flags_before": entry.flags_before,
+        "flags_after": entry.flags_after,
+        "actor": entry.actor,
+        "evidence": dict(entry.evidence),
+        "notice": notice,
+        "hashed_fields": hashed,
+        "prev_hash": entry.prev_hash,
+        "hash": entry.hash,
+        "hash_verified": recomputed == entry.hash,
+        "previous_entry_hash": before,
+        "next_entry_prev_hash": after_prev,
+        "links_verified": (
+            (before == entry.prev_hash if entry.seq > 1 else entry.prev_hash == "0" * 64)
+            and (after_prev is None or after_prev == entry.hash)
+        ),
+    }
+
+
+def proof_for(ctx: Context, email: str, list_name: str) -> dict[str, Any]:
+    """The proof of consent of `email` in `list_name` (raises UnknownList, UnknownSubject)."""
+    address = normalise_email(email)
+    with ctx.db.connect() as conn:
+        audience = get_list(conn, list_name)
+        contact = find_contact(conn, audience.id, address)
+        if contact is None:
+            raise UnknownSubject(f"no contact {address!r} in list {list_name!r}")
+        entries = entries_for_contact(conn, contact.id)
+        found = notices_by_id(conn, [e.notice_id for e in entries if e.notice_id is not None])
+        links = neighbour_hashes(conn, [e.seq for e in entries])
+        head_seq, head_hash = head(conn)
+    notices: dict[int, dict[str, Any]] = {}
+    for item in found.values():
+        notices[item.id] = {
+            "id": item.id,
+            "purpose": item.purpose,
+            "locale": item.locale,
+            "version": item.version,
+            "text": item.text,
+            "sha256": item.sha256,
+            "sha256_verified": hashlib.sha256(item.text.encode()).hexdigest() == item.sha256,
+        }
+    out_entries = []
+    for e in entries:
+        notice: dict[str, Any] | None = (
+            notices.get(e.notice_id) if e.notice_id is not None else None
+        )
+        if notice is not None:
+            notice = {**notice, "matches_entry": notice["sha256"] == e.notice_sha256}
+        out_entries.append(_entry(e, ctx.purposes, notice, links[e.seq]))
+    return {
+        "all_verified": all(_sound(x) for x in out_entries),
+        "format": FORMAT,
+        "generated_at": _iso(ctx.now()),
+        "organisation": ctx.settings.organisation,
+        "contact": {
+            "email": contact.email,
+            "list": audience.name,
+            "status": contact.status,
+            "privacy_flags": contact.privacy_flags,
+            "purposes_granted": ctx.purposes.names_in(contact.privacy_flags),
+            "locale": contact.locale,
+        },
+        "purposes": {p.name: p.bit for p in ctx.purposes},
+        "hash_rule": HASH_RULE,
+        "ledger_head": {"seq": head_seq, "hash": head_hash},
+        "entries": out_entries,
+    }
+
+
+def _sound(entry: dict[str, Any]) -> bool:
+    notice = entry["notice"]
+    notice_ok = notice is None or (notice["sha256_verified"] and notice["matches_entry"])
+    return bool(entry["hash_verified"] and entry["links_verified"] and notice_ok)
+
+
+def render_proof_html(proof: dict[str, Any], *, locale: str = "en") -> str:
+    """A printable HTML page of `proof` (from `proof_for`)."""
+    env = environment(locale, str(TEMPLATES))
+    return env.get_template("proof.html").render(
+        proof=proof, label=lambda name: purpose_label(name, locale)
+    )
+
+
+def proof_json(proof: dict[str, Any]) -> str:
+    return json.dumps(proof, indent=2, ensure_ascii=False, default=str)
