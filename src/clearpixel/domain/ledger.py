@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
+from functools import lru_cache
 from typing import Any
 
 from clearpixel.domain.flags import apply
@@ -104,10 +105,66 @@ _HASHED = (
 )
 
 
+@lru_cache(maxsize=256)
 def _timestamp(at: datetime) -> str:
     if at.tzinfo is None:
         at = at.replace(tzinfo=UTC)
     return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+_string = json.encoder.encode_basestring  # what json.dumps(ensure_ascii=False) writes
+# The canonical form is JSON with sorted keys and no spaces. It is written from this template
+# (keys already in sorted order) because a bulk change chains a million entries and the generic
+# `json.dumps(..., sort_keys=True)` costs several times more; a test holds the two equal.
+_TEMPLATE = (
+    '{"actor":%s,"at":"%s","contact_id":%d,"email":%s,"evidence":%s,"flags_after":%d,'
+    '"flags_before":%s,"granted":%d,"list_id":%d,"method":%s,"notice_id":%s,'
+    '"notice_sha256":%s,"prev_hash":%s,"revoked":%d,"seq":%d}'
+)
+
+
+def _evidence_json(evidence: Mapping[str, Any]) -> str:
+    return json.dumps(dict(evidence), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def _canonical(
+    *,
+    seq: int,
+    contact_id: int,
+    list_id: int,
+    email: str,
+    at: datetime,
+    method: str,
+    granted: int,
+    revoked: int,
+    flags_before: int | None,
+    flags_after: int,
+    actor: str,
+    notice_id: int | None,
+    notice_sha256: str | None,
+    evidence_json: str,
+    prev_hash: str,
+) -> bytes:
+    return (
+        _TEMPLATE
+        % (
+            _string(actor),
+            _timestamp(at),
+            contact_id,
+            _string(email),
+            evidence_json,
+            flags_after,
+            "null" if flags_before is None else int(flags_before),
+            granted,
+            list_id,
+            _string(str(method)),
+            "null" if notice_id is None else int(notice_id),
+            "null" if notice_sha256 is None else _string(notice_sha256),
+            _string(prev_hash),
+            revoked,
+            seq,
+        )
+    ).encode()
 
 
 def canonical(entry: LedgerEntry | Mapping[str, Any]) -> bytes:
@@ -116,24 +173,23 @@ def canonical(entry: LedgerEntry | Mapping[str, Any]) -> bytes:
         entry if isinstance(entry, Mapping) else {k: getattr(entry, k) for k in _HASHED}
     )
     get = fields.__getitem__
-    payload = {
-        "seq": get("seq"),
-        "contact_id": get("contact_id"),
-        "list_id": get("list_id"),
-        "email": get("email"),
-        "at": _timestamp(get("at")),
-        "method": str(get("method")),
-        "granted": get("granted"),
-        "revoked": get("revoked"),
-        "flags_before": get("flags_before"),
-        "flags_after": get("flags_after"),
-        "actor": get("actor"),
-        "notice_id": get("notice_id"),
-        "notice_sha256": get("notice_sha256"),
-        "evidence": dict(get("evidence")),
-        "prev_hash": get("prev_hash"),
-    }
-    return json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    return _canonical(
+        seq=get("seq"),
+        contact_id=get("contact_id"),
+        list_id=get("list_id"),
+        email=get("email"),
+        at=get("at"),
+        method=get("method"),
+        granted=get("granted"),
+        revoked=get("revoked"),
+        flags_before=get("flags_before"),
+        flags_after=get("flags_after"),
+        actor=get("actor"),
+        notice_id=get("notice_id"),
+        notice_sha256=get("notice_sha256"),
+        evidence_json=_evidence_json(get("evidence")),
+        prev_hash=get("prev_hash"),
+    )
 
 
 def entry_hash(fields: LedgerEntry | Mapping[str, Any]) -> str:
@@ -141,26 +197,63 @@ def entry_hash(fields: LedgerEntry | Mapping[str, Any]) -> str:
     return hashlib.sha256(canonical(fields)).hexdigest()
 
 
-def chain(decision: Decision, *, seq: int, flags_before: int | None, prev_hash: str) -> LedgerEntry:
-    """Turn a decision into the next entry of the chain, computing flags_after and the hash."""
-    fields: dict[str, Any] = {
-        "seq": seq,
-        "contact_id": decision.contact_id,
-        "list_id": decision.list_id,
-        "email": decision.email,
-        "at": decision.at,
-        "method": str(decision.method),
-        "granted": decision.granted,
-        "revoked": decision.revoked,
-        "flags_before": flags_before,
-        "flags_after": apply(flags_before, granted=decision.granted, revoked=decision.revoked),
-        "actor": decision.actor,
-        "notice_id": decision.notice_id,
-        "notice_sha256": decision.notice_sha256,
-        "evidence": dict(decision.evidence),
-        "prev_hash": prev_hash,
-    }
-    return LedgerEntry(**fields, hash=entry_hash(fields))
+def chain(
+    decision: Decision,
+    *,
+    seq: int,
+    flags_before: int | None,
+    prev_hash: str,
+    evidence_json: str | None = None,
+) -> LedgerEntry:
+    """Turn a decision into the next entry of the chain, computing flags_after and the hash.
+
+    `evidence_json` may pass the decision's evidence already encoded (a batch that shares one
+    evidence mapping encodes it once); it must be `_evidence_json(decision.evidence)`.
+    """
+    flags_after = apply(flags_before, granted=decision.granted, revoked=decision.revoked)
+    method = str(decision.method)
+    digest = hashlib.sha256(
+        _canonical(
+            seq=seq,
+            contact_id=decision.contact_id,
+            list_id=decision.list_id,
+            email=decision.email,
+            at=decision.at,
+            method=method,
+            granted=decision.granted,
+            revoked=decision.revoked,
+            flags_before=flags_before,
+            flags_after=flags_after,
+            actor=decision.actor,
+            notice_id=decision.notice_id,
+            notice_sha256=decision.notice_sha256,
+            evidence_json=evidence_json or _evidence_json(decision.evidence),
+            prev_hash=prev_hash,
+        )
+    ).hexdigest()
+    return LedgerEntry(
+        seq,
+        decision.contact_id,
+        decision.list_id,
+        decision.email,
+        decision.at,
+        method,
+        decision.granted,
+        decision.revoked,
+        flags_before,
+        flags_after,
+        decision.actor,
+        decision.notice_id,
+        decision.notice_sha256,
+        dict(decision.evidence),
+        prev_hash,
+        digest,
+    )
+
+
+def encode_evidence(evidence: Mapping[str, Any]) -> str:
+    """The canonical JSON of an evidence mapping, to pass to `chain` for a whole batch."""
+    return _evidence_json(evidence)
 
 
 def fold(entries: Iterable[LedgerEntry]) -> dict[int, int | None]:

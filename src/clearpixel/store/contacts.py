@@ -3,6 +3,7 @@ which the consent service calls; nothing here changes `privacy_flags`."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -175,3 +176,143 @@ def iter_all_flags(tx: Tx, *, batch: int = 20000) -> Iterator[tuple[int, int | N
             return
         yield from ((row.id, row.privacy_flags) for row in rows)
         last = rows[-1].id
+
+
+# --- bulk reads and writes for import, export and bulk flag changes ---------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class NewContact:
+    email: str
+    attributes: dict[str, Any]
+    status: str = SUBSCRIBED
+
+
+def insert_contacts_many(
+    tx: Tx, list_id: int, rows: Sequence[NewContact], *, now: datetime
+) -> list[int]:
+    """Insert new contacts of one list (flags NULL); returns their ids in the order given.
+
+    PostgreSQL takes the ids from the sequence first and writes the rows with COPY.
+    """
+    if not rows:
+        return []
+    if tx.dialect.name == "postgresql":
+        ids = [
+            int(value)
+            for value in tx.exec_driver_sql(
+                "SELECT nextval(pg_get_serial_sequence('contacts', 'id')) "
+                "FROM generate_series(1, %(n)s)",
+                {"n": len(rows)},
+            ).scalars()
+        ]
+        raw = tx.connection.driver_connection
+        assert raw is not None
+        with (
+            raw.cursor() as cursor,
+            cursor.copy(
+                "COPY contacts (id, list_id, email, attributes, status, created_at, updated_at) "
+                "FROM STDIN"
+            ) as copy,
+        ):
+            for new_id, row in zip(ids, rows, strict=True):
+                copy.write_row(
+                    (new_id, list_id, row.email, _json(row.attributes), row.status, now, now)
+                )
+        return ids
+    result = tx.execute(
+        contacts.insert().returning(contacts.c.id, sort_by_parameter_order=True),
+        [
+            {
+                "list_id": list_id,
+                "email": row.email,
+                "attributes": row.attributes,
+                "status": row.status,
+                "privacy_flags": None,
+                "created_at": now,
+                "updated_at": now,
+            }
+            for row in rows
+        ],
+    )
+    return [int(value) for value in result.scalars()]
+
+
+def _json(value: dict[str, Any]) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def update_contacts_many(
+    tx: Tx, changes: Sequence[tuple[int, dict[str, Any], str]], *, now: datetime
+) -> None:
+    """Write (contact id, attributes, status) for existing contacts."""
+    if not changes:
+        return
+    tx.execute(
+        contacts.update()
+        .where(contacts.c.id == sa.bindparam("cid"))
+        .values(
+            attributes=sa.bindparam("attrs"),
+            status=sa.bindparam("st"),
+            updated_at=sa.bindparam("now"),
+        ),
+        [{"cid": cid, "attrs": attrs, "st": st, "now": now} for cid, attrs, st in changes],
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class FlagRow:
+    id: int
+    email: str
+    privacy_flags: int | None
+
+
+def iter_flag_targets(
+    tx: Tx, list_id: int, *, bit: int, grant: bool, only_null: bool, batch: int = 20000
+) -> Iterator[list[FlagRow]]:
+    """Batches of the list's contacts that a bulk grant or revoke of `bit` would change.
+
+    Grant: flags NULL or without the bit. Revoke: flags with the bit. `only_null` narrows
+    either to contacts whose flags are NULL (never asked).
+    """
+    flags = contacts.c.privacy_flags
+    if only_null:
+        condition: sa.ColumnElement[bool] = flags.is_(None)
+    elif grant:
+        condition = sa.or_(flags.is_(None), flags.op("&")(bit) == 0)
+    else:
+        condition = sa.and_(flags.is_not(None), flags.op("&")(bit) != 0)
+    last = 0
+    while True:
+        rows = tx.execute(
+            sa.select(contacts.c.id, contacts.c.email, flags)
+            .where(contacts.c.list_id == list_id, contacts.c.id > last, condition)
+            .order_by(contacts.c.id)
+            .limit(batch)
+        ).all()
+        if not rows:
+            return
+        yield [FlagRow(row.id, row.email, row.privacy_flags) for row in rows]
+        last = rows[-1].id
+
+
+def count_contacts(tx: Tx, list_id: int) -> int:
+    return int(
+        tx.execute(
+            sa.select(sa.func.count()).select_from(contacts).where(contacts.c.list_id == list_id)
+        ).scalar_one()
+    )
+
+
+def attribute_keys(tx: Tx, list_id: int) -> list[str]:
+    """Every attribute name used by the list's contacts, sorted."""
+    if tx.dialect.name == "postgresql":
+        query = sa.text(
+            "SELECT DISTINCT jsonb_object_keys(attributes) AS k FROM contacts WHERE list_id = :l"
+        )
+    else:
+        query = sa.text(
+            "SELECT DISTINCT j.key AS k FROM contacts, json_each(contacts.attributes) AS j "
+            "WHERE contacts.list_id = :l"
+        )
+    return sorted(str(row.k) for row in tx.execute(query, {"l": list_id}))
