@@ -1,13 +1,45 @@
-"""`clearpixel init` and `clearpixel lists ...`."""
+"""`clearpixel init`, `lists`, `contacts import|export`, `flags grant|revoke|check`,
+`ledger verify` and `consent show`."""
 
 from __future__ import annotations
 
+import getpass
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
 import typer
+from rich.progress import (
+    BarColumn,
+    Progress,
+    TaskID,
+    TaskProgressColumn,
+    TextColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 
 from clearpixel.audience import lists as list_service
-from clearpixel.cli.base import app, console, context, lists_app, print_json
+from clearpixel.audience.csv_import import FlagsMode, import_csv
+from clearpixel.audience.emails import normalise_email
+from clearpixel.audience.export import ExportFormat, export_contacts
+from clearpixel.audience.integrity import check_flags, verify_ledger
+from clearpixel.cli.base import (
+    app,
+    consent_app,
+    console,
+    contacts_app,
+    context,
+    err_console,
+    flags_app,
+    ledger_app,
+    lists_app,
+    print_json,
+)
 from clearpixel.config import ensure_secret_keys, load_settings
+from clearpixel.consent.bulk import bulk_change
+from clearpixel.consent.history import consent_view
 from clearpixel.context import open_context
 
 
@@ -59,3 +91,221 @@ def lists_ls(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) 
     for item in found:
         table.add_row(str(item.id), item.name, str(item.contacts), f"{item.created_at:%Y-%m-%d}")
     console.print(table)
+
+
+# --- contacts import / export -----------------------------------------------------------------
+
+
+class _Bar:
+    """A rich progress bar on stderr (stdout stays clean for exports and JSON)."""
+
+    def __init__(self) -> None:
+        self.progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TaskProgressColumn(),
+            TimeRemainingColumn(),
+            console=err_console,
+            transient=True,
+        )
+        self.tasks: dict[str, TaskID] = {}
+
+    def __enter__(self) -> _Bar:
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.progress.stop()
+
+    def update(self, phase: str, done: int, total: int) -> None:
+        if phase not in self.tasks:
+            self.tasks[phase] = self.progress.add_task(phase, total=total or 1)
+        self.progress.update(self.tasks[phase], completed=done, total=total or 1)
+
+
+@contacts_app.command("import")
+def contacts_import(
+    file: Annotated[Path, typer.Argument(help="CSV file: email, privacy_flags, other columns.")],
+    list_name: Annotated[str, typer.Option("--list", help="The list to import into.")],
+    flags: Annotated[
+        FlagsMode,
+        typer.Option(
+            "--flags",
+            help="merge: OR the file's bits in (never clears); replace: set exactly the "
+            "file's value; ignore: leave flags alone. An empty cell leaves a contact's flags "
+            "as they are.",
+        ),
+    ] = FlagsMode.MERGE,
+    basis: Annotated[
+        str,
+        typer.Option(
+            "--basis", help="Legal basis of the consent the file grants (required if it grants)."
+        ),
+    ] = "",
+    skip_invalid: Annotated[
+        bool, typer.Option("--skip-invalid", help="Import the good rows, leave out the bad ones.")
+    ] = False,
+    rejected: Annotated[
+        Path | None,
+        typer.Option("--rejected", help="Write bad rows, with a reason column, to this CSV file."),
+    ] = None,
+) -> None:
+    """Import contacts from a CSV file; every flags change is a ledger entry (method import)."""
+    with context() as ctx, _Bar() as bar:
+        report = import_csv(
+            ctx,
+            file,
+            list_name=list_name,
+            flags_mode=flags,
+            basis=basis,
+            skip_invalid=skip_invalid,
+            rejected_path=rejected,
+            progress=bar.update,
+        )
+    console.print(
+        f"imported {file.name} (sha256 {report.source_sha256[:16]}…) into {list_name!r}: "
+        f"{report.rows - report.rejected} rows, {report.created} created, "
+        f"{report.updated} updated, {report.flags_changed} flags changes logged"
+    )
+    if report.rejected:
+        where = f", written to {rejected}" if rejected else ""
+        err_console.print(f"{report.rejected} bad row(s) left out{where}:")
+        for error in report.errors:
+            err_console.print(f"  line {error.line}: {error.reason}")
+
+
+@contacts_app.command("export")
+def contacts_export(
+    list_name: Annotated[str, typer.Option("--list", help="The list to export.")],
+    fmt: Annotated[ExportFormat, typer.Option("--format", help="csv or json.")] = (
+        ExportFormat.CSV
+    ),
+    output: Annotated[
+        Path | None, typer.Option("--output", help="File to write (default stdout).")
+    ] = None,
+) -> None:
+    """Export a list's contacts: email, privacy_flags (empty when never asked), status,
+    attributes."""
+    with context() as ctx:
+        if output is None:
+            count = export_contacts(ctx, sys.stdout, list_name=list_name, fmt=fmt)
+        else:
+            with output.open("w", encoding="utf-8", newline="") as handle:
+                count = export_contacts(ctx, handle, list_name=list_name, fmt=fmt)
+            console.print(f"exported {count} contacts to {output}")
+
+
+# --- flags grant / revoke / check, ledger verify ----------------------------------------------
+
+
+def _bulk(list_name: str, purpose: str, basis: str, only_null: bool, *, grant: bool) -> None:
+    with context() as ctx, _Bar() as bar:
+        report = bulk_change(
+            ctx,
+            list_name=list_name,
+            purpose=purpose,
+            grant=grant,
+            basis=basis,
+            only_null=only_null,
+            actor=f"cli:{getpass.getuser()}",
+            progress=lambda done, total: bar.update("contacts", done, total),
+        )
+    verb = "granted" if grant else "revoked"
+    console.print(
+        f"{purpose} {verb} for {report.changed} contacts of {list_name!r} "
+        f"({report.changed} ledger entries); {report.unchanged} already in that state, untouched"
+    )
+
+
+_List = Annotated[str, typer.Option("--list", help="The list to change.")]
+_Purpose = Annotated[str, typer.Option("--purpose", help="Purpose name, e.g. open_tracking.")]
+_Basis = Annotated[
+    str, typer.Option("--basis", help="Legal basis of the change (kept in the ledger).")
+]
+_OnlyNull = Annotated[
+    bool, typer.Option("--only-null", help="Touch only contacts never asked (NULL).")
+]
+
+
+@flags_app.command("grant")
+def flags_grant(
+    list_name: _List, purpose: _Purpose, basis: _Basis, only_null: _OnlyNull = False
+) -> None:
+    """Grant a purpose to every contact of a list (NULL flags included), one ledger entry per
+    contact that changes: COALESCE(privacy_flags, 0) | bit."""
+    _bulk(list_name, purpose, basis, only_null, grant=True)
+
+
+@flags_app.command("revoke")
+def flags_revoke(
+    list_name: _List, purpose: _Purpose, basis: _Basis, only_null: _OnlyNull = False
+) -> None:
+    """Revoke a purpose from every contact of a list that holds it (with --only-null: record
+    a refusal, 0, for the contacts never asked)."""
+    _bulk(list_name, purpose, basis, only_null, grant=False)
+
+
+@flags_app.command("check")
+def flags_check() -> None:
+    """Prove fold(ledger) == privacy_flags for every contact; exit 1 naming the first that
+    differs."""
+    with context() as ctx:
+        report = check_flags(ctx)
+    if report.mismatch:
+        err_console.print(f"[bold red]flags check failed:[/] {report.mismatch.describe()}")
+        raise typer.Exit(code=1)
+    console.print(f"flags check: {report.contacts} contacts, fold(ledger) == flags for all")
+
+
+@ledger_app.command("verify")
+def ledger_verify() -> None:
+    """Verify the consent ledger's hash chain and its head; exit 1 naming the first bad
+    entry."""
+    with context() as ctx:
+        report = verify_ledger(ctx)
+    if report.fault:
+        err_console.print(
+            f"[bold red]ledger verify failed at seq {report.fault.seq}:[/] {report.fault.problem}"
+        )
+        raise typer.Exit(code=1)
+    console.print(f"ledger verify: {report.entries} entries, chain intact")
+
+
+# --- consent show -----------------------------------------------------------------------------
+
+
+@consent_app.command("show")
+def consent_show(
+    email: Annotated[str, typer.Argument(help="The contact's email address.")],
+    list_name: Annotated[str, typer.Option("--list", help="The contact's list.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """A contact's consent per purpose (granted / refused / never asked) and its ledger
+    history."""
+    with context() as ctx:
+        view = consent_view(ctx.db, ctx.purposes, list_name=list_name, email=normalise_email(email))
+    if as_json:
+        print_json(view.as_dict())
+        return
+    flags = view.contact.privacy_flags
+    console.print(
+        f"{view.contact.email} in {view.list_name!r}: privacy_flags "
+        f"{'NULL (never asked)' if flags is None else flags}, {view.contact.status}"
+    )
+    purposes = Table("purpose", "bit", "state")
+    for purpose in view.purposes:
+        purposes.add_row(purpose.name, str(purpose.bit), purpose.state.replace("_", " "))
+    console.print(purposes)
+    history = Table("seq", "when", "method", "granted", "revoked", "notice", "evidence")
+    for item in view.history:
+        notice = f"{item.notice_id} ({(item.notice_sha256 or '')[:12]})" if item.notice_id else ""
+        history.add_row(
+            str(item.seq),
+            f"{item.at:%Y-%m-%d %H:%M:%S}",
+            item.method,
+            ", ".join(item.granted),
+            ", ".join(item.revoked),
+            notice,
+            json.dumps(dict(item.evidence), ensure_ascii=False, sort_keys=True),
+        )
+    console.print(history if view.history else "no ledger entries")
