@@ -1,0 +1,132 @@
+"""What every REST route shares: API-key authentication, one error body shape, pagination.
+
+Errors are always `{"error": {"code": "...", "message": "..."}}`: a ClearpixelError becomes 400
+(404 for NotFound, 409 for a conflict), a request that fails validation 422, a missing or
+revoked key 401. `ApiRoute` converts them, so every router built with it answers the same way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Coroutine
+from typing import Annotated, Any
+
+from fastapi import Depends, HTTPException, Query, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel
+
+from clearpixel.audience import access
+from clearpixel.audience.contacts import ContactExists
+from clearpixel.domain.errors import ClearpixelError, NotFound
+from clearpixel.web.deps import get_ctx
+
+MAX_ID = 2**31 - 1
+CONFLICTS: tuple[type[Exception], ...] = (ContactExists,)
+
+try:  # the list store's "name taken" error
+    from clearpixel.store.lists import ListExists
+
+    CONFLICTS = (*CONFLICTS, ListExists)
+except ImportError:  # pragma: no cover
+    pass
+
+
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+
+
+class ErrorBody(BaseModel):
+    error: ErrorDetail
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorBody} for status in (400, 401, 404, 409, 422)
+}
+
+_CODES = {
+    400: "invalid",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "too_large",
+    422: "validation_error",
+}
+
+
+def error_response(status: int, message: str, *, code: str | None = None) -> JSONResponse:
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    body = {"error": {"code": code or _CODES.get(status, "error"), "message": message}}
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def _validation_message(exc: RequestValidationError) -> str:
+    parts = []
+    for err in exc.errors()[:5]:
+        where = ".".join(str(p) for p in err.get("loc", ()) if p != "body")
+        parts.append(f"{where}: {err.get('msg', 'invalid')}" if where else str(err.get("msg")))
+    return "; ".join(parts) or "invalid request"
+
+
+class ApiRoute(APIRoute):
+    """A route whose errors all come out as the one error body."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def guarded(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except RequestValidationError as exc:
+                return error_response(422, _validation_message(exc))
+            except HTTPException as exc:
+                return error_response(exc.status_code, str(exc.detail))
+            except NotFound as exc:
+                return error_response(404, str(exc))
+            except CONFLICTS as exc:
+                return error_response(409, str(exc))
+            except ClearpixelError as exc:
+                return error_response(400, str(exc))
+
+        return guarded
+
+
+_bearer = HTTPBearer(auto_error=False, description="An API key from `clearpixel apikeys create`.")
+
+
+def api_key(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> int:
+    """The id of the presented, unrevoked API key; 401 otherwise."""
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise HTTPException(401, "an API key is required: Authorization: Bearer <key>")
+    key_id = access.api_key_id(get_ctx(request), credentials.credentials)
+    if key_id is None:
+        raise HTTPException(401, "unknown or revoked API key")
+    return key_id
+
+
+class Page:
+    """`limit` and `cursor` query parameters; the cursor is the last id of the previous page."""
+
+    def __init__(
+        self,
+        limit: int = Query(50, ge=1, le=500, description="Items per page."),
+        cursor: str | None = Query(
+            None, max_length=20, description="`next_cursor` of the previous page."
+        ),
+    ) -> None:
+        self.limit = limit
+        self.after = 0
+        if cursor:
+            if not (cursor.isascii() and cursor.isdigit()) or int(cursor) > 2**62:
+                raise HTTPException(400, "cursor is not one this API gave out")
+            self.after = int(cursor)
+
+    def next_cursor(self, last_ids: list[int]) -> str | None:
+        return str(last_ids[-1]) if len(last_ids) == self.limit else None
