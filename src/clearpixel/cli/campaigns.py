@@ -1,1 +1,179 @@
-"""Commands of this group are added here as they are built."""
+"""`clearpixel campaign create|ls|preview|send`."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskProgressColumn,
+    TextColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+
+from clearpixel.cli.base import campaign_app, console, context, err_console, print_json
+from clearpixel.domain.errors import ClearpixelError
+from clearpixel.sending import service
+from clearpixel.sending.transports import transport_from
+
+
+def _read(path: Path, what: str) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ClearpixelError(f"{what} {path}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise ClearpixelError(f"{what} {path} is not UTF-8 text") from None
+
+
+@campaign_app.command("create")
+def create(
+    list_name: Annotated[str, typer.Option("--list", help="Audience list to send to.")],
+    kind: Annotated[
+        str, typer.Option("--kind", help="marketing, transactional, security or consent_request.")
+    ],
+    subject: Annotated[
+        str, typer.Option("--subject", help="Subject (may use template variables).")
+    ],
+    html: Annotated[Path, typer.Option("--html", help="HTML template file (Jinja2).")],
+    text: Annotated[
+        Path | None, typer.Option("--text", help="Text template; derived if absent.")
+    ] = None,
+    from_addr: Annotated[str | None, typer.Option("--from", help="From address.")] = None,
+    name: Annotated[
+        str | None, typer.Option("--name", help="Name shown in lists and reports.")
+    ] = None,
+) -> None:
+    """Create a campaign (its template is checked now) and print its id."""
+    with context() as ctx:
+        campaign = service.create_campaign(
+            ctx,
+            list_name=list_name,
+            kind=kind,
+            subject=subject,
+            html=_read(html, "HTML file"),
+            text=_read(text, "text file") if text else None,
+            from_addr=from_addr,
+            name=name,
+        )
+    typer.echo(campaign.id)
+
+
+@campaign_app.command("ls")
+def ls(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+    """Every campaign, newest first."""
+    with context() as ctx:
+        found = service.all_campaigns(ctx)
+    if as_json:
+        print_json(
+            [
+                {
+                    "id": c.id,
+                    "public_id": c.public_id,
+                    "name": c.name,
+                    "kind": c.kind,
+                    "list": c.list_name,
+                    "subject": c.subject,
+                    "from": c.from_addr,
+                    "status": c.status,
+                    "created_at": c.created_at.isoformat(),
+                }
+                for c in found
+            ]
+        )
+        return
+    table = Table("id", "name", "kind", "list", "status", "created")
+    for c in found:
+        table.add_row(str(c.id), c.name, c.kind, c.list_name, c.status, f"{c.created_at:%Y-%m-%d}")
+    console.print(table)
+
+
+@campaign_app.command("preview")
+def preview(
+    campaign: str = typer.Argument(..., help="Campaign id (or public id)."),
+    email: str = typer.Option(..., "--email", help="The contact to render it for."),
+) -> None:
+    """Print the exact MIME message that contact would get."""
+    with context() as ctx:
+        data = service.preview(ctx, campaign, email)
+    sys.stdout.buffer.write(data)
+    sys.stdout.flush()
+
+
+@campaign_app.command("send")
+def send(
+    campaign: str = typer.Argument(..., help="Campaign id (or public id)."),
+    outbox: Annotated[
+        Path | None,
+        typer.Option(
+            "--outbox", help="Folder for .eml files (default: DATA_DIR/outbox/<public id>)."
+        ),
+    ] = None,
+    smtp: str | None = typer.Option(
+        None, "--smtp", help="smtp://[user:pass@]host[:port], smtp+starttls://... or smtps://..."
+    ),
+    rate: float | None = typer.Option(None, "--rate", help="At most N messages per second."),
+    concurrency: int = typer.Option(4, "--concurrency", help="Messages in flight at once."),
+    suppress_inactive: int | None = typer.Option(
+        None,
+        "--suppress-inactive",
+        help="Skip contacts whose last open and last click are both older than DAYS "
+        "(contacts with neither date are kept).",
+    ),
+) -> None:
+    """Send (or resume) a campaign: only recipients not yet sent are sent."""
+    with context() as ctx:
+        found = service.get_campaign(ctx, campaign)
+        transport = transport_from(
+            outbox=outbox,
+            smtp=smtp,
+            default_outbox=ctx.settings.data_dir / "outbox" / found.public_id,
+        )
+        with Progress(
+            TextColumn("[bold]sending"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TaskProgressColumn(),
+            TextColumn("{task.fields[rate]}"),
+            TimeRemainingColumn(),
+            console=err_console,
+            transient=False,
+        ) as bar:
+            task = bar.add_task("send", total=None, rate="")
+
+            def on_progress(done: int, total: int) -> None:
+                speed = bar.tasks[0].speed
+                bar.update(
+                    task,
+                    completed=done,
+                    total=total,
+                    rate=f"{speed:.1f} msg/s" if speed else "",
+                )
+
+            report = service.send_campaign(
+                ctx,
+                found.id,
+                transport,
+                rate=rate,
+                concurrency=concurrency,
+                suppress_inactive_days=suppress_inactive,
+                progress=on_progress,
+            )
+        by_mode = service.sent_by_mode(ctx, found.id)
+    console.print(
+        f"campaign {found.id} ({found.kind}) via {transport.name}: "
+        f"{report.sent} sent now, {report.failed} failed, {report.deferred} deferred, "
+        f"{report.skipped} skipped"
+    )
+    console.print(
+        "totals: "
+        + ", ".join(f"{k} {v}" for k, v in sorted(report.by_status.items()))
+        + " | sent by mode: "
+        + (", ".join(f"{k} {v}" for k, v in sorted(by_mode.items())) or "none")
+    )

@@ -1,0 +1,96 @@
+"""What an HTML document loads by itself and where it links, found with one parse.
+
+Used when a campaign is compiled (never per recipient) and by the R1 checks: every URL a mail
+client fetches without the reader clicking — img src/srcset, CSS url() and @import in style
+attributes and <style>, background, link rel=stylesheet/icon, video poster, input type=image,
+object data, SVG image/use href — including what Outlook loads from conditional comments.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from selectolax.lexbor import LexborHTMLParser, LexborNode
+
+# Attributes whose URL a client fetches on display, on any element.
+AUTOLOAD_ATTRIBUTES = ("src", "srcset", "background", "poster", "lowsrc", "dynsrc", "imagesrcset")
+# `href` is fetched on display for these elements (not for <a>/<area>, which need a click).
+AUTOLOAD_HREF_TAGS = frozenset({"link", "image", "use", "feimage"})
+CSS_URL = re.compile(r"""url\(\s*(['"]?)(.*?)\1\s*\)|@import\s+(['"])(.*?)\3""", re.I | re.S)
+CONDITIONAL_COMMENT = re.compile(r"<!--\[if[^\]]*\]>(.*?)<!\[endif\]-->", re.I | re.S)
+
+
+@dataclass(frozen=True, slots=True)
+class Resource:
+    """One automatically loaded URL: the tag and attribute (or `style`) that loads it."""
+
+    tag: str
+    attribute: str
+    url: str
+
+    def describe(self) -> str:
+        return f"<{self.tag} {self.attribute}>" if self.attribute else f"<{self.tag}>"
+
+
+def parse(html: str) -> LexborHTMLParser:
+    return LexborHTMLParser(html)
+
+
+def css_urls(css: str) -> list[str]:
+    """The URLs a piece of CSS loads (url(...) and @import)."""
+    return [m.group(2) if m.group(2) is not None else m.group(4) for m in CSS_URL.finditer(css)]
+
+
+def srcset_urls(value: str) -> list[str]:
+    return [part.strip().split()[0] for part in value.split(",") if part.strip()]
+
+
+def _node_resources(node: LexborNode) -> list[Resource]:
+    tag = (node.tag or "").lower()
+    found: list[Resource] = []
+    attributes = node.attributes
+    for name, value in attributes.items():
+        low = name.lower()
+        if value is None:
+            continue
+        if low in ("srcset", "imagesrcset"):
+            found.extend(Resource(tag, low, url) for url in srcset_urls(value))
+        elif low in AUTOLOAD_ATTRIBUTES:
+            found.append(Resource(tag, low, value))
+        elif low == "style":
+            found.extend(Resource(tag, "style", url) for url in css_urls(value))
+        elif (low in ("href", "xlink:href") and tag in AUTOLOAD_HREF_TAGS) or (
+            low == "data" and tag == "object"
+        ):
+            found.append(Resource(tag, low, value))
+    if tag == "style":
+        found.extend(Resource("style", "", url) for url in css_urls(node.text(deep=True)))
+    return found
+
+
+def auto_loaded(tree: LexborHTMLParser, source: str | None = None) -> list[Resource]:
+    """Every automatically loaded URL of a document, in document order; with `source`, also
+    those inside Outlook conditional comments (`<!--[if mso]>...<![endif]-->`)."""
+    found: list[Resource] = []
+    root = tree.root
+    if root is not None:
+        for node in root.traverse():
+            if node.tag and not node.tag.startswith("-"):
+                found.extend(_node_resources(node))
+    if source is not None:
+        for match in CONDITIONAL_COMMENT.finditer(source):
+            found.extend(auto_loaded(parse(match.group(1))))
+    return found
+
+
+def elements(tree: LexborHTMLParser) -> list[LexborNode]:
+    root = tree.root
+    if root is None:
+        return []
+    return [n for n in root.traverse() if n.tag and not n.tag.startswith("-")]
+
+
+def link_hrefs(tree: LexborHTMLParser) -> list[str]:
+    """href of every <a> and <area>, in document order (entities decoded)."""
+    return [node.attributes.get("href") or "" for node in tree.css("a[href], area[href]")]

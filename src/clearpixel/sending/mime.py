@@ -1,0 +1,142 @@
+"""MIME assembly without the email package's object model: the headers and parts of one
+campaign are laid out once, and each message is bytes joined around the recipient's values.
+
+multipart/alternative (text then HTML, both UTF-8 quoted-printable, CRLF line ends), a stable
+Message-ID, List-Unsubscribe with https and mailto and RFC 8058 one-click for bulk mail, and a
+DKIM signature (dkimpy) covering them when a key is configured.
+"""
+
+from __future__ import annotations
+
+import binascii
+from dataclasses import dataclass
+from datetime import datetime
+from email.header import Header
+from email.utils import format_datetime, formataddr, parseaddr
+from pathlib import Path
+
+import dkim
+
+from clearpixel.domain.errors import ClearpixelError
+
+CRLF = "\r\n"
+SIGNED_HEADERS = (
+    b"From",
+    b"To",
+    b"Subject",
+    b"Date",
+    b"Message-ID",
+    b"MIME-Version",
+    b"Content-Type",
+    b"List-Unsubscribe",
+    b"List-Unsubscribe-Post",
+)
+
+
+def encode_header(name: str, value: str) -> str:
+    """`Name: value` with RFC 2047 encoding and folding when needed."""
+    if value.isascii() and len(name) + len(value) < 76 and "\n" not in value:
+        return f"{name}: {value}"
+    charset = "us-ascii" if value.isascii() else "utf-8"
+    folded = Header(value.replace("\r", " ").replace("\n", " "), charset, header_name=name)
+    return f"{name}: {folded.encode(linesep=CRLF)}"
+
+
+def address_header(name: str, address: str) -> str:
+    display, addr = parseaddr(address)
+    if not addr or "@" not in addr:
+        raise ClearpixelError(f"{name}: {address!r} is not an email address")
+    return f"{name}: {formataddr((display, addr), charset='utf-8')}"
+
+
+def domain_of(address: str) -> str:
+    return parseaddr(address)[1].rpartition("@")[2].lower()
+
+
+def quoted_printable(text: str) -> bytes:
+    """UTF-8 quoted-printable with CRLF line ends and soft breaks under 76 characters."""
+    crlf = text.replace("\r\n", "\n").replace("\r", "\n").replace("\n", CRLF)
+    return binascii.b2a_qp(crlf.encode("utf-8"), istext=True)
+
+
+@dataclass(frozen=True, slots=True)
+class DkimKey:
+    selector: bytes
+    domain: bytes
+    private_key: bytes
+
+    @classmethod
+    def load(cls, *, selector: str, domain: str, key_file: Path) -> DkimKey:
+        try:
+            key = key_file.read_bytes()
+        except OSError as exc:
+            raise ClearpixelError(f"DKIM key file {key_file}: {exc.strerror}") from None
+        return cls(selector.encode(), domain.encode(), key)
+
+    def sign(self, message: bytes) -> bytes:
+        """The message with a DKIM-Signature header in front."""
+        signature: bytes = dkim.sign(
+            message,
+            self.selector,
+            self.domain,
+            self.private_key,
+            canonicalize=(b"relaxed", b"relaxed"),
+            include_headers=[h for h in SIGNED_HEADERS if h.lower() + b":" in message.lower()],
+        )
+        return signature + message
+
+
+class MimeLayout:
+    """The fixed parts of one campaign's messages."""
+
+    def __init__(self, *, from_addr: str, subject: str | None, dkim_key: DkimKey | None) -> None:
+        self.from_header = address_header("From", from_addr)
+        self.domain = domain_of(from_addr)
+        self.subject_header = encode_header("Subject", subject) if subject is not None else None
+        self.dkim_key = dkim_key
+
+    def build(
+        self,
+        *,
+        to: str,
+        message_id: str,
+        subject: str | None,
+        date: datetime,
+        boundary: str,
+        text: str,
+        html: str,
+        list_unsubscribe: tuple[str, str] | None,
+    ) -> bytes:
+        """One complete message, as sent on the wire."""
+        subject_header = self.subject_header or encode_header("Subject", subject or "")
+        headers = [
+            self.from_header,
+            encode_header("To", to) if not to.isascii() else f"To: {to}",
+            subject_header,
+            f"Date: {format_datetime(date)}",
+            f"Message-ID: {message_id}",
+            "MIME-Version: 1.0",
+        ]
+        if list_unsubscribe is not None:
+            https, mailto = list_unsubscribe
+            headers.append(f"List-Unsubscribe: <{https}>,{CRLF} <{mailto}>")
+            headers.append("List-Unsubscribe-Post: List-Unsubscribe=One-Click")
+        headers.append(f'Content-Type: multipart/alternative; boundary="{boundary}"')
+        head = CRLF.join(headers).encode("utf-8")
+        message = b"".join(
+            (
+                head,
+                f"{CRLF}{CRLF}--{boundary}{CRLF}".encode(),
+                b'Content-Type: text/plain; charset="utf-8"\r\n'
+                b"Content-Transfer-Encoding: quoted-printable\r\n\r\n",
+                quoted_printable(text),
+                f"{CRLF}--{boundary}{CRLF}".encode(),
+                b'Content-Type: text/html; charset="utf-8"\r\n'
+                b"Content-Transfer-Encoding: quoted-printable\r\n\r\n",
+                quoted_printable(html),
+                f"{CRLF}--{boundary}--{CRLF}".encode(),
+            )
+        )
+        if self.dkim_key is not None:
+            return self.dkim_key.sign(message)
+        return message

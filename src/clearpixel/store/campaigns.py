@@ -1,0 +1,156 @@
+"""Named queries for campaigns and their registered links (the only URLs a click may reach,
+R13)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from clearpixel.domain.errors import ClearpixelError, NotFound
+from clearpixel.store.db import Tx
+from clearpixel.store.schema import audience_lists, campaign_links, campaigns
+
+DRAFT = "draft"
+SENDING = "sending"
+SENT = "sent"
+
+
+@dataclass(frozen=True, slots=True)
+class Campaign:
+    id: int
+    public_id: str
+    list_id: int
+    list_name: str
+    name: str
+    kind: str
+    subject: str
+    html: str
+    text: str | None
+    from_addr: str
+    status: str
+    created_at: datetime
+
+
+class UnknownCampaign(NotFound):
+    """No campaign has that id."""
+
+
+def _campaign(row: sa.Row[Any]) -> Campaign:
+    return Campaign(
+        id=row.id,
+        public_id=row.public_id,
+        list_id=row.list_id,
+        list_name=row.list_name,
+        name=row.name,
+        kind=row.kind,
+        subject=row.subject,
+        html=row.html,
+        text=row.text,
+        from_addr=row.from_addr,
+        status=row.status,
+        created_at=row.created_at,
+    )
+
+
+def _select() -> sa.Select[Any]:
+    return sa.select(campaigns, audience_lists.c.name.label("list_name")).join(
+        audience_lists, audience_lists.c.id == campaigns.c.list_id
+    )
+
+
+def create_campaign(
+    tx: Tx,
+    *,
+    public_id: str,
+    list_id: int,
+    name: str,
+    kind: str,
+    subject: str,
+    html: str,
+    text: str | None,
+    from_addr: str,
+    now: datetime,
+) -> Campaign:
+    """Insert a draft campaign and return it."""
+    new_id = tx.execute(
+        campaigns.insert()
+        .values(
+            public_id=public_id,
+            list_id=list_id,
+            name=name,
+            kind=kind,
+            subject=subject,
+            html=html,
+            text=text,
+            from_addr=from_addr,
+            status=DRAFT,
+            created_at=now,
+        )
+        .returning(campaigns.c.id)
+    ).scalar_one()
+    return get_campaign(tx, new_id)
+
+
+def get_campaign(tx: Tx, campaign_id: int) -> Campaign:
+    row = tx.execute(_select().where(campaigns.c.id == campaign_id)).first()
+    if row is None:
+        raise UnknownCampaign(f"no campaign with id {campaign_id}")
+    return _campaign(row)
+
+
+def get_campaign_by_public_id(tx: Tx, public_id: str) -> Campaign:
+    row = tx.execute(_select().where(campaigns.c.public_id == public_id)).first()
+    if row is None:
+        raise UnknownCampaign(f"no campaign with public id {public_id!r}")
+    return _campaign(row)
+
+
+def all_campaigns(tx: Tx) -> list[Campaign]:
+    """Every campaign, newest first."""
+    return [_campaign(r) for r in tx.execute(_select().order_by(campaigns.c.id.desc()))]
+
+
+def set_status(tx: Tx, campaign_id: int, status: str) -> None:
+    tx.execute(campaigns.update().where(campaigns.c.id == campaign_id).values(status=status))
+
+
+def get_links(tx: Tx, campaign_id: int) -> dict[int, str]:
+    """The campaign's registered links: link id to URL."""
+    rows = tx.execute(
+        sa.select(campaign_links.c.link_id, campaign_links.c.url)
+        .where(campaign_links.c.campaign_id == campaign_id)
+        .order_by(campaign_links.c.link_id)
+    )
+    return {row.link_id: row.url for row in rows}
+
+
+def get_link_url(tx: Tx, campaign_id: int, link_id: int) -> str | None:
+    """The URL a click on `link_id` of the campaign may redirect to, if registered (R13)."""
+    return tx.execute(
+        sa.select(campaign_links.c.url).where(
+            campaign_links.c.campaign_id == campaign_id, campaign_links.c.link_id == link_id
+        )
+    ).scalar_one_or_none()
+
+
+def register_links(tx: Tx, campaign_id: int, urls: Sequence[str]) -> None:
+    """Store the links found when compiling, ids 1..n in document order. A campaign's links
+    never change once stored: compiling again must find the same ones."""
+    stored = get_links(tx, campaign_id)
+    wanted = {i: url for i, url in enumerate(urls, start=1)}
+    if stored == wanted:
+        return
+    if stored:
+        raise ClearpixelError(
+            f"campaign {campaign_id}: its links were registered differently before; "
+            "a campaign's links cannot change once registered"
+        )
+    if wanted:
+        tx.execute(
+            campaign_links.insert(),
+            [{"campaign_id": campaign_id, "link_id": i, "url": u} for i, u in wanted.items()],
+        )
