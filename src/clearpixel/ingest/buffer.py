@@ -205,6 +205,21 @@ class HitBuffer:
             await self.flush()
         self.spill.close()
 
+    def flush_now(self) -> None:
+        """Write everything queued, synchronously, on the caller's thread (CLI and tests
+        that do not run an event loop). Must not run while the flusher task runs."""
+        while self._hits or self._drops or self.spill.pending():
+            hits, self._hits = self._hits[: self.max_batch], self._hits[self.max_batch :]
+            drops, self._drops = dict(self._drops), Counter()
+            batch = None
+            if hits or drops:
+                self._seq += 1
+                batch = Batch(f"{self._run}-{self._seq}", hits, drops)
+            self._next_replay = 0.0
+            self._write(batch)
+            if self.spill.pending() and not self._hits and not self._drops:
+                return
+
     async def _loop(self) -> None:
         while not self._stopping:
             with contextlib.suppress(TimeoutError):
