@@ -35,9 +35,11 @@ def create_app(ctx: Context) -> FrontDoor:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         await tracker.start()
+        expiry = consent_pages.start_expiry(ctx)
         try:
             yield
         finally:
+            await consent_pages.stop_expiry(expiry)
             await tracker.stop()
 
     framework = FastAPI(

@@ -8,7 +8,10 @@ for a forged link and an unknown contact.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +21,7 @@ from starlette.concurrency import run_in_threadpool
 
 from clearpixel.consent import forms, pages, preferences
 from clearpixel.consent.evidence import web_evidence
-from clearpixel.consent.i18n import choose_locale, environment, gettext_for, normalise_locale
+from clearpixel.consent.i18n import N_, choose_locale, environment, gettext_for, normalise_locale
 from clearpixel.consent.links import InvalidLink
 from clearpixel.consent.pages import CsrfRejected
 from clearpixel.context import Context
@@ -43,6 +46,7 @@ SECURITY_HEADERS = {
 }
 
 router = APIRouter(include_in_schema=False)
+logger = logging.getLogger(__name__)
 
 
 def _request_locale(request: Request, contact: Contact | None = None) -> str:
@@ -81,16 +85,18 @@ def _link_problem(request: Request, ctx: Context, exc: InvalidLink) -> HTMLRespo
             ctx,
             locale,
             410,
-            "This link has expired",
-            "Nothing was changed. The link at the bottom of our most recent email always works.",
+            N_("This link has expired"),
+            N_(
+                "Nothing was changed. The link at the bottom of our most recent email always works."
+            ),
         )
     return _message(
         request,
         ctx,
         locale,
         400,
-        "This link is not valid",
-        "Nothing was changed. Please use the link exactly as it appears in our email.",
+        N_("This link is not valid"),
+        N_("Nothing was changed. Please use the link exactly as it appears in our email."),
     )
 
 
@@ -100,8 +106,8 @@ def _csrf_problem(request: Request, ctx: Context, locale: str) -> HTMLResponse:
         ctx,
         locale,
         403,
-        "This form has expired",
-        "Nothing was changed. Please open the link from the email again.",
+        N_("This form has expired"),
+        N_("Nothing was changed. Please open the link from the email again."),
     )
 
 
@@ -167,7 +173,7 @@ async def subscribe_form(request: Request, list_name: str) -> Response:
     try:
         form = await run_in_threadpool(forms.signup_form, ctx, list_name, locale)
     except NotFound:
-        return _message(request, ctx, locale, 404, "Unknown list", "There is no such list.")
+        return _message(request, ctx, locale, 404, N_("Unknown list"), N_("There is no such list."))
     return _render(request, ctx, "signup.html", locale, form=form, action="", error="")
 
 
@@ -194,7 +200,7 @@ async def subscribe(request: Request, list_name: str) -> Response:
             )
         )
     except NotFound:
-        return _message(request, ctx, locale, 404, "Unknown list", "There is no such list.")
+        return _message(request, ctx, locale, 404, N_("Unknown list"), N_("There is no such list."))
     except ClearpixelError as exc:
         form = await run_in_threadpool(forms.signup_form, ctx, list_name, locale)
         _ = gettext_for(locale)
@@ -351,8 +357,8 @@ async def preferences_change(request: Request, token: str) -> Response:
             ctx,
             _request_locale(request),
             400,
-            "Something went wrong",
-            "Nothing was changed.",
+            N_("Something went wrong"),
+            N_("Nothing was changed."),
         )
     if wants_json:
         return JSONResponse(
@@ -416,3 +422,35 @@ async def unsubscribe(request: Request, token: str) -> Response:
         done=True,
         preferences_url=_preferences_url(ctx, contact.id),
     )
+
+
+def signup_snippet(ctx: Context, list_name: str, locale: str) -> str:
+    """The signup form as embeddable HTML: it posts to this installation's base URL."""
+    form = forms.signup_form(ctx, list_name, locale)
+    env = environment(locale, TEMPLATES)
+    return env.get_template("_signup_form.html").render(form=form, action=form.action_url)
+
+
+EXPIRY_EVERY_SECONDS = 300.0
+
+
+async def _expiry_loop(ctx: Context, every: float) -> None:
+    while True:
+        await asyncio.sleep(every)
+        try:
+            await run_in_threadpool(pages.expire_pending, ctx, ctx.now())
+        except Exception:  # the loop must outlive a database hiccup; the next turn retries
+            logger.exception("expire_pending failed")
+
+
+def start_expiry(ctx: Context, *, every: float = EXPIRY_EVERY_SECONDS) -> asyncio.Task[None]:
+    """Run `expire_pending` every `every` seconds while the app serves (the first run after
+    one interval); the app's lifespan cancels the task on shutdown."""
+    return asyncio.get_running_loop().create_task(_expiry_loop(ctx, every))
+
+
+async def stop_expiry(task: asyncio.Task[None]) -> None:
+    """Cancel the expiry task and wait for it to end."""
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
