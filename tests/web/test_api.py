@@ -196,3 +196,55 @@ def test_openapi_document_lists_the_resources(client):
     doc = client.get("/api/v1/openapi.json").json()
     for path in ("/api/v1/lists", "/api/v1/contacts/{contact_id}/decisions", "/api/v1/ledger"):
         assert path in doc["paths"]
+
+
+def test_csv_import_then_bulk_grant_with_a_basis(ctx, client):
+    list_id = client.post("/api/v1/lists", json={"name": "imported"}).json()["id"]
+    csv_text = "email,privacy_flags,locale\nann@example.org,1,fr\nbob@example.org,,en\n"
+    refused = client.post(
+        f"/api/v1/lists/{list_id}/contacts/import",
+        files={"file": ("people.csv", csv_text, "text/csv")},
+    )
+    assert_error(refused, 400, "invalid")
+    assert "basis" in refused.json()["error"]["message"]
+    imported = client.post(
+        f"/api/v1/lists/{list_id}/contacts/import",
+        files={"file": ("people.csv", csv_text, "text/csv")},
+        data={"basis": "paper forms of 2026-10"},
+    )
+    assert imported.status_code == 200, imported.text
+    assert imported.json()["created"] == 2
+    assert imported.json()["flags_changed"] == 1
+
+    bulk = client.post(
+        f"/api/v1/lists/{list_id}/bulk",
+        json={"action": "grant", "purpose": "personalisation", "basis": "contract art. 6(1)(b)"},
+    )
+    assert bulk.status_code == 200, bulk.text
+    assert bulk.json()["changed"] == 2
+    assert_error(
+        client.post(
+            f"/api/v1/lists/{list_id}/bulk",
+            json={"action": "grant", "purpose": "personalisation", "basis": "   "},
+        ),
+        422,
+        "validation_error",
+    )
+    people = client.get(f"/api/v1/lists/{list_id}/contacts").json()["items"]
+    assert {p["email"]: p["privacy_flags"] for p in people} == {
+        "ann@example.org": 3,
+        "bob@example.org": 2,
+    }
+    verify = client.get("/api/v1/ledger/verify").json()
+    assert verify == {"ok": True, "entries": 3, "fault_seq": None, "problem": None}
+    assert client.get("/api/v1/ledger/flags-check").json()["ok"] is True
+
+
+def test_every_route_needs_a_key(ctx):
+    with TestClient(create_app(ctx)) as anonymous:
+        doc = anonymous.get("/api/v1/openapi.json").json()
+        for path, methods in doc["paths"].items():
+            for method in methods:
+                url = path.replace("{list_id}", "1").replace("{contact_id}", "1")
+                response = anonymous.request(method.upper(), url)
+                assert response.status_code == 401, (method, path)

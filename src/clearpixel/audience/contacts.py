@@ -8,8 +8,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from email_validator import EmailNotValidError, validate_email
-
+from clearpixel.audience.emails import normalise_email
 from clearpixel.context import Context
 from clearpixel.domain.errors import ClearpixelError
 from clearpixel.domain.ledger import LedgerEntry
@@ -26,17 +25,6 @@ RESERVED = frozenset({"email", "privacy_flags", "status", "id", "list_id"})
 
 class ContactExists(ClearpixelError):
     """The list already has a contact with that address."""
-
-
-def normalise_email(raw: str) -> str:
-    """The address as stored: validated syntax, lower-cased. Raises ClearpixelError."""
-    try:
-        checked = validate_email(raw.strip(), check_deliverability=False)
-    except EmailNotValidError as exc:
-        raise ClearpixelError(f"invalid email address: {exc}") from None
-    if len(checked.normalized) > 320:
-        raise ClearpixelError("an email address has at most 320 characters")
-    return checked.normalized.lower()
 
 
 def check_attributes(attributes: Mapping[str, Any]) -> dict[str, Any]:

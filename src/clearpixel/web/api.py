@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 
 from clearpixel.audience import contacts as contact_service
@@ -20,7 +20,16 @@ from clearpixel.context import Context
 from clearpixel.domain.errors import ClearpixelError
 from clearpixel.domain.ledger import LedgerEntry, Method
 from clearpixel.store.contacts import Contact
-from clearpixel.web.api_base import ERROR_RESPONSES, MAX_ID, ApiRoute, Page, api_key
+from clearpixel.web import api_bulk
+from clearpixel.web.api_base import (
+    ERROR_RESPONSES,
+    MAX_ID,
+    ApiRoute,
+    IdPath,
+    KeyDep,
+    PageDep,
+    api_key,
+)
 from clearpixel.web.deps import get_ctx
 
 router = APIRouter(
@@ -30,9 +39,6 @@ router = APIRouter(
     responses=ERROR_RESPONSES,
 )
 
-IdPath = Annotated[int, Path(ge=1, le=MAX_ID)]
-PageDep = Annotated[Page, Depends()]
-KeyDep = Annotated[int, Depends(api_key)]
 Scalar = str | int | float | bool | None
 
 
@@ -298,3 +304,6 @@ def get_ledger(request: Request, page: PageDep) -> EntryPage:
         items=[entry_out(ctx, e) for e in found],
         next_cursor=page.next_cursor([e.seq for e in found]),
     )
+
+
+router.include_router(api_bulk.router)

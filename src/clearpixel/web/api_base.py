@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
 
-from fastapi import Depends, HTTPException, Query, Request, Response
+from fastapi import Depends, HTTPException, Path, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
@@ -130,3 +130,8 @@ class Page:
 
     def next_cursor(self, last_ids: list[int]) -> str | None:
         return str(last_ids[-1]) if len(last_ids) == self.limit else None
+
+
+IdPath = Annotated[int, Path(ge=1, le=MAX_ID)]
+PageDep = Annotated[Page, Depends()]
+KeyDep = Annotated[int, Depends(api_key)]
