@@ -21,7 +21,7 @@ from rich.progress import (
 from rich.table import Table
 
 from clearpixel.audience import lists as list_service
-from clearpixel.audience.csv_import import FlagsMode, import_csv
+from clearpixel.audience.csv_import import FlagsMode, ImportRefused, import_csv
 from clearpixel.audience.emails import normalise_email
 from clearpixel.audience.export import ExportFormat, export_contacts
 from clearpixel.audience.integrity import check_flags, verify_ledger
@@ -96,6 +96,12 @@ def lists_ls(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) 
 # --- contacts import / export -----------------------------------------------------------------
 
 
+def _say(text: str, *, err: bool = False) -> None:
+    """Print data-bearing text as is: no markup (an address may hold brackets), no wrapping
+    (a line number must stay on its line)."""
+    (err_console if err else console).print(text, markup=False, soft_wrap=True)
+
+
 class _Bar:
     """A rich progress bar on stderr (stdout stays clean for exports and JSON)."""
 
@@ -151,27 +157,31 @@ def contacts_import(
     ] = None,
 ) -> None:
     """Import contacts from a CSV file; every flags change is a ledger entry (method import)."""
-    with context() as ctx, _Bar() as bar:
-        report = import_csv(
-            ctx,
-            file,
-            list_name=list_name,
-            flags_mode=flags,
-            basis=basis,
-            skip_invalid=skip_invalid,
-            rejected_path=rejected,
-            progress=bar.update,
-        )
-    console.print(
+    try:
+        with context() as ctx, _Bar() as bar:
+            report = import_csv(
+                ctx,
+                file,
+                list_name=list_name,
+                flags_mode=flags,
+                basis=basis,
+                skip_invalid=skip_invalid,
+                rejected_path=rejected,
+                progress=bar.update,
+            )
+    except ImportRefused as exc:
+        _say(f"error: {exc}", err=True)
+        raise typer.Exit(code=2) from exc
+    _say(
         f"imported {file.name} (sha256 {report.source_sha256[:16]}…) into {list_name!r}: "
         f"{report.rows - report.rejected} rows, {report.created} created, "
         f"{report.updated} updated, {report.flags_changed} flags changes logged"
     )
     if report.rejected:
         where = f", written to {rejected}" if rejected else ""
-        err_console.print(f"{report.rejected} bad row(s) left out{where}:")
+        _say(f"{report.rejected} bad row(s) left out{where}:", err=True)
         for error in report.errors:
-            err_console.print(f"  line {error.line}: {error.reason}")
+            _say(f"  line {error.line}: {error.reason}", err=True)
 
 
 @contacts_app.command("export")
@@ -192,7 +202,7 @@ def contacts_export(
         else:
             with output.open("w", encoding="utf-8", newline="") as handle:
                 count = export_contacts(ctx, handle, list_name=list_name, fmt=fmt)
-            console.print(f"exported {count} contacts to {output}")
+            _say(f"exported {count} contacts to {output}")
 
 
 # --- flags grant / revoke / check, ledger verify ----------------------------------------------
@@ -211,7 +221,7 @@ def _bulk(list_name: str, purpose: str, basis: str, only_null: bool, *, grant: b
             progress=lambda done, total: bar.update("contacts", done, total),
         )
     verb = "granted" if grant else "revoked"
-    console.print(
+    _say(
         f"{purpose} {verb} for {report.changed} contacts of {list_name!r} "
         f"({report.changed} ledger entries); {report.unchanged} already in that state, untouched"
     )
@@ -252,9 +262,9 @@ def flags_check() -> None:
     with context() as ctx:
         report = check_flags(ctx)
     if report.mismatch:
-        err_console.print(f"[bold red]flags check failed:[/] {report.mismatch.describe()}")
+        _say(f"flags check failed: {report.mismatch.describe()}", err=True)
         raise typer.Exit(code=1)
-    console.print(f"flags check: {report.contacts} contacts, fold(ledger) == flags for all")
+    _say(f"flags check: {report.contacts} contacts, fold(ledger) == flags for all")
 
 
 @ledger_app.command("verify")
@@ -264,11 +274,9 @@ def ledger_verify() -> None:
     with context() as ctx:
         report = verify_ledger(ctx)
     if report.fault:
-        err_console.print(
-            f"[bold red]ledger verify failed at seq {report.fault.seq}:[/] {report.fault.problem}"
-        )
+        _say(f"ledger verify failed at seq {report.fault.seq}: {report.fault.problem}", err=True)
         raise typer.Exit(code=1)
-    console.print(f"ledger verify: {report.entries} entries, chain intact")
+    _say(f"ledger verify: {report.entries} entries, chain intact")
 
 
 # --- consent show -----------------------------------------------------------------------------
@@ -288,7 +296,7 @@ def consent_show(
         print_json(view.as_dict())
         return
     flags = view.contact.privacy_flags
-    console.print(
+    _say(
         f"{view.contact.email} in {view.list_name!r}: privacy_flags "
         f"{'NULL (never asked)' if flags is None else flags}, {view.contact.status}"
     )
