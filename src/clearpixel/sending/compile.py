@@ -135,7 +135,7 @@ def _check_r1(
     on the recipient: no template expression in an auto-loaded URL, in a style, or between a
     tag's attributes, and no way around autoescaping."""
     rule = f"{kind.value} emails may not carry per-recipient values in auto-loaded URLs (R1)"
-    for resource in resources:
+    for resource in [*resources, *htmlscan.raw_resources(source)]:
         if EXPRESSION.search(resource.url):
             raise TemplateRefused(
                 f"{resource.describe()} loads {resource.url!r}, which contains a template "

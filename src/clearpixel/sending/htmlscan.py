@@ -84,6 +84,31 @@ def auto_loaded(tree: LexborHTMLParser, source: str | None = None) -> list[Resou
     return found
 
 
+RAW_TAG = re.compile(r"""<([a-zA-Z][\w:-]*)((?:[^>"']|"[^"]*"|'[^']*')*)>""")
+RAW_ATTRIBUTE = re.compile(r"""([^\s"'=<>/]+)(?:\s*=\s*("[^"]*"|'[^']*'|[^\s"'>]+))?""")
+
+
+def raw_resources(source: str) -> list[Resource]:
+    """Auto-loaded URLs read from the tags as written, without building a tree: the HTML5
+    tree builder drops misplaced tags (a <td> outside a table) that some mail clients keep,
+    so the R1 check looks at both."""
+    found: list[Resource] = []
+    for tag_match in RAW_TAG.finditer(source):
+        tag = tag_match.group(1).lower()
+        for attr in RAW_ATTRIBUTE.finditer(tag_match.group(2)):
+            name, value = attr.group(1).lower(), attr.group(2) or ""
+            if value[:1] in "\"'":
+                value = value[1:-1]
+            if (
+                name in AUTOLOAD_ATTRIBUTES
+                or name == "style"
+                or (name in ("href", "xlink:href") and tag in AUTOLOAD_HREF_TAGS)
+                or (name == "data" and tag == "object")
+            ):
+                found.append(Resource(tag, name, value))
+    return found
+
+
 def elements(tree: LexborHTMLParser) -> list[LexborNode]:
     root = tree.root
     if root is None:

@@ -1,0 +1,160 @@
+"""Compiling a campaign: R1 refusals naming the tag, exempt kinds, link registration (R13)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from types import SimpleNamespace
+
+import pytest
+
+from clearpixel.domain.errors import ClearpixelError
+from clearpixel.domain.policy import MessageKind, TrackingMode
+from clearpixel.domain.tokens import TokenSigner
+from clearpixel.sending import service
+from clearpixel.sending.compile import TemplateRefused, compile_campaign
+from clearpixel.sending.render import CampaignInfo, Renderer
+from clearpixel.sending.text import html_to_text
+from clearpixel.store.campaigns import get_links
+from tests.helpers import make_list
+from tests.sending.messages import parse, parts, scan
+
+PERSONAL_AUTOLOAD = [
+    ('<img src="https://cdn.example.com/{{ customer_id }}.png">', "<img src>"),
+    ('<img srcset="https://cdn.example.com/a.png?u={{ email }} 2x">', "<img srcset>"),
+    ('<td background="https://cdn.example.com/{{ email }}.jpg"></td>', "<td background>"),
+    ('<div style="background:url(https://x.example/{{ first_name }})"></div>', "<div style>"),
+    ('<link rel="stylesheet" href="https://x.example/{{ email }}.css">', "<link href>"),
+    ('<video poster="https://x.example/p.jpg?{{ email }}"></video>', "<video poster>"),
+    ('<input type="image" src="https://x.example/{% if vip %}a{% endif %}.png">', "<input src>"),
+    ("<style>.a { background: url(https://x.example/{{ email }}) }</style>", "<style>"),
+    ("<div {{ attrs }}>x</div>", "<div> has a template expression among its attributes"),
+    (
+        '<!--[if mso]><v:fill src="https://x.example/{{ email }}"/><![endif]-->',
+        "<v:fill src>",
+    ),
+    ("<p>{{ bio|safe }}</p>", "|safe"),
+    ("{% autoescape false %}<p>{{ bio }}</p>{% endautoescape %}", "autoescape"),
+]
+
+
+@pytest.mark.parametrize(("html", "named"), PERSONAL_AUTOLOAD)
+@pytest.mark.parametrize("kind", [MessageKind.MARKETING, MessageKind.CONSENT_REQUEST])
+def test_r1_refuses_personal_values_in_autoloaded_urls_naming_the_tag(html, named, kind):
+    body = f"<html><body>{html}<a href='{{{{ consent_url }}}}'>c</a></body></html>"
+    with pytest.raises(TemplateRefused) as info:
+        compile_campaign(kind=kind, subject="s", html=body)
+    assert named in str(info.value)
+    if "autoescape" not in named and "|safe" not in named and "attributes" not in named:
+        assert "R1" in str(info.value)
+
+
+@pytest.mark.parametrize("kind", [MessageKind.TRANSACTIONAL, MessageKind.SECURITY])
+def test_exempt_kinds_may_personalise_images(kind):
+    compiled = compile_campaign(
+        kind=kind, subject="Receipt", html='<img src="https://cdn.example.com/{{ order }}.png">'
+    )
+    renderer = Renderer(
+        CampaignInfo(1, "pub", "shop@example.org", "Org"),
+        compiled,
+        signer=TokenSigner([b"k" * 32]),
+        base_url="https://t.example",
+        unsubscribe_mailto="u@example.org",
+    )
+    contact = SimpleNamespace(id=4, email="a@example.org", attributes={"order": "ORD-77"})
+    data = renderer.render(contact, TrackingMode.PERSONAL, purposes=0, now=datetime.now(UTC)).data
+    _, html = parts(parse(data))
+    assert "https://cdn.example.com/ORD-77.png" in scan(html).autoloaded
+    assert "/preferences/" in html, "R4: a personal pixel brings the preference link"
+    assert "List-Unsubscribe" not in parse(data)
+
+
+def test_cli_create_refuses_r1_template_with_exit_2_naming_the_tag(ctx, cli, tmp_path):
+    make_list(ctx)
+    page = tmp_path / "t.html"
+    page.write_text('<p>Hi</p><img src="https://cdn.example.com/u/{{ email }}.png">')
+    result = cli(
+        "campaign", "create", "--list", "newsletter", "--kind", "marketing",
+        "--subject", "Hi", "--html", str(page), ok=False,
+    )  # fmt: skip
+    assert result.exit_code == 2
+    assert "<img src>" in result.output
+
+
+def test_links_get_stable_ids_in_document_order_skipping_non_http_and_platform_links(ctx):
+    make_list(ctx)
+    html = (
+        '<a href="https://b.example/2">b</a><a href="mailto:x@example.org">m</a>'
+        '<a href="tel:+33">t</a><a href="#x">anchor</a><a href="{{ preferences_url }}">p</a>'
+        '<!-- <a href="https://hidden.example/">h</a> -->'
+        "<a href='https://a.example/1?x=1&amp;y=2'>a</a><area href=https://c.example/3>"
+        '<a href="https://b.example/2">b again</a>'
+    )
+    campaign = service.create_campaign(
+        ctx, list_name="newsletter", kind="marketing", subject="s", html=html
+    )
+    with ctx.db.connect() as conn:
+        assert get_links(conn, campaign.id) == {
+            1: "https://b.example/2",
+            2: "https://a.example/1?x=1&y=2",
+            3: "https://c.example/3",
+        }
+    # compiling again for sending finds the same links
+    service.renderer_for(ctx, campaign)
+
+
+def test_consent_request_refuses_personalised_links_other_than_its_own():
+    with pytest.raises(TemplateRefused, match="R3"):
+        compile_campaign(
+            kind=MessageKind.CONSENT_REQUEST,
+            subject="s",
+            html='<a href="{{ consent_url }}">c</a><a href="https://x.example/{{ email }}">x</a>',
+        )
+    with pytest.raises(TemplateRefused, match="consent_url"):
+        compile_campaign(kind=MessageKind.CONSENT_REQUEST, subject="s", html="<p>hi</p>")
+
+
+def test_bad_jinja_and_unknown_kind_are_clear_errors(ctx):
+    make_list(ctx)
+    with pytest.raises(TemplateRefused, match="line 1"):
+        compile_campaign(kind=MessageKind.MARKETING, subject="s", html="<p>{{ oops </p>")
+    with pytest.raises(ClearpixelError, match="unknown message kind"):
+        service.create_campaign(ctx, list_name="newsletter", kind="promo", subject="s", html="x")
+
+
+def test_html_to_text_keeps_structure_and_links():
+    html = (
+        "<html><head><style>p{color:red}</style><title>T</title></head><body>"
+        "<h1>Hello  {{ first_name }}</h1><p>Read <a href='https://x.example/a'>our post</a>."
+        "<br>Second line</p><ul><li>one</li><li>two</li></ul>"
+        "<table><tr><td>a</td><td>b</td></tr></table>"
+        "<p><a href='https://x.example/b'>https://x.example/b</a> "
+        "<a href='mailto:h@example.org'>h@example.org</a> &amp; more</p></body></html>"
+    )
+    assert html_to_text(html) == (
+        "Hello {{ first_name }}\n\n"
+        "Read our post (https://x.example/a).\nSecond line\n\n"
+        "- one\n- two\n\n"
+        "a b\n\n"
+        "https://x.example/b h@example.org & more\n"
+    )
+
+
+def test_text_part_derived_from_html_carries_click_links():
+    compiled = compile_campaign(
+        kind=MessageKind.MARKETING,
+        subject="s",
+        html="<p>Hi {{ name }}: <a href='https://x.example/a'>go</a></p>",
+    )
+    text = compiled.text.render(name="<Ann>", _cp_l1="https://t/c/TOKEN", _cp_tail="")
+    assert text == "Hi <Ann>: go (https://t/c/TOKEN)\n"
+
+
+def test_given_text_part_has_its_registered_links_tracked():
+    compiled = compile_campaign(
+        kind=MessageKind.MARKETING,
+        subject="s",
+        html="<a href='https://x.example/a'>go</a><a href='https://x.example/ab'>go</a>",
+        text="Go: https://x.example/a and https://x.example/ab, https://other.example/",
+    )
+    text = compiled.text.render(_cp_l1="L1", _cp_l2="L2", _cp_tail="")
+    assert text == "Go: L1 and L2, https://other.example/\n"
