@@ -9,7 +9,8 @@ Markers (matched case- and accent-insensitively; any one phrase of a list is eno
 tables `COLLECTED`, `EVERY_DEVICE` and `PURPOSE_MARKERS` below are the reference):
 
 - who places the pixel: the organisation's name (setting `organisation`), any language.
-- collected, the opening: en "open"; fr "ouvre", "ouvert", "ouverture".
+- collected, the opening: en "open"; fr "ouvre", "ouvert", "ouverture" (a purpose's wording,
+  such as "open tracking", does not count here).
 - collected, the date: en and fr "date".
 - collected, device information: en "device information", "information about your device",
   "type of device", "device type"; fr "informations sur votre appareil", "informations sur
@@ -110,8 +111,13 @@ def missing_elements(text: str, *, locale: str, purpose: str, organisation: str)
     missing: list[str] = []
     if _fold(organisation) not in folded:
         missing.append(f"who places the pixel (the organisation's name, {organisation!r})")
+    # "open tracking" names the purpose; it does not say that the opening is collected
+    collected_text = folded
+    for markers in PURPOSE_MARKERS.values():
+        for marker in markers[locale]:
+            collected_text = collected_text.replace(_fold(marker), " ")
     for element in COLLECTED:
-        if not any(_fold(m) in folded for m in element.markers[locale]):
+        if not any(_fold(m) in collected_text for m in element.markers[locale]):
             missing.append(element.name)
     purpose_markers = PURPOSE_MARKERS.get(purpose, {}).get(locale) or (purpose.replace("_", " "),)
     if not any(_fold(m) in folded for m in purpose_markers):
