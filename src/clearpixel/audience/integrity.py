@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from contextlib import closing
 from dataclasses import dataclass
 from itertools import chain as concat
 
@@ -74,8 +75,8 @@ def check_flags(ctx: Context, *, progress: Progress | None = None) -> FlagsRepor
     """fold(ledger) == privacy_flags for every contact, merging two streams ordered by
     contact id. A contact with NULL flags and no entry is consistent (never asked)."""
     checked = 0
-    with ctx.db.connect() as conn:
-        changes = _Peek(iter_changes_by_contact(conn))
+    with ctx.db.connect() as conn, closing(iter_changes_by_contact(conn)) as stream:
+        changes = _Peek(stream)
         for contact_id, stored in concat(iter_all_flags(conn), [(None, None)]):
             # Entries of contacts that do not exist (before this id, or after the last one).
             orphan = changes.next_id()

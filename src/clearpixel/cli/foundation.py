@@ -304,16 +304,18 @@ def consent_show(
     for purpose in view.purposes:
         purposes.add_row(purpose.name, str(purpose.bit), purpose.state.replace("_", " "))
     console.print(purposes)
-    history = Table("seq", "when", "method", "granted", "revoked", "notice", "evidence")
+    if not view.history:
+        _say("history: no ledger entries")
     for item in view.history:
-        notice = f"{item.notice_id} ({(item.notice_sha256 or '')[:12]})" if item.notice_id else ""
-        history.add_row(
-            str(item.seq),
-            f"{item.at:%Y-%m-%d %H:%M:%S}",
-            item.method,
-            ", ".join(item.granted),
-            ", ".join(item.revoked),
-            notice,
-            json.dumps(dict(item.evidence), ensure_ascii=False, sort_keys=True),
-        )
-    console.print(history if view.history else "no ledger entries")
+        parts = [f"#{item.seq}", f"{item.at:%Y-%m-%d %H:%M:%S}", item.method]
+        if item.granted:
+            parts.append("granted: " + ", ".join(item.granted))
+        if item.revoked:
+            parts.append("revoked: " + ", ".join(item.revoked))
+        parts.append(f"flags {item.flags_before} -> {item.flags_after}")
+        if item.notice_id is not None:
+            parts.append(f"notice {item.notice_id} (sha256 {item.notice_sha256})")
+        if item.actor:
+            parts.append(f"by {item.actor}")
+        parts.append("evidence " + json.dumps(dict(item.evidence), ensure_ascii=False))
+        _say("  ".join(parts))

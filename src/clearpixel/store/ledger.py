@@ -7,7 +7,7 @@ the head, all inside the caller's transaction (DESIGN R10, R11).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -207,7 +207,7 @@ def entry_before(tx: Tx, seq: int) -> LedgerEntry | None:
     return _entry(row) if row else None
 
 
-def iter_changes_by_contact(tx: Tx) -> Iterator[tuple[int, int, int]]:
+def iter_changes_by_contact(tx: Tx) -> Generator[tuple[int, int, int], None, None]:
     """(contact id, granted, revoked) of every entry, by contact then seq, streamed from one
     server-side cursor (what `flags check` folds, merged with the contacts in id order)."""
     result = tx.execution_options(stream_results=True, yield_per=20000).execute(
@@ -215,5 +215,8 @@ def iter_changes_by_contact(tx: Tx) -> Iterator[tuple[int, int, int]]:
             consent_ledger.c.contact_id, consent_ledger.c.granted, consent_ledger.c.revoked
         ).order_by(consent_ledger.c.contact_id, consent_ledger.c.seq)
     )
-    for row in result:
-        yield int(row.contact_id), int(row.granted), int(row.revoked)
+    try:
+        for row in result:
+            yield int(row.contact_id), int(row.granted), int(row.revoked)
+    finally:
+        result.close()
