@@ -42,6 +42,7 @@ def normalise_email(raw: str) -> str:
         and len(match["local"]) <= 64
         and len(match["domain"]) <= 253
         and match["tld"].lower() not in _SPECIAL
+        and "--" not in match["domain"]  # punycode and reserved labels: email-validator decides
     ):
         return text.lower()
     if not text:
