@@ -84,10 +84,13 @@ def sign_in(ctx: Context, username: str, password: str, *, ip: str) -> Session:
                 f"{int(LOGIN_WINDOW.total_seconds() // 60)} minutes"
             )
         account = store.get_admin(tx, username)
-        if account is None or not _password_ok(account.password_hash, password):
+        ok = _password_ok(account.password_hash if account else _DUMMY_HASH, password)
+        if account is None or not ok:
             store.record_login_failure(tx, username, ip, now=now)
-            raise LoginRefused("wrong username or password")
-        store.clear_login_failures(tx, username=username)
+        else:
+            store.clear_login_failures(tx, username=username)
+    if account is None or not ok:  # raised after the commit, so the failure is counted
+        raise LoginRefused("wrong username or password")
     expires = int((now + SESSION_LIFETIME).timestamp())
     return Session(account.id, account.username, secrets.token_urlsafe(16), expires)
 

@@ -1,0 +1,269 @@
+"""What each admin page shows, gathered from the services (no SQL, no HTTP here): plain
+values and SVG charts handed to the templates by `web.admin`."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Sequence
+from typing import Any
+
+from clearpixel.audience import contacts as contact_service
+from clearpixel.audience import lists as list_service
+from clearpixel.consent import record_decision
+from clearpixel.consent.history import consent_view
+from clearpixel.consent.notices import list_notices
+from clearpixel.consent.proof import proof_for, proof_json, render_proof_html
+from clearpixel.context import Context
+from clearpixel.domain.errors import ClearpixelError
+from clearpixel.domain.ledger import Method
+from clearpixel.domain.policy import MessageKind, Strategy, TrackingMode, decide
+from clearpixel.reports.consent import ConsentDashboard, ListConsent, consent_dashboard
+from clearpixel.sending import service as sending
+from clearpixel.web import admin_charts as charts
+
+MODE_COLORS = {
+    "personal": "#2563eb",
+    "deliverability": "#0891b2",
+    "anonymous": "#9333ea",
+    "none": "#9ca3af",
+}
+
+
+def coverage_chart(item: ListConsent, purposes: Sequence[str]) -> Any:
+    """Share of the list's contacts holding each purpose, per day (percent)."""
+    labels = [p.day.isoformat() for p in item.history]
+    series = [
+        charts.Series(
+            name,
+            charts.PALETTE[i % len(charts.PALETTE)],
+            [100 * p.granted.get(name, 0) / p.contacts if p.contacts else 0 for p in item.history],
+        )
+        for i, name in enumerate(purposes)
+    ]
+    series.append(
+        charts.Series(
+            "never asked",
+            charts.NEVER,
+            [100 * p.never_asked / p.contacts if p.contacts else 0 for p in item.history],
+        )
+    )
+    return charts.lines(
+        f"Consent coverage over time, list {item.list_name} (% of contacts)",
+        labels,
+        series,
+        top=100,
+    )
+
+
+def purpose_bars(item: ListConsent) -> list[tuple[str, Any]]:
+    return [
+        (
+            p.purpose,
+            charts.split_bar(
+                f"{p.purpose}: never asked / refused / granted",
+                [
+                    ("never asked (NULL)", p.never_asked, charts.NEVER),
+                    ("refused (0)", p.refused, charts.REFUSED),
+                    ("granted", p.granted, charts.GRANTED),
+                ],
+            ),
+        )
+        for p in item.purposes
+    ]
+
+
+def home(ctx: Context) -> dict[str, Any]:
+    campaigns = sending.all_campaigns(ctx)
+    rows = [(c, sum(sending.sent_by_mode(ctx, c.id).values())) for c in campaigns]
+    board = consent_dashboard(ctx)
+    return {
+        "title": "Overview",
+        "campaigns": rows,
+        "lists": board.lists,
+        "coverage": [(x, coverage_chart(x, board.purposes)) for x in board.lists if x.contacts],
+    }
+
+
+def campaign(ctx: Context, campaign_id: int) -> dict[str, Any]:
+    found = sending.get_campaign(ctx, campaign_id)
+    by_mode = sending.sent_by_mode(ctx, found.id)
+    values: dict[str, Any] = {
+        "title": found.name,
+        "campaign": found,
+        "by_mode": by_mode,
+        "mode_chart": charts.split_bar(
+            "Emails sent by tracking mode",
+            [(mode, n, MODE_COLORS.get(mode, "#4b5563")) for mode, n in sorted(by_mode.items())],
+        ),
+    }
+    values.update(campaign_report_view(ctx, found.id))
+    board = consent_dashboard(ctx)
+    for item in board.lists:
+        if item.list_id == found.list_id and item.contacts:
+            values["coverage_chart"] = coverage_chart(item, board.purposes)
+    return values
+
+
+def campaign_report_view(ctx: Context, campaign_id: int) -> dict[str, Any]:
+    """The campaign report (from the counters ingest keeps) and its charts."""
+    try:
+        report_module = importlib.import_module("clearpixel.reports.campaign")
+    except ImportError:
+        return {"report": None}
+    return report_module_view(report_module, ctx, campaign_id)
+
+
+def report_module_view(module: Any, ctx: Context, campaign_id: int) -> dict[str, Any]:
+    return {"report": None}
+
+
+def contact(ctx: Context, contact_id: int) -> dict[str, Any]:
+    found = contact_service.get_contact(ctx, contact_id)
+    target = contact_service.get_list(ctx, found.list_id)
+    view = consent_view(ctx.db, ctx.purposes, list_name=target.name, email=found.email)
+    return {
+        "title": found.email,
+        "contact": found,
+        "target": target,
+        "view": view,
+        "purposes": ctx.purposes.names(),
+    }
+
+
+def proof(ctx: Context, contact_id: int, fmt: str) -> tuple[str, str, str]:
+    """(body, media type, file name) of the contact's proof of consent."""
+    found = contact_service.get_contact(ctx, contact_id)
+    target = contact_service.get_list(ctx, found.list_id)
+    data = proof_for(ctx, found.email, target.name)
+    stem = f"consent-proof-{contact_id}"
+    if fmt == "json":
+        return proof_json(data), "application/json", f"{stem}.json"
+    if fmt == "html":
+        locale = found.locale if found.locale in ("fr", "en") else "en"
+        return render_proof_html(data, locale=locale), "text/html; charset=utf-8", f"{stem}.html"
+    raise ClearpixelError("format must be html or json")
+
+
+def record_admin_decision(
+    ctx: Context,
+    contact_id: int,
+    *,
+    grant: Sequence[str],
+    revoke: Sequence[str],
+    evidence: str,
+    actor: str,
+) -> None:
+    """Record, with method `admin`, a choice the contact made elsewhere (letter, call)."""
+    evidence = evidence.replace("\x00", "").strip()
+    if not evidence:
+        raise ClearpixelError("say how the contact made this choice (evidence)")
+    if not grant and not revoke:
+        raise ClearpixelError("choose at least one purpose to grant or withdraw")
+    record_decision(
+        ctx.db,
+        contact_id,
+        granted=ctx.purposes.mask(grant),
+        revoked=ctx.purposes.mask(revoke),
+        method=Method.ADMIN,
+        now=ctx.now(),
+        cooldown=ctx.cooldown,
+        actor=actor,
+        evidence={"note": evidence[:2000]},
+    )
+
+
+def consent(ctx: Context) -> dict[str, Any]:
+    board: ConsentDashboard = consent_dashboard(ctx)
+    withdrawals = charts.stacked_columns(
+        "Withdrawals of open-tracking consent per day",
+        [w.day.isoformat() for w in board.withdrawals],
+        [
+            charts.Series(
+                method,
+                charts.PALETTE[i % len(charts.PALETTE)],
+                [w.by_method.get(method, 0) for w in board.withdrawals],
+            )
+            for i, method in enumerate(sorted({m for w in board.withdrawals for m in w.by_method}))
+        ],
+    )
+    requests = [
+        (
+            r,
+            charts.split_bar(
+                f"Consent request {r.name}: outcomes",
+                [
+                    ("accepted", r.accepted, charts.GRANTED),
+                    ("refused", r.refused, charts.REFUSED),
+                    ("no decision", r.no_decision, "#f59e0b"),
+                    ("no answer yet", r.pending, charts.NEVER),
+                ],
+            ),
+        )
+        for r in board.requests
+    ]
+    return {
+        "title": "Consent",
+        "board": board,
+        "lists": [
+            (x, purpose_bars(x), coverage_chart(x, board.purposes) if x.contacts else None)
+            for x in board.lists
+        ],
+        "requests": requests,
+        "withdrawals_chart": withdrawals,
+    }
+
+
+def notices(ctx: Context) -> dict[str, Any]:
+    return {"title": "Notices", "notices": list_notices(ctx)}
+
+
+def settings(ctx: Context) -> dict[str, Any]:
+    policy = ctx.policy
+    s = ctx.settings
+    table = []
+    for kind in MessageKind:
+        for label, flags in (("consented (bit 1)", 1), ("not consented (NULL or 0)", None)):
+            table.append((kind.value, label, decide(policy, kind, flags).value))
+    implications = []
+    if policy.strategy is Strategy.LEGACY:
+        implications.append(
+            "NOT COMPLIANT: the legacy strategy puts a personal pixel in every marketing email "
+            "whatever the contact chose. Set CLEARPIXEL_STRATEGY=consent."
+        )
+    elif policy.strategy is Strategy.ANONYMOUS_ONLY:
+        implications.append("Marketing mail is only counted anonymously; nobody is tracked.")
+    else:
+        implications.append(
+            "Marketing mail carries a personal pixel only for contacts who granted open "
+            f"tracking; the others get mode '{policy.nonconsent_mode.value}'."
+        )
+    if policy.nonconsent_mode is TrackingMode.DELIVERABILITY:
+        implications.append(
+            "Deliverability mode keeps one date per contact (last open), used only to stop "
+            "mailing inactive people; it never feeds reports, segments or personalisation."
+        )
+    if policy.transactional_mode is TrackingMode.PERSONAL:
+        implications.append("Transactional mail is exempt from consent and tracked personally.")
+    return {
+        "title": "Settings",
+        "rows": [
+            ("Strategy", policy.strategy.value),
+            ("Marketing without consent", policy.nonconsent_mode.value),
+            ("Transactional mail", policy.transactional_mode.value),
+            ("Security mail", policy.security_mode.value),
+            ("Consent-request cool-down", f"{s.cooldown_days} days"),
+            ("Consent links valid for", f"{s.consent_link_days} days"),
+            (
+                "Consent page left open counts as no decision after",
+                f"{s.consent_page_timeout_minutes} minutes",
+            ),
+            ("Public base URL", s.base_url),
+            ("Database", ctx.db.dialect),
+            ("Purposes", ", ".join(f"{p.name} ({p.bit})" for p in ctx.purposes)),
+            ("DKIM", f"{s.dkim_selector}._domainkey.{s.dkim_domain}" if s.dkim_domain else "off"),
+        ],
+        "decisions": table,
+        "implications": implications,
+        "compliant": policy.compliant,
+        "lists": list_service.all_lists(ctx),
+    }

@@ -1,0 +1,196 @@
+"""Admin sign-in, session cookie, CSRF, rate limit and page access over HTTP."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from fastapi.testclient import TestClient
+
+from clearpixel.audience import access
+from clearpixel.config import Settings
+from clearpixel.consent import record_decision
+from clearpixel.domain.ledger import Method
+from clearpixel.store.ledger import entries_for_contact
+from clearpixel.web.app import create_app
+from tests.helpers import make_contacts, make_list
+
+PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture
+def client(ctx):
+    access.ensure_admin(ctx, password=PASSWORD)
+    with TestClient(create_app(ctx), base_url="http://127.0.0.1") as test_client:
+        yield test_client
+
+
+def csrf_of(html: str) -> str:
+    match = re.search(r'name="csrf" value="([^"]+)"', html)
+    assert match, html
+    return match.group(1)
+
+
+def sign_in(client, password=PASSWORD, username="admin"):
+    page = client.get("/admin/login")
+    return client.post(
+        "/admin/login",
+        data={"username": username, "password": password, "csrf": csrf_of(page.text)},
+        follow_redirects=False,
+    )
+
+
+def test_pages_need_a_session(client):
+    for path in ("/admin", "/admin/lists", "/admin/consent", "/admin/settings", "/admin/notices"):
+        response = client.get(path, follow_redirects=False)
+        assert response.status_code == 303, path
+        assert response.headers["location"].startswith("/admin/login?next=")
+
+
+def test_sign_in_sets_an_httponly_samesite_cookie(client):
+    response = sign_in(client)
+    assert response.status_code == 303
+    cookie = response.headers["set-cookie"]
+    assert "cp_admin=" in cookie
+    assert "HttpOnly" in cookie and "SameSite=lax" in cookie
+    assert "Secure" not in cookie  # served on 127.0.0.1, not at the https base URL
+    assert client.get("/admin").status_code == 200
+
+
+def test_cookie_is_secure_at_the_https_base_url(ctx):
+    access.ensure_admin(ctx, password=PASSWORD)
+    with TestClient(create_app(ctx), base_url=ctx.settings.base_url) as secure_client:
+        response = sign_in(secure_client)
+    assert "Secure" in response.headers["set-cookie"]
+
+
+def test_wrong_password_is_refused_without_saying_which_part(client):
+    response = sign_in(client, password="wrong password")
+    assert response.status_code == 401
+    assert "wrong username or password" in response.text
+    assert "cp_admin=" not in response.headers.get("set-cookie", "")
+    unknown = sign_in(client, username="root", password=PASSWORD)
+    assert unknown.status_code == 401
+    assert "wrong username or password" in unknown.text
+
+
+def test_sign_in_without_csrf_is_refused(client):
+    client.get("/admin/login")
+    response = client.post(
+        "/admin/login",
+        data={"username": "admin", "password": PASSWORD, "csrf": "forged"},
+        follow_redirects=False,
+    )
+    assert response.status_code == 400
+    assert "cp_admin=" not in response.headers.get("set-cookie", "")
+
+
+def test_five_failures_lock_the_account_even_with_the_right_password(client):
+    for _ in range(access.MAX_FAILURES):
+        assert sign_in(client, password="guess").status_code == 401
+    blocked = sign_in(client)
+    assert blocked.status_code == 429
+    assert "too many failed sign-ins" in blocked.text
+
+
+def test_failures_are_counted_in_the_database_per_address(ctx, client):
+    for _ in range(access.MAX_FAILURES):
+        sign_in(client, username=f"nobody{_}", password="guess")
+    # Another account name from the same address is blocked too.
+    assert sign_in(client).status_code == 429
+    # Later than the window, the address may try again.
+    later = ctx.now() + access.LOGIN_WINDOW + access.LOGIN_WINDOW
+    ctx.now = lambda: later
+    assert sign_in(client).status_code == 303
+
+
+def test_forged_or_tampered_session_cookie_is_ignored(client):
+    sign_in(client)
+    value = client.cookies.get("cp_admin")
+    payload, mac = value.split(".")
+    client.cookies.clear()
+    client.cookies.set("cp_admin", payload + "." + mac[:-2] + ("AA" if mac[-2:] != "AA" else "BB"))
+    assert client.get("/admin", follow_redirects=False).status_code == 303
+    client.cookies.clear()
+    client.cookies.set("cp_admin", value)
+    assert client.get("/admin", follow_redirects=False).status_code == 200
+    forged_payload = payload[:-1] + ("A" if payload[-1] != "A" else "B")
+    client.cookies.clear()
+    client.cookies.set("cp_admin", forged_payload + "." + mac)
+    assert client.get("/admin", follow_redirects=False).status_code == 303
+
+
+def test_sign_out_needs_csrf_and_ends_the_session(client):
+    sign_in(client)
+    home = client.get("/admin")
+    refused = client.post("/admin/logout", data={"csrf": "nope"}, follow_redirects=False)
+    assert refused.status_code == 400
+    response = client.post(
+        "/admin/logout", data={"csrf": csrf_of(home.text)}, follow_redirects=False
+    )
+    assert response.status_code == 303
+    assert client.get("/admin", follow_redirects=False).status_code == 303
+
+
+def test_admin_decision_needs_csrf_and_writes_a_ledger_entry_with_method_admin(ctx, client):
+    list_id = make_list(ctx)
+    (cid,) = make_contacts(ctx, list_id, [None])
+    sign_in(client)
+    page = client.get(f"/admin/contacts/{cid}")
+    assert page.status_code == 200
+    refused = client.post(
+        f"/admin/contacts/{cid}/decision",
+        data={"grant": "open_tracking", "evidence": "letter of 2 Nov", "csrf": "forged"},
+        follow_redirects=False,
+    )
+    assert refused.status_code == 400
+    done = client.post(
+        f"/admin/contacts/{cid}/decision",
+        data={"grant": "open_tracking", "evidence": "letter of 2 Nov", "csrf": csrf_of(page.text)},
+        follow_redirects=False,
+    )
+    assert done.status_code == 303
+    with ctx.db.connect() as conn:
+        (entry,) = entries_for_contact(conn, cid)
+    assert entry.method == "admin"
+    assert entry.actor == "admin:admin"
+    assert entry.evidence == {"note": "letter of 2 Nov"}
+    assert entry.flags_after == 1
+
+
+def test_contact_page_shows_history_and_proof_downloads(ctx, client):
+    list_id = make_list(ctx)
+    (cid,) = make_contacts(ctx, list_id, [3])
+    record_decision(
+        ctx.db, cid, revoked=1, method=Method.PREFERENCE_PAGE, now=ctx.now(), cooldown=ctx.cooldown
+    )
+    sign_in(client)
+    page = client.get(f"/admin/contacts/{cid}").text
+    assert "preference_page" in page and "import" in page
+    proof = client.get(f"/admin/contacts/{cid}/proof?format=json")
+    assert proof.status_code == 200
+    assert "attachment" in proof.headers["content-disposition"]
+    assert proof.json()["contact"]["email"] == "person0@example.org"
+    html = client.get(f"/admin/contacts/{cid}/proof?format=html")
+    assert html.status_code == 200 and "person0@example.org" in html.text
+
+
+def test_list_search_and_settings_page(ctx, client):
+    list_id = make_list(ctx)
+    make_contacts(ctx, list_id, [None] * 12)
+    sign_in(client)
+    found = client.get(f"/admin/lists/{list_id}", params={"q": "person11"}).text
+    assert "person11@example.org" in found and "person10@example.org" not in found
+    settings = client.get("/admin/settings").text
+    assert "Compliant strategy" in settings
+    assert "consent_request" in settings
+
+
+def test_legacy_strategy_is_flagged_not_compliant(ctx, settings):
+    ctx.settings = Settings(_env_file=None, **{**settings.model_dump(), "strategy": "legacy"})
+    access.ensure_admin(ctx, password=PASSWORD)
+    with TestClient(create_app(ctx), base_url="http://127.0.0.1") as legacy_client:
+        sign_in(legacy_client)
+        page = legacy_client.get("/admin/settings").text
+    assert "not compliant" in page.lower()
+    assert "NOT COMPLIANT" in page
