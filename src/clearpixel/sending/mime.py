@@ -1,14 +1,14 @@
 """MIME assembly without the email package's object model: the headers and parts of one
 campaign are laid out once, and each message is bytes joined around the recipient's values.
 
-multipart/alternative (text then HTML, both UTF-8 quoted-printable, CRLF line ends), a stable
+multipart/alternative (text then HTML, both UTF-8 in base64, CRLF line ends), a stable
 Message-ID, List-Unsubscribe with https and mailto and RFC 8058 one-click for bulk mail, and a
 DKIM signature (dkimpy) covering them when a key is configured.
 """
 
 from __future__ import annotations
 
-import binascii
+import base64
 from dataclasses import dataclass
 from datetime import datetime
 from email.header import Header
@@ -53,10 +53,11 @@ def domain_of(address: str) -> str:
     return parseaddr(address)[1].rpartition("@")[2].lower()
 
 
-def quoted_printable(text: str) -> bytes:
-    """UTF-8 quoted-printable with CRLF line ends and soft breaks under 76 characters."""
+def base64_body(text: str) -> bytes:
+    """UTF-8 text with CRLF line ends, in base64 lines of 76 characters. (Quoted-printable
+    reads better but binascii's encoder costs ten times more per message.)"""
     crlf = text.replace("\r\n", "\n").replace("\r", "\n").replace("\n", CRLF)
-    return binascii.b2a_qp(crlf.encode("utf-8"), istext=True)
+    return base64.encodebytes(crlf.encode("utf-8")).replace(b"\n", b"\r\n")
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,13 +129,13 @@ class MimeLayout:
                 head,
                 f"{CRLF}{CRLF}--{boundary}{CRLF}".encode(),
                 b'Content-Type: text/plain; charset="utf-8"\r\n'
-                b"Content-Transfer-Encoding: quoted-printable\r\n\r\n",
-                quoted_printable(text),
-                f"{CRLF}--{boundary}{CRLF}".encode(),
+                b"Content-Transfer-Encoding: base64\r\n\r\n",
+                base64_body(text),
+                f"--{boundary}{CRLF}".encode(),
                 b'Content-Type: text/html; charset="utf-8"\r\n'
-                b"Content-Transfer-Encoding: quoted-printable\r\n\r\n",
-                quoted_printable(html),
-                f"{CRLF}--{boundary}--{CRLF}".encode(),
+                b"Content-Transfer-Encoding: base64\r\n\r\n",
+                base64_body(html),
+                f"--{boundary}--{CRLF}".encode(),
             )
         )
         if self.dkim_key is not None:

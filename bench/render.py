@@ -1,0 +1,218 @@
+"""Render a realistic newsletter to complete MIME messages for many in-memory recipients.
+
+Measures, in one run: the compile cost (once per campaign), the per-recipient cost of a
+complete instrumented message (tokens, pixel, click links, footer, MIME bytes) beside a plain
+Jinja2 render of the same template, and the peak RSS after 10% and 100% of the recipients.
+
+    uv run python bench/render.py [--recipients 100000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import platform
+import resource
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.message import EmailMessage
+from typing import Any
+
+import jinja2
+
+from clearpixel.domain.policy import MessageKind, TrackingMode
+from clearpixel.domain.tokens import TokenSigner
+from clearpixel.sending.compile import compile_campaign
+from clearpixel.sending.render import CampaignInfo, Renderer
+
+NOW = datetime(2026, 11, 2, 9, 30, tzinfo=UTC)
+
+
+def newsletter(links: int = 40, target_bytes: int = 30_000) -> str:
+    """A table-based HTML newsletter with `links` distinct links, images, inline styles."""
+    head = """<!doctype html><html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>The Monthly Dispatch</title>
+<style>
+  body { margin:0; padding:0; background:#f4f4f4; font-family: Georgia, serif; }
+  .container { width:600px; margin:0 auto; background:#ffffff; }
+  h1 { font-size:28px; color:#222; } h2 { font-size:20px; color:#333; }
+  p { font-size:16px; line-height:24px; color:#444; }
+  .btn { display:inline-block; padding:12px 20px; background:#0057b8; color:#fff; }
+  @media (max-width: 620px) { .container { width:100% !important; } }
+</style></head>
+<body><table role="presentation" class="container" width="600" cellpadding="0" cellspacing="0">
+<tr><td style="padding:24px"><img src="https://cdn.example.com/brand/logo.png" width="180"
+ alt="The Monthly Dispatch" style="display:block;border:0"></td></tr>
+<tr><td style="padding:0 24px"><h1>Hello {{ first_name }},</h1>
+<p>Here is what happened this month at {{ company }}. As a {{ tier }} member since
+{{ member_since }}, you get early access to everything below.</p></td></tr>
+"""
+    article = """<tr><td style="padding:16px 24px;border-top:1px solid #eeeeee">
+<img src="https://cdn.example.com/articles/{n}.jpg" width="552" alt="Article {n}"
+ style="display:block;border:0;width:100%;max-width:552px">
+<h2><a href="https://www.example.com/articles/{n}?utm_source=newsletter&amp;utm_medium=email"
+ style="color:#222;text-decoration:none">Story number {n}: a headline long enough to wrap</a></h2>
+<p>Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor incididunt ut
+labore et dolore magna aliqua. Ut enim ad minim veniam, quis nostrud exercitation ullamco laboris
+nisi ut aliquip ex ea commodo consequat. Duis aute irure dolor in reprehenderit in voluptate.</p>
+<p><a class="btn" href="https://www.example.com/articles/{n}/read?ref=cta">Read more</a></p>
+</td></tr>
+"""
+    tail = """<tr><td style="padding:24px;font-size:12px;color:#888">
+<a href="mailto:editor@example.com">editor@example.com</a> · {{ city }}</td></tr>
+</table></body></html>
+"""
+    body = [head]
+    for n in range(1, links // 2 + 1):
+        body.append(article.format(n=n))
+    html = "".join(body)
+    filler = """<tr><td style="padding:8px 24px"><p>Sed ut perspiciatis unde omnis iste natus
+error sit voluptatem accusantium doloremque laudantium, totam rem aperiam, eaque ipsa quae ab
+illo inventore veritatis et quasi architecto beatae vitae dicta sunt explicabo.</p></td></tr>
+"""
+    while len(html) + len(tail) < target_bytes:
+        html += filler
+    return html + tail
+
+
+@dataclass(frozen=True, slots=True)
+class FakeContact:
+    id: int
+    email: str
+    attributes: dict[str, Any] = field(default_factory=dict)
+    privacy_flags: int | None = None
+
+
+def contacts(count: int) -> Iterator[FakeContact]:
+    """Generated one at a time, like rows streamed from the database."""
+    for i in range(1, count + 1):
+        yield FakeContact(
+            id=i,
+            email=f"person{i}@example.org",
+            attributes={
+                "first_name": f"Name{i}",
+                "company": "Example Ltd",
+                "tier": "gold" if i % 7 == 0 else "standard",
+                "member_since": 2000 + i % 25,
+                "city": "Lyon",
+                "locale": "fr" if i % 3 == 0 else "en",
+            },
+            privacy_flags=[None, 0, 1, 3][i % 4],
+        )
+
+
+def mode_of(flags: int | None) -> TrackingMode:
+    return TrackingMode.PERSONAL if flags and flags & 1 else TrackingMode.ANONYMOUS
+
+
+def rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--recipients", type=int, default=100_000)
+    args = parser.parse_args()
+    count = args.recipients
+    html = newsletter()
+    signer = TokenSigner([b"bench-signing-key-0123456789abcdef0123456789"])
+
+    start = time.perf_counter()
+    compiled = compile_campaign(
+        kind=MessageKind.MARKETING, subject="The Monthly Dispatch", html=html
+    )
+    renderer = Renderer(
+        CampaignInfo(42, "5f0c2a9be1d34c77", "Dispatch <news@example.org>", "Example Ltd"),
+        compiled,
+        signer=signer,
+        base_url="https://mail.example.org",
+        unsubscribe_mailto="unsubscribe@example.org",
+    )
+    compile_ms = (time.perf_counter() - start) * 1000
+
+    plain = jinja2.Environment(autoescape=True).from_string(html)
+
+    def plain_pass(n: int) -> float:
+        started = time.perf_counter()
+        for contact in contacts(n):
+            plain.render(contact.attributes, email=contact.email)
+        return time.perf_counter() - started
+
+    def plain_mime_pass(n: int) -> float:
+        started = time.perf_counter()
+        for contact in contacts(n):
+            body = plain.render(contact.attributes, email=contact.email)
+            message = EmailMessage()
+            message["From"] = "news@example.org"
+            message["To"] = contact.email
+            message["Subject"] = "The Monthly Dispatch"
+            message.set_content("text")
+            message.add_alternative(body, subtype="html")
+            message.as_bytes()
+        return time.perf_counter() - started
+
+    total_bytes = 0
+
+    def instrumented_pass(n: int, *, check_rss_at: int = 0) -> tuple[float, float]:
+        nonlocal total_bytes
+        rss_at = 0.0
+        started = time.perf_counter()
+        for contact in contacts(n):
+            flags = contact.privacy_flags
+            mode = mode_of(flags)
+            purposes = (flags or 0) if mode is TrackingMode.PERSONAL else 0
+            data = renderer.render(contact, mode, purposes=purposes, now=NOW).data
+            total_bytes += len(data)
+            if contact.id == check_rss_at:
+                rss_at = rss_mb()
+        return time.perf_counter() - started, rss_at
+
+    # warm up both paths, then measure them in the same run
+    plain_pass(2000)
+    instrumented_pass(2000)
+    gc.collect()
+    rss_start = rss_mb()
+    instrumented_s, rss_10 = instrumented_pass(count, check_rss_at=count // 10)
+    rss_end = rss_mb()
+    plain_s = plain_pass(count)
+    mime_n = min(count, 5_000)
+    plain_mime_s = plain_mime_pass(mime_n)
+
+    per_inst = instrumented_s / count * 1e6
+    per_plain = plain_s / count * 1e6
+    per_plain_mime = plain_mime_s / mime_n * 1e6
+    print(
+        f"machine: {platform.machine()}, {platform.python_implementation()} "
+        f"{platform.python_version()}, {len(__import__('os').sched_getaffinity(0))} cores"
+    )
+    print(
+        f"template: {len(html):,} bytes, {len(compiled.links)} registered links; "
+        f"{count:,} recipients (1/2 personal, 1/2 anonymous)"
+    )
+    print(f"compile (once): {compile_ms:.1f} ms")
+    print("| measure | per recipient | messages/s | vs plain Jinja2 render |")
+    print("| --- | --- | --- | --- |")
+    print(
+        f"| plain Jinja2 render of the same template (baseline) | {per_plain:.1f} µs "
+        f"| {count / plain_s:,.0f} | 1.00× |"
+    )
+    print(
+        f"| complete instrumented MIME message | {per_inst:.1f} µs "
+        f"| {count / instrumented_s:,.0f} | {per_inst / per_plain:.2f}× |"
+    )
+    print(
+        f"| plain render + stdlib email MIME ({mime_n:,} recipients) | {per_plain_mime:.1f} µs "
+        f"| {mime_n / plain_mime_s:,.0f} | {per_plain_mime / per_plain:.2f}× |"
+    )
+    print(f"average message: {total_bytes / (count + 2000):,.0f} bytes")
+    print(
+        f"peak RSS: {rss_start:.1f} MB before, {rss_10:.1f} MB at {count // 10:,}, "
+        f"{rss_end:.1f} MB at {count:,} recipients"
+    )
+
+
+if __name__ == "__main__":
+    main()
