@@ -35,7 +35,7 @@ SIGNED_HEADERS = (
 
 def encode_header(name: str, value: str) -> str:
     """`Name: value` with RFC 2047 encoding and folding when needed."""
-    if value.isascii() and len(name) + len(value) < 76 and "\n" not in value:
+    if value.isascii() and len(name) + len(value) < 76 and "\n" not in value and "\r" not in value:
         return f"{name}: {value}"
     charset = "us-ascii" if value.isascii() else "utf-8"
     folded = Header(value.replace("\r", " ").replace("\n", " "), charset, header_name=name)
@@ -109,6 +109,8 @@ class MimeLayout:
         list_unsubscribe: tuple[str, str] | None,
     ) -> bytes:
         """One complete message, as sent on the wire."""
+        if "\n" in to or "\r" in to:
+            raise ClearpixelError(f"recipient address {to!r} contains a line break")
         subject_header = self.subject_header or encode_header("Subject", subject or "")
         headers = [
             self.from_header,
