@@ -1,1 +1,114 @@
-"""Commands of this group are added here as they are built."""
+"""`clearpixel classify load-ranges FILE` and `clearpixel report CAMPAIGN [--json]`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from clearpixel.cli.base import app, classify_app, console, context, print_json
+from clearpixel.config import load_settings
+from clearpixel.domain.events import MachineReason
+from clearpixel.ingest.classify import RulesError, install_ranges
+from clearpixel.reports.campaign import CampaignReport, Split, campaign_report
+
+
+@classify_app.command("load-ranges")
+def load_ranges(
+    file: Annotated[
+        Path,
+        typer.Argument(
+            help="CIDRs, one per line, or a CSV whose first column is a range "
+            "(Apple's egress-ip-ranges.csv)."
+        ),
+    ],
+    set_name: Annotated[str, typer.Option("--set", help="The range set to change.")] = "apple_mpp",
+    reason: Annotated[
+        MachineReason, typer.Option(help="Verdict reason for hits from these ranges.")
+    ] = MachineReason.APPLE_MPP,
+    replace: Annotated[
+        bool, typer.Option("--replace", help="Replace the set instead of extending it.")
+    ] = False,
+) -> None:
+    """Replace or extend an IP range set of the machine-open rules (kept in the data folder)."""
+    try:
+        text = file.read_text()
+    except OSError as exc:
+        raise RulesError(f"cannot read {file}: {exc.strerror}") from exc
+    settings = load_settings()
+    version, size = install_ranges(
+        settings.data_dir, text, name=set_name, reason=reason, replace=replace
+    )
+    console.print(
+        f"range set {set_name!r} now has {size} ranges (rules version {version}); "
+        "restart `clearpixel serve` to use them"
+    )
+
+
+def _split(split: Split) -> str:
+    return f"{split.total} (human {split.human}, machine {split.machine}, unknown {split.unknown})"
+
+
+def render(report: CampaignReport) -> list[str]:
+    """The report as plain lines, each figure with its population."""
+    r = report
+    lines = [
+        f"Campaign {r.name} (id {r.campaign_id}, {r.public_id}) — kind {r.kind}, {r.status}",
+        f"Sent: {r.sent.value}  [{r.sent.population}]",
+    ]
+    lines += [f"  {s.kind} / {s.mode}: {s.n}" for s in r.sent_by]
+    lines += [
+        f"Personal unique openers: {r.personal_openers_any.value} of {r.personal_sent.value} "
+        f"personal-mode sent; by verdict: human {r.personal_openers.human}, machine "
+        f"{r.personal_openers.machine}, unknown {r.personal_openers.unknown}",
+        f"  [{r.personal_openers_any.population}]",
+        f"Implicit openers: {r.implicit_openers.value}  [{r.implicit_openers.population}]",
+        f"Anonymous opens: {_split(r.anonymous_opens)}  [{r.anonymous_opens.population}]",
+        f"Deliverability pixel hits: {_split(r.deliverability_hits)}",
+        f"Clicks: {r.clicks.value}, unique clickers: {r.unique_clickers.value}  "
+        f"[{r.unique_clickers.population}]",
+    ]
+    for link in r.links:
+        lines.append(
+            f"  link {link.link_id}: {link.clicks.value} clicks, "
+            f"{link.unique_clickers.value} unique clickers — {link.url}"
+        )
+    for name, rate in (
+        ("Open rate", r.open_rate),
+        ("Click rate", r.click_rate),
+        ("Click-to-open rate", r.click_to_open_rate),
+    ):
+        lines.append(
+            f"{name}: {rate.percent()} ({rate.numerator}/{rate.denominator})  [{rate.population}]"
+        )
+    lines.append("Daily (opens human/machine/unknown, clicks):")
+    lines += [
+        f"  {b.start:%Y-%m-%d}: {b.opens_human}/{b.opens_machine}/{b.opens_unknown}, {b.clicks}"
+        for b in r.daily
+    ]
+    lines.append("Hourly (UTC):")
+    lines += [
+        f"  {b.start:%Y-%m-%d %H}h: {b.opens_human}/{b.opens_machine}/{b.opens_unknown}, {b.clicks}"
+        for b in r.hourly
+    ]
+    if r.dropped:
+        lines.append(
+            "Hits without a personal event: " + ", ".join(f"{k} {v}" for k, v in r.dropped.items())
+        )
+    return lines
+
+
+@app.command("report")
+def report(
+    campaign: str = typer.Argument(..., help="Campaign id, public id or name."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of text."),
+) -> None:
+    """A campaign's results from counters: sends by mode, openers, clicks, rates, over time."""
+    with context() as ctx:
+        result = campaign_report(ctx, campaign)
+    if as_json:
+        print_json(result.to_dict())
+        return
+    for line in render(result):
+        console.print(line, markup=False)

@@ -272,3 +272,23 @@ class Classifier:
             self._ua_cache.clear()
         self._ua_cache[user_agent] = result
         return result
+
+
+def install_ranges(
+    data_dir: Path, text: str, *, name: str, reason: MachineReason, replace: bool
+) -> tuple[str, int]:
+    """Replace or extend IP range set `name` with the CIDRs of `text` (plain or CSV) and
+    write the result to the data folder, atomically. Returns (new version, number of
+    ranges in the set). Servers load rules once: they use the new file after a restart."""
+    cidrs = read_cidrs(text)
+    if not cidrs:
+        raise RulesError("the file holds no IP ranges")
+    target = ranges_path(data_dir)
+    current = json.loads(target.read_text() if target.exists() else _packaged(RANGES_FILE))
+    document = merge_ranges(current, name, reason, cidrs, replace=replace)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_suffix(".tmp")
+    tmp.write_text(json.dumps(document, indent=1))
+    tmp.replace(target)
+    size = next(len(s["cidrs"]) for s in document["sets"] if s["name"] == name)
+    return str(document["version"]), size

@@ -1,0 +1,212 @@
+"""The per-campaign report (DESIGN §7), computed from counters only: its cost does not grow
+with the number of hits.
+
+Every figure carries its population, because the populations differ: personal opens are
+unique recipients among those whose opens can be known (personal mode: consented, exempt or
+legacy), anonymous opens are total pixel hits of a campaign-wide pixel (not unique, not
+per person), clicks are recorded in every mode. The click-to-open rate divides unique
+clickers by known openers *including implicit openers* (clicked, no open recorded), so it
+cannot exceed 100%. Human and machine opens are shown side by side; nothing is dropped.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any
+
+from clearpixel.context import Context
+from clearpixel.store import tracking as store
+from clearpixel.store.campaigns import get_links
+from clearpixel.store.sends import SENT
+
+SENT_POP = "emails accepted by the transport (sends marked sent)"
+PERSONAL_POP = "recipients of personal-mode emails (consented, or exempt kinds)"
+ANON_POP = "hits on the campaign-wide anonymous pixel: total hits, not unique people"
+DELIV_POP = "hits on deliverability pixels: total hits, used only for inactivity"
+CLICK_POP = "clicks in emails of every tracking mode (always recorded)"
+IMPLICIT_POP = "recipients who clicked but whose open was never recorded"
+
+
+@dataclass(frozen=True, slots=True)
+class Figure:
+    value: int
+    population: str
+
+
+@dataclass(frozen=True, slots=True)
+class Rate:
+    numerator: int
+    denominator: int
+    population: str
+
+    @property
+    def value(self) -> float | None:
+        return self.numerator / self.denominator if self.denominator else None
+
+    def percent(self) -> str:
+        return "n/a" if self.value is None else f"{self.value * 100:.1f}%"
+
+
+@dataclass(frozen=True, slots=True)
+class Split:
+    """Human / machine / unknown counts of one population."""
+
+    human: int
+    machine: int
+    unknown: int
+    population: str
+
+    @property
+    def total(self) -> int:
+        return self.human + self.machine + self.unknown
+
+
+@dataclass(frozen=True, slots=True)
+class SentCount:
+    kind: str
+    mode: str
+    n: int
+
+
+@dataclass(frozen=True, slots=True)
+class LinkStats:
+    link_id: int
+    url: str
+    clicks: Figure
+    unique_clickers: Figure
+
+
+@dataclass(frozen=True, slots=True)
+class Bucket:
+    """Opens (all pixel modes, by verdict) and clicks in one hour or day."""
+
+    start: datetime
+    opens_human: int = 0
+    opens_machine: int = 0
+    opens_unknown: int = 0
+    clicks: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class CampaignReport:
+    campaign_id: int
+    public_id: str
+    name: str
+    kind: str
+    status: str
+    sent: Figure
+    sent_by: list[SentCount]
+    personal_sent: Figure
+    personal_openers: Split  # unique recipients; one may count as both human and machine
+    personal_openers_any: Figure
+    implicit_openers: Figure
+    anonymous_opens: Split
+    personal_open_hits: Split
+    deliverability_hits: Split
+    clicks: Figure
+    unique_clickers: Figure
+    links: list[LinkStats]
+    open_rate: Rate
+    click_rate: Rate
+    click_to_open_rate: Rate
+    hourly: list[Bucket]
+    daily: list[Bucket]
+    dropped: dict[str, int] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data for JSON, rates with their value."""
+        data = asdict(self)
+        for name in ("open_rate", "click_rate", "click_to_open_rate"):
+            data[name]["value"] = getattr(self, name).value
+        for name in ("personal_openers", "anonymous_opens", "personal_open_hits"):
+            data[name]["total"] = getattr(self, name).total
+        return data
+
+
+def _split(counts: dict[str, int], population: str) -> Split:
+    return Split(
+        counts.get("human", 0), counts.get("machine", 0), counts.get("unknown", 0), population
+    )
+
+
+def campaign_report(ctx: Context, ref: str) -> CampaignReport:
+    """The report of the campaign named by id, public id or name (raises UnknownCampaign)."""
+    with ctx.db.connect() as tx:
+        head = store.find_campaign(tx, ref)
+        sent = store.sent_counts(tx, head.id, statuses=[SENT])
+        counters = store.counters_of(tx, head.id)
+        totals = store.totals_of(tx, head.id)
+        dropped = store.drops_of(tx, head.id)
+        urls = get_links(tx, head.id)
+
+    opens: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    clicks_total = 0
+    hourly: dict[datetime, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for hour, mode, _kind, event, verdict, n in counters:
+        if event == "open":
+            opens[mode][verdict] += n
+            hourly[hour][f"opens_{verdict}"] += n
+        else:
+            clicks_total += n
+            hourly[hour]["clicks"] += n
+    daily: dict[datetime, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for hour, values in hourly.items():
+        day = hour.replace(hour=0)
+        for key, n in values.items():
+            daily[day][key] += n
+
+    def metric(name: str, link: int = 0) -> int:
+        return totals.get((name, link), 0)
+
+    sent_total = sum(sent.values())
+    personal_sent = sum(n for (_, mode), n in sent.items() if mode == "personal")
+    openers_any = metric("openers")
+    implicit = metric("implicit_openers")
+    clickers = metric("clickers")
+    link_ids = sorted(set(urls) | {link for (name, link) in totals if name == "link_clicks"})
+    return CampaignReport(
+        campaign_id=head.id,
+        public_id=head.public_id,
+        name=head.name,
+        kind=head.kind,
+        status=head.status,
+        sent=Figure(sent_total, SENT_POP),
+        sent_by=[SentCount(k, m, n) for (k, m), n in sorted(sent.items())],
+        personal_sent=Figure(personal_sent, PERSONAL_POP),
+        personal_openers=Split(
+            metric("openers_human"),
+            metric("openers_machine"),
+            metric("openers_unknown"),
+            "unique " + PERSONAL_POP + " who opened, by verdict",
+        ),
+        personal_openers_any=Figure(openers_any, "unique " + PERSONAL_POP + " who opened"),
+        implicit_openers=Figure(implicit, IMPLICIT_POP),
+        anonymous_opens=_split(opens.get("anonymous", {}), ANON_POP),
+        personal_open_hits=_split(
+            opens.get("personal", {}), "hits on personal pixels (not unique)"
+        ),
+        deliverability_hits=_split(opens.get("deliverability", {}), DELIV_POP),
+        clicks=Figure(clicks_total, CLICK_POP + ": total clicks"),
+        unique_clickers=Figure(clickers, CLICK_POP + ": unique recipients who clicked"),
+        links=[
+            LinkStats(
+                link,
+                urls.get(link, ""),
+                Figure(metric("link_clicks", link), "total clicks on this link"),
+                Figure(metric("link_clickers", link), "unique recipients who clicked this link"),
+            )
+            for link in link_ids
+        ],
+        open_rate=Rate(openers_any, personal_sent, "unique personal openers / personal-mode sent"),
+        click_rate=Rate(clickers, sent_total, "unique clickers / all sent"),
+        click_to_open_rate=Rate(
+            clickers,
+            openers_any + implicit,
+            "unique clickers / known openers (personal openers + implicit openers)",
+        ),
+        hourly=[Bucket(h, **v) for h, v in sorted(hourly.items())],
+        daily=[Bucket(d, **v) for d, v in sorted(daily.items())],
+        dropped=dict(sorted(dropped.items())),
+    )
