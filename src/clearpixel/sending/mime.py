@@ -8,11 +8,13 @@ DKIM signature (dkimpy) covering them when a key is configured.
 
 from __future__ import annotations
 
-import base64
+import binascii
+import struct
 from dataclasses import dataclass
 from datetime import datetime
 from email.header import Header
 from email.utils import format_datetime, formataddr, parseaddr
+from functools import lru_cache
 from pathlib import Path
 
 import dkim
@@ -53,11 +55,23 @@ def domain_of(address: str) -> str:
     return parseaddr(address)[1].rpartition("@")[2].lower()
 
 
+@lru_cache(maxsize=256)
+def _lines_of_76(rows: int) -> struct.Struct:
+    return struct.Struct("76s" * rows)
+
+
 def base64_body(text: str) -> bytes:
     """UTF-8 text with CRLF line ends, in base64 lines of 76 characters. (Quoted-printable
-    reads better but binascii's encoder costs ten times more per message.)"""
+    reads better but binascii's encoder costs more than the whole render; the lines are cut
+    by one struct unpack rather than a Python loop over 57-byte chunks.)"""
     crlf = text.replace("\r\n", "\n").replace("\r", "\n").replace("\n", CRLF)
-    return base64.encodebytes(crlf.encode("utf-8")).replace(b"\n", b"\r\n")
+    encoded = binascii.b2a_base64(crlf.encode("utf-8"), newline=False)
+    rows, rest = divmod(len(encoded), 76)
+    lines = list(_lines_of_76(rows).unpack_from(encoded)) if rows else []
+    if rest:
+        lines.append(encoded[rows * 76 :])
+    lines.append(b"")
+    return b"\r\n".join(lines)
 
 
 @dataclass(frozen=True, slots=True)
