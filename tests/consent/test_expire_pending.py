@@ -176,3 +176,11 @@ def test_a_consent_link_that_expires_unused_is_a_refusal_unless_consent_came_ano
     assert [e.method for e in entries(ctx, answered)] == ["consent_page"]
     with ctx.db.connect() as conn:
         assert verify_chain(iter_entries(conn)) is None
+
+
+def test_the_cli_command_expires_pages_left_open(ctx, cli):
+    [cid] = make_contacts(ctx, make_list(ctx), [None])
+    _open(ctx, consent_token(ctx, cid))  # viewed at the fixed test time, long ago for the CLI
+    result = cli("consent", "expire")
+    assert "refusals recorded: 1" in result.output
+    assert contact(ctx, cid).privacy_flags == 0

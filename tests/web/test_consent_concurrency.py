@@ -67,3 +67,31 @@ def test_fifty_concurrent_decisions_leave_a_verified_ledger_and_fold_equals_flag
             assert flags[cid] == (1 if i % 2 == 0 else 0)
         else:  # either click of the double post may win, never both
             assert flags[cid] in (0, 1)
+
+
+def test_concurrent_signups_of_one_new_address_make_one_contact(ctx, live_server):
+    make_list(ctx)
+    barrier = threading.Barrier(10)
+    statuses: list[int] = []
+    lock = threading.Lock()
+
+    def post(tick: bool) -> None:
+        data = {"email": "twice@example.org", "purpose": ["open_tracking"] if tick else []}
+        with httpx2.Client(base_url=live_server.url, timeout=60) as client:
+            barrier.wait()
+            status = client.post("/subscribe/newsletter", data=data).status_code
+        with lock:
+            statuses.append(status)
+
+    threads = [threading.Thread(target=post, args=(i % 2 == 0,)) for i in range(10)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert statuses == [200] * 10
+    with ctx.db.connect() as conn:
+        ledger = list(iter_entries(conn))
+        flags = dict(iter_all_flags(conn))
+    assert len(flags) == 1
+    assert verify_chain(ledger) is None
+    assert fold(ledger) == flags

@@ -17,15 +17,10 @@ from clearpixel.domain.errors import ClearpixelError
 from clearpixel.domain.flags import FlagsError
 from clearpixel.domain.ledger import Decision, Method
 from clearpixel.domain.urls import subscribe_path
-from clearpixel.store.contacts import (
-    SUBSCRIBED,
-    find_contact,
-    insert_contacts,
-    set_status,
-    update_attributes,
-)
+from clearpixel.store.contacts import SUBSCRIBED, get_contact, set_status, update_attributes
 from clearpixel.store.lists import AudienceList, get_list
 from clearpixel.store.notices import Notice, notices_by_id
+from clearpixel.store.signups import contact_for_signup
 
 
 class BadSignup(ClearpixelError, ValueError):
@@ -113,15 +108,11 @@ def signup(
     with ctx.db.begin() as tx:
         audience = get_list(tx, list_name)
         given = notices_by_id(tx, list(notice_ids.values()))
-        contact = find_contact(tx, audience.id, address)
-        if contact is None:
-            contact_id = insert_contacts(
-                tx,
-                [{"list_id": audience.id, "email": address, "attributes": {"locale": locale}}],
-                now=now,
-            )[0]
-        else:
-            contact_id = contact.id
+        contact_id, created = contact_for_signup(
+            tx, audience.id, address, {"locale": locale}, now=now
+        )
+        if not created:
+            contact = get_contact(tx, contact_id)
             if contact.status != SUBSCRIBED:
                 set_status(tx, contact_id, SUBSCRIBED, now=now)
             if not contact.locale:
