@@ -194,3 +194,26 @@ def test_legacy_strategy_is_flagged_not_compliant(ctx, settings):
         page = legacy_client.get("/admin/settings").text
     assert "not compliant" in page.lower()
     assert "NOT COMPLIANT" in page
+
+
+def test_campaign_page_has_the_report_and_svg_charts(ctx, client):
+    from clearpixel.sending.service import create_campaign, send_campaign
+    from clearpixel.sending.transports import MemoryTransport
+
+    make_contacts(ctx, make_list(ctx), [None, 1, 3])
+    found = create_campaign(
+        ctx,
+        list_name="newsletter",
+        kind="marketing",
+        subject="News",
+        html='<p>Hi <a href="https://example.org/a">a</a></p>',
+    )
+    send_campaign(ctx, found.id, MemoryTransport())
+    sign_in(client)
+    home = client.get("/admin").text
+    assert f"/admin/campaigns/{found.id}" in home
+    page = client.get(f"/admin/campaigns/{found.id}").text
+    assert page.count("<svg") >= 4
+    assert "Click-to-open rate" in page and "not unique" in page
+    assert "anonymous" in page and "personal" in page
+    assert client.get("/admin/campaigns/999").status_code == 404

@@ -3,7 +3,6 @@ values and SVG charts handed to the templates by `web.admin`."""
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Sequence
 from typing import Any
 
@@ -17,6 +16,7 @@ from clearpixel.context import Context
 from clearpixel.domain.errors import ClearpixelError
 from clearpixel.domain.ledger import Method
 from clearpixel.domain.policy import MessageKind, Strategy, TrackingMode, decide
+from clearpixel.reports.campaign import Bucket, campaign_report
 from clearpixel.reports.consent import ConsentDashboard, ListConsent, consent_dashboard
 from clearpixel.sending import service as sending
 from clearpixel.web import admin_charts as charts
@@ -105,16 +105,35 @@ def campaign(ctx: Context, campaign_id: int) -> dict[str, Any]:
 
 
 def campaign_report_view(ctx: Context, campaign_id: int) -> dict[str, Any]:
-    """The campaign report (from the counters ingest keeps) and its charts."""
-    try:
-        report_module = importlib.import_module("clearpixel.reports.campaign")
-    except ImportError:
-        return {"report": None}
-    return report_module_view(report_module, ctx, campaign_id)
+    """The campaign report (from the counters ingest keeps) and its charts: opens over time
+    split human / machine / unknown (hourly for the first three days, then daily), clicks."""
+    report = campaign_report(ctx, str(campaign_id))
+    hourly = report.hourly
+    if hourly:
+        first = hourly[0].start
+        hourly = [b for b in hourly if (b.start - first).total_seconds() < 72 * 3600]
+    return {
+        "report": report,
+        "opens_hourly": _opens_chart("Opens per hour, first three days (UTC)", hourly, "%d %Hh"),
+        "opens_daily": _opens_chart("Opens per day (UTC)", report.daily, "%Y-%m-%d"),
+        "clicks_chart": charts.stacked_columns(
+            "Clicks per hour, first three days (UTC)",
+            [b.start.strftime("%d %Hh") for b in hourly],
+            [charts.Series("clicks", "#16a34a", [b.clicks for b in hourly])],
+        ),
+    }
 
 
-def report_module_view(module: Any, ctx: Context, campaign_id: int) -> dict[str, Any]:
-    return {"report": None}
+def _opens_chart(title: str, buckets: Sequence[Bucket], fmt: str) -> Any:
+    return charts.stacked_columns(
+        title,
+        [b.start.strftime(fmt) for b in buckets],
+        [
+            charts.Series("human", charts.HUMAN, [b.opens_human for b in buckets]),
+            charts.Series("machine", charts.MACHINE, [b.opens_machine for b in buckets]),
+            charts.Series("unknown", charts.UNKNOWN, [b.opens_unknown for b in buckets]),
+        ],
+    )
 
 
 def contact(ctx: Context, contact_id: int) -> dict[str, Any]:
