@@ -61,3 +61,8 @@ def test_security_mail_is_anonymous_for_everyone_without_unsubscribe_headers(ctx
         f'<img src="{BASE}/o/a/{campaign.public_id}.gif" width="1" height="1" alt="" '
         'style="display:block;width:1px;height:1px;border:0">'
     }
+
+
+async def test_send_campaign_works_when_called_inside_a_running_event_loop(ctx):
+    _, _, messages = _send(ctx)
+    assert sorted(messages) == ["a@example.org", "b@example.org"]

@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from email.utils import parseaddr
+from typing import Any
 
 from clearpixel.context import Context
 from clearpixel.domain.errors import ClearpixelError
@@ -164,7 +166,7 @@ def send_campaign(
         with ctx.db.begin() as tx:
             campaign_store.set_status(tx, campaign.id, campaign_store.SENDING)
         report.recorded = record_recipients(ctx, campaign, suppress_inactive_days)
-    asyncio.run(_deliver(ctx, campaign, renderer, transport, rate, concurrency, report, progress))
+    _run(lambda: _deliver(ctx, campaign, renderer, transport, rate, concurrency, report, progress))
     with ctx.db.begin() as tx:
         report.by_status = send_store.count_by_status(tx, campaign.id)
         if not report.by_status.get(send_store.PENDING):
@@ -311,6 +313,29 @@ async def _deliver(
         for _ in [w for w in workers if not w.done()]:
             await queue.put(None)
         await asyncio.gather(*workers)
+
+
+def _run(make: Callable[[], Coroutine[Any, Any, None]]) -> None:
+    """Run a coroutine to completion from synchronous code, also when the calling thread
+    already runs an event loop (then in a thread of its own)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        asyncio.run(make())
+        return
+    errors: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            asyncio.run(make())
+        except BaseException as exc:
+            errors.append(exc)
+
+    thread = threading.Thread(target=target, name="clearpixel-send")
+    thread.start()
+    thread.join()
+    if errors:
+        raise errors[0]
 
 
 def _mark_sent(
