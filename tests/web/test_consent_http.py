@@ -88,6 +88,12 @@ def test_post_without_csrf_token_is_403_and_changes_nothing(ctx, http):
         {"choice": "refuse", "nonce": nonce, "csrf": "0" * 32},
     ):
         assert http.post(path, data=data).status_code == 403
+    form = {k: _hidden(page, k) for k in ("nonce", "csrf", "notice_id")}
+    other_notice = str(int(form["notice_id"]) + 1)  # the pair binds the notice shown
+    assert (
+        http.post(path, data={**form, "notice_id": other_notice, "choice": "refuse"}).status_code
+        == 403
+    )
     prefs = f"/preferences/{preferences_token(ctx, cid)}"
     assert http.post(prefs, data={"action": "withdraw"}).status_code == 403
     json_answer = http.post(

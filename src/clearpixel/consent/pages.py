@@ -11,7 +11,7 @@ method `consent_page_no_action` (which starts the cool-down, R8).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -76,7 +76,9 @@ class ConsentAnswer:
     recorded: bool  # False: the link was already answered, nothing was recorded now
 
 
-def open_consent_page(ctx: Context, token: str, *, locale_of: Any) -> ConsentPage:
+def open_consent_page(
+    ctx: Context, token: str, *, locale_of: Callable[[Contact], str]
+) -> ConsentPage:
     """Verify the consent link, note the first view, return the page to show.
     `locale_of(contact) -> str` picks the page's language. Raises InvalidLink."""
     now = ctx.now()
@@ -85,7 +87,9 @@ def open_consent_page(ctx: Context, token: str, *, locale_of: Any) -> ConsentPag
         contact = contact_for(tx, parsed.contact_id)
         response = record_view(tx, parsed.campaign_id, contact.id, now=now)
         notice = current_notice(tx, ctx, OPEN_TRACKING, locale_of(contact))
-    nonce, mac = csrf.issue(ctx.settings.signing_keys(), token, CSRF_PURPOSE, now=now)
+    # the pair also binds the notice shown, so the POST cannot name another version
+    bound = f"{CSRF_PURPOSE}:{notice.id}"
+    nonce, mac = csrf.issue(ctx.settings.signing_keys(), token, bound, now=now)
     return ConsentPage(token, contact, parsed.campaign_id, notice, response.outcome, nonce, mac)
 
 
@@ -108,7 +112,8 @@ def answer_consent_page(
     """
     now = ctx.now()
     parsed = verify_link(ctx, token, TokenKind.CONSENT, now=now)
-    if not csrf.check(ctx.settings.signing_keys(), token, CSRF_PURPOSE, nonce, csrf_token, now=now):
+    bound = f"{CSRF_PURPOSE}:{notice_id}"
+    if not csrf.check(ctx.settings.signing_keys(), token, bound, nonce, csrf_token, now=now):
         raise CsrfRejected("this form has expired or was not sent by the consent page")
     outcome = Outcome.ACCEPTED if accept else Outcome.REFUSED
     with ctx.db.begin() as tx:

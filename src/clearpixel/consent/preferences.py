@@ -8,7 +8,7 @@ Unsubscribing changes the subscription status only; tracking consent stays as it
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,13 +50,15 @@ class PreferencePage:
         return any(c.granted for c in self.choices)
 
 
-def open_preferences(ctx: Context, token: str, *, locale_of: Any) -> PreferencePage:
+def open_preferences(
+    ctx: Context, token: str, *, locale_of: Callable[[Contact], str]
+) -> PreferencePage:
     """What the page shows; changes nothing. Raises InvalidLink."""
     now = ctx.now()
     parsed = verify_link(ctx, token, TokenKind.PREFERENCES, now=now)
     with ctx.db.begin() as tx:
         contact = contact_for(tx, parsed.contact_id)
-        locale = str(locale_of(contact))
+        locale = locale_of(contact)
         choices = [
             PurposeChoice(
                 p.name,
