@@ -17,6 +17,7 @@ import hashlib
 import ipaddress
 import json
 import re
+import socket
 from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -86,12 +87,11 @@ class RangeSet:
         return starts, ends
 
     def __contains__(self, ip: str) -> bool:
-        try:
-            addr = ipaddress.ip_address(ip)
-        except ValueError:
+        parsed = parse_ip(ip)
+        if parsed is None:
             return False
-        starts, ends = self._v4 if addr.version == 4 else self._v6
-        value = int(addr)
+        version, value = parsed
+        starts, ends = self._v4 if version == 4 else self._v6
         i = bisect.bisect_right(starts, value) - 1
         return i >= 0 and value <= ends[i]
 
@@ -112,14 +112,29 @@ class Rules:
     scanner_window_seconds: float = 60.0
 
 
+def parse_ip(ip: str) -> tuple[int, int] | None:
+    """(version, integer value) of an address, None if it is not one. The C parser of the
+    socket module: several times faster than `ipaddress` on the request path."""
+    try:
+        return 4, int.from_bytes(socket.inet_pton(socket.AF_INET, ip), "big")
+    except OSError:
+        pass
+    try:
+        return 6, int.from_bytes(socket.inet_pton(socket.AF_INET6, ip), "big")
+    except OSError:
+        return None
+
+
 def truncate_ip(ip: str) -> str:
     """The network an address belongs to: /24 for IPv4, /48 for IPv6 (R17); "" if invalid."""
-    try:
-        addr = ipaddress.ip_address(ip)
-    except ValueError:
+    parsed = parse_ip(ip)
+    if parsed is None:
         return ""
-    prefix = 24 if addr.version == 4 else 48
-    return str(ipaddress.ip_network(f"{addr}/{prefix}", strict=False))
+    version, value = parsed
+    if version == 4:
+        return socket.inet_ntop(socket.AF_INET, (value & ~0xFF).to_bytes(4, "big")) + "/24"
+    network = (value >> 80) << 80
+    return socket.inet_ntop(socket.AF_INET6, network.to_bytes(16, "big")) + "/48"
 
 
 def _packaged(name: str) -> str:

@@ -85,6 +85,7 @@ class BatchState:
     items: list[Item]
     drops: Counter[tuple[int, datetime, str]] = field(default_factory=Counter)
     events: list[dict[str, Any]] = field(default_factory=list)
+    contacts: dict[int, store.ContactNow] = field(default_factory=dict)
 
     def live(self) -> list[Item]:
         return [item for item in self.items if not item.discarded]
@@ -144,10 +145,11 @@ def load_sends(state: BatchState) -> None:
 def load_flags(state: BatchState) -> None:
     """The current flags of the batch's contacts, in one query."""
     items = [i for i in state.live() if i.hit.contact_id]
-    flags = store.current_flags(state.tx, [i.hit.contact_id for i in items])
+    state.contacts = store.contacts_now(state.tx, [i.hit.contact_id for i in items])
     for item in items:
-        item.contact_known = item.hit.contact_id in flags
-        item.flags = flags.get(item.hit.contact_id)
+        now = state.contacts.get(item.hit.contact_id)
+        item.contact_known = now is not None
+        item.flags = now.privacy_flags if now is not None else None
 
 
 def classify_timing(state: BatchState) -> None:
@@ -276,8 +278,14 @@ def update_dates(state: BatchState) -> None:
             clicks[hit.contact_id] = max(day, clicks.get(hit.contact_id, day))
         elif item.mode in (TrackingMode.DELIVERABILITY, TrackingMode.PERSONAL):
             opens[hit.contact_id] = max(day, opens.get(hit.contact_id, day))
-    store.set_last_open_dates(state.tx, opens)
-    store.set_last_click_dates(state.tx, clicks)
+    # only rows whose date changes are written: most hits of a day cost no update
+    known = state.contacts
+    store.set_last_open_dates(
+        state.tx, {c: d for c, d in opens.items() if known[c].last_open_date != d}
+    )
+    store.set_last_click_dates(
+        state.tx, {c: d for c, d in clicks.items() if known[c].last_click_date != d}
+    )
 
 
 def count_drops(state: BatchState) -> None:

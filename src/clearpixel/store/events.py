@@ -26,9 +26,32 @@ def detach_personal_events(tx: Tx, contact_ids: Sequence[int]) -> int:
     return detached
 
 
+_EVENT_COLUMNS = (
+    "campaign_id",
+    "contact_id",
+    "event",
+    "link_id",
+    "at",
+    "verdict",
+    "reason",
+    "rule",
+    "ip",
+    "user_agent",
+)
+
+
 def insert_personal_events(tx: Tx, rows: Sequence[Mapping[str, Any]]) -> None:
     """Append personal events (opens of consenting contacts, clicks: R14). Rows carry
     campaign_id, contact_id, event, link_id, at, verdict, reason, rule, ip, user_agent; ip and
     user_agent are None unless the contact consents now, and the ip is already truncated."""
-    if rows:
+    if not rows:
+        return
+    if tx.dialect.name != "postgresql":
         tx.execute(personal_events.insert(), [dict(row) for row in rows])
+        return
+    # PostgreSQL: COPY, an order of magnitude cheaper than row-by-row inserts for a batch
+    columns = list(_EVENT_COLUMNS)
+    cursor = tx.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    with cursor.copy(f"COPY personal_events ({', '.join(columns)}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row([row.get(name) for name in columns])

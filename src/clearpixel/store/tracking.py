@@ -34,6 +34,20 @@ def _chunks(values: Sequence[Any]) -> Iterable[Sequence[Any]]:
         yield values[start : start + CHUNK]
 
 
+def _among(tx: Tx, column: sa.ColumnElement[int], ids: Sequence[int]) -> sa.ColumnElement[bool]:
+    """`column IN ids`: on PostgreSQL `= ANY(array)`, one parameter whatever the number of ids
+    (a thousand-placeholder IN costs more to parse than to run)."""
+    if tx.dialect.name == "postgresql":
+        return column == sa.any_(sa.literal(list(ids), postgresql.ARRAY(sa.Integer)))
+    return column.in_(list(ids))
+
+
+def _id_chunks(tx: Tx, values: Sequence[int]) -> Iterable[Sequence[int]]:
+    if tx.dialect.name == "postgresql":
+        return [values] if values else []
+    return _chunks(values)
+
+
 def _utc(value: datetime | None) -> datetime | None:
     if value is None:
         return None
@@ -89,32 +103,58 @@ class SendFacts:
     sent_at: datetime | None
 
 
+def _by_campaign(pairs: Iterable[tuple[int, int]]) -> dict[int, list[int]]:
+    grouped: dict[int, set[int]] = {}
+    for campaign_id, contact_id in pairs:
+        grouped.setdefault(campaign_id, set()).add(contact_id)
+    return {cid: sorted(ids) for cid, ids in sorted(grouped.items())}
+
+
 def sends_for(tx: Tx, pairs: Iterable[tuple[int, int]]) -> dict[tuple[int, int], SendFacts]:
-    """Kind, mode and delivery time of the sends named by (campaign id, contact id)."""
-    wanted = sorted(set(pairs))
+    """Kind, mode and delivery time of the sends named by (campaign id, contact id): one
+    query per campaign and 1,000 contacts, through uq_sends_campaign_contact."""
     found: dict[tuple[int, int], SendFacts] = {}
-    for chunk in _chunks(wanted):
-        rows = tx.execute(
-            sa.select(
-                sends.c.campaign_id, sends.c.contact_id, sends.c.kind, sends.c.mode, sends.c.sent_at
-            ).where(sa.tuple_(sends.c.campaign_id, sends.c.contact_id).in_(list(chunk)))
-        )
-        for row in rows:
-            found[(row.campaign_id, row.contact_id)] = SendFacts(
-                row.kind, row.mode, _utc(row.sent_at)
+    for campaign_id, contact_ids in _by_campaign(pairs).items():
+        for chunk in _id_chunks(tx, contact_ids):
+            rows = tx.execute(
+                sa.select(sends.c.contact_id, sends.c.kind, sends.c.mode, sends.c.sent_at).where(
+                    sends.c.campaign_id == campaign_id, _among(tx, sends.c.contact_id, chunk)
+                )
             )
+            for row in rows:
+                found[(campaign_id, row.contact_id)] = SendFacts(
+                    row.kind, row.mode, _utc(row.sent_at)
+                )
     return found
 
 
-def current_flags(tx: Tx, contact_ids: Iterable[int]) -> dict[int, int | None]:
-    """The contacts' privacy_flags as they are now (missing ids: no such contact)."""
+@dataclass(frozen=True, slots=True)
+class ContactNow:
+    """What ingest needs of a contact: flags now and the activity dates stored."""
+
+    privacy_flags: int | None
+    last_open_date: date | None
+    last_click_date: date | None
+
+
+def contacts_now(tx: Tx, contact_ids: Iterable[int]) -> dict[int, ContactNow]:
+    """The contacts' privacy_flags as they are now, with their activity dates (missing ids:
+    no such contact)."""
     wanted = sorted(set(contact_ids))
-    found: dict[int, int | None] = {}
-    for chunk in _chunks(wanted):
+    found: dict[int, ContactNow] = {}
+    for chunk in _id_chunks(tx, wanted):
         rows = tx.execute(
-            sa.select(contacts.c.id, contacts.c.privacy_flags).where(contacts.c.id.in_(chunk))
+            sa.select(
+                contacts.c.id,
+                contacts.c.privacy_flags,
+                contacts.c.last_open_date,
+                contacts.c.last_click_date,
+            ).where(_among(tx, contacts.c.id, chunk))
         )
-        found.update((row.id, row.privacy_flags) for row in rows)
+        found.update(
+            (row.id, ContactNow(row.privacy_flags, row.last_open_date, row.last_click_date))
+            for row in rows
+        )
     return found
 
 
@@ -123,28 +163,19 @@ def prior_events(
 ) -> dict[tuple[int, int], set[tuple[str, str, int]]]:
     """(event, verdict, link id) of the personal events already stored per (campaign, contact):
     what ingest needs to keep unique openers, unique clickers and implicit openers right."""
-    wanted = sorted(set(pairs))
     found: dict[tuple[int, int], set[tuple[str, str, int]]] = {}
-    for chunk in _chunks(wanted):
-        rows = tx.execute(
-            sa.select(
-                personal_events.c.campaign_id,
-                personal_events.c.contact_id,
-                personal_events.c.event,
-                personal_events.c.verdict,
-                personal_events.c.link_id,
+    pe = personal_events.c
+    for campaign_id, contact_ids in _by_campaign(pairs).items():
+        for chunk in _id_chunks(tx, contact_ids):
+            rows = tx.execute(
+                sa.select(pe.contact_id, pe.event, pe.verdict, pe.link_id)
+                .where(pe.campaign_id == campaign_id, _among(tx, pe.contact_id, chunk))
+                .group_by(pe.contact_id, pe.event, pe.verdict, pe.link_id)
             )
-            .where(
-                sa.tuple_(personal_events.c.campaign_id, personal_events.c.contact_id).in_(
-                    list(chunk)
+            for row in rows:
+                found.setdefault((campaign_id, row.contact_id), set()).add(
+                    (row.event, row.verdict, row.link_id or 0)
                 )
-            )
-            .distinct()
-        )
-        for row in rows:
-            found.setdefault((row.campaign_id, row.contact_id), set()).add(
-                (row.event, row.verdict, row.link_id or 0)
-            )
     return found
 
 
