@@ -15,6 +15,7 @@ UNKNOWN = "#9ca3af"
 GRANTED = "#16a34a"
 REFUSED = "#dc2626"
 NEVER = "#9ca3af"
+TOP = 50  # room above the plot for the title and the legend
 PALETTE = ("#2563eb", "#16a34a", "#9333ea", "#f59e0b", "#dc2626", "#0891b2", "#4b5563")
 
 
@@ -37,7 +38,7 @@ def _nice_max(value: float) -> float:
 
 
 def _fmt(value: float) -> str:
-    return f"{value:,.0f}" if value == int(value) else f"{value:,.1f}"
+    return f"{value:,.0f}" if value == int(value) else f"{value:,.2f}".rstrip("0")
 
 
 def _frame(title: str, width: int, height: int, body: list[str], legend: list[Series]) -> Markup:
@@ -45,14 +46,15 @@ def _frame(title: str, width: int, height: int, body: list[str], legend: list[Se
     x = 60
     for s in legend:
         items.append(
-            f'<rect x="{x}" y="6" width="12" height="12" fill="{s.color}"/>'
-            f'<text x="{x + 16}" y="16" font-size="12">{escape(s.name)}</text>'
+            f'<rect x="{x}" y="26" width="12" height="12" fill="{s.color}"/>'
+            f'<text x="{x + 16}" y="36" font-size="12">{escape(s.name)}</text>'
         )
         x += 24 + 7 * len(s.name)
     svg = (
         f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" role="img" '
         f'viewBox="0 0 {width} {height}" width="100%" aria-label="{escape(title)}">'
-        f"<title>{escape(title)}</title>{''.join(items)}{''.join(body)}</svg>"
+        f'<title>{escape(title)}</title><text x="10" y="16" font-size="14" font-weight="600">'
+        f"{escape(title)}</text>{''.join(items)}{''.join(body)}</svg>"
     )
     return Markup(svg)  # noqa: S704 - every text is escaped above
 
@@ -64,7 +66,7 @@ def _empty(width: int, height: int) -> str:
 def _axes(
     labels: Sequence[str], top: float, width: int, height: int, left: int, bottom: int
 ) -> list[str]:
-    plot_h = height - bottom - 30
+    plot_h = height - bottom - TOP
     parts = []
     for i in range(5):
         value = top * i / 4
@@ -93,17 +95,17 @@ def stacked_columns(
     series: Sequence[Series],
     *,
     width: int = 720,
-    height: int = 240,
+    height: int = 260,
 ) -> Markup:
     """Columns per time bucket, each stacked from its series (e.g. human below machine)."""
     left, bottom = 56, 26
     totals = [sum(s.values[i] for s in series) for i in range(len(labels))]
     top = _nice_max(max(totals, default=0))
     body = _axes(labels, top, width, height, left, bottom)
-    plot_h = height - bottom - 30
+    plot_h = height - bottom - TOP
     plot_w = width - left - 10
     n = max(len(labels), 1)
-    bar_w = max(plot_w / n * 0.7, 1)
+    bar_w = min(max(plot_w / n * 0.7, 1), 48)
     for i, label in enumerate(labels):
         base = 0.0
         x = left + plot_w * (i + 0.5) / n - bar_w / 2
@@ -132,7 +134,7 @@ def lines(
     series: Sequence[Series],
     *,
     width: int = 720,
-    height: int = 240,
+    height: int = 260,
     top: float | None = None,
 ) -> Markup:
     """One polyline per series over shared x labels (e.g. consent coverage per day)."""
@@ -140,7 +142,7 @@ def lines(
     peak = max((v for s in series for v in s.values), default=0)
     top = top or _nice_max(peak)
     body = _axes(labels, top, width, height, left, bottom)
-    plot_h = height - bottom - 30
+    plot_h = height - bottom - TOP
     plot_w = width - left - 10
     n = max(len(labels), 1)
     for s in series:
@@ -164,7 +166,7 @@ def lines(
 
 
 def split_bar(
-    title: str, parts: Sequence[tuple[str, float, str]], *, width: int = 720, height: int = 64
+    title: str, parts: Sequence[tuple[str, float, str]], *, width: int = 720, height: int = 80
 ) -> Markup:
     """One horizontal bar split into parts (label, value, colour), e.g. sent by mode."""
     total = sum(v for _l, v, _c in parts)
@@ -176,16 +178,16 @@ def split_bar(
             continue
         w = usable * value / total
         body.append(
-            f'<rect class="mark" x="{x:.1f}" y="26" width="{w:.1f}" height="26" fill="{color}">'
+            f'<rect class="mark" x="{x:.1f}" y="46" width="{w:.1f}" height="26" fill="{color}">'
             f"<title>{escape(label)}: {_fmt(value)} ({100 * value / total:.1f}%)</title></rect>"
         )
-        if w > 60:
+        text = f"{label} {100 * value / total:.0f}%"
+        if w > 7 * len(text) + 8:
             body.append(
-                f'<text x="{x + 4:.1f}" y="44" font-size="12" fill="#fff">'
-                f"{escape(label)} {100 * value / total:.0f}%</text>"
+                f'<text x="{x + 4:.1f}" y="64" font-size="12" fill="#fff">{escape(text)}</text>'
             )
         x += w
     if total <= 0:
-        body.append('<text x="10" y="44">nothing yet</text>')
+        body.append('<text x="10" y="64">nothing yet</text>')
     legend = [Series(label, color, [value]) for label, value, color in parts]
     return _frame(title, width, height, body, legend)
