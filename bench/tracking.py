@@ -274,6 +274,43 @@ def run_clearpixel(
     return result
 
 
+def run_plain(script: Path, args: argparse.Namespace) -> WrkResult:
+    """uvicorn serving bench/plain_gif_app.py: Python's floor on this machine."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [
+            "taskset",
+            "-c",
+            "0",
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "plain_gif_app:app",
+            "--app-dir",
+            str(HERE),
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+            "--no-access-log",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_port(port, proc)
+        return wrk(
+            "plain ASGI GIF under uvicorn (records nothing)",
+            port,
+            script,
+            args.duration,
+            args.connections,
+        )
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
+
+
 def ingest_throughput(ctx: Context, campaign_id: int, paths: list[str], batches: int = 25) -> float:
     """Hits/s through the whole pipeline into the database, batches of 2,000 personal opens."""
     ids = [ctx.signer.verify(p[3:-4], TokenKind.PIXEL).contact_id for p in paths]
@@ -344,6 +381,7 @@ def main() -> None:
         pg_script = lua_script(pg_paths, work / "pg-pixels.lua")
 
         results.append(run_nginx(work, script, args))
+        results.append(run_plain(script, args))
         results.append(
             run_clearpixel(
                 "clearpixel serve, ingest on SQLite", sqlite_ctx, sqlite_campaign, script, args
@@ -378,7 +416,8 @@ def main() -> None:
     for r in results:
         print(
             f"| {r.name} | {r.rps:,.0f} | {r.p50_ms:.2f} ms | {r.p99_ms:.2f} ms | "
-            f"{r.rps / nginx:.2f} | {r.requests:,} | {r.ingested:,} |"
+            f"{r.rps / nginx:.2f} | {r.requests:,} | "
+            + (f"{r.ingested:,} |" if r.ingested is not None else "— |")
             + (f" {r.errors}" if r.errors else "")
         )
     print(f"\ningest throughput into PostgreSQL: {throughput:,.0f} hits/s (batches of 2,000)")

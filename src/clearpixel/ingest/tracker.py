@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import re
+import sys
 from collections.abc import Iterable
 
 from clearpixel.context import Context
@@ -28,7 +29,7 @@ MAX_UA = 512
 class Tracker:
     """Pixel and click hits for one installation: verification, classification, buffer."""
 
-    def __init__(self, ctx: Context, *, interval: float = 0.05, max_batch: int = 2000) -> None:
+    def __init__(self, ctx: Context, *, interval: float = 0.1, max_batch: int = 2000) -> None:
         self.ctx = ctx
         self.signer = ctx.signer
         rules = load_rules(ctx.settings.data_dir)
@@ -49,6 +50,9 @@ class Tracker:
         self.links = LinkCache(ctx.db)
 
     async def start(self) -> None:
+        # The ingest thread shares the interpreter with the event loop: hand the GIL back
+        # every millisecond (default 5 ms) so a batch never holds answers back for long.
+        sys.setswitchinterval(0.001)
         await self.buffer.start()
         try:
             await self.links.load()
