@@ -153,3 +153,32 @@ def test_click_on_a_campaign_created_after_start_is_found(ctx, live_server):
     status, headers, _ = request(live_server.url, click_url(ctx, campaign_id, contact, 1))
     assert status == 302
     assert headers["location"] == "https://late.example.org/x?a=1&b=%C3%A9"
+
+
+def test_open_after_withdrawal_over_http_leaves_no_ip_or_user_agent(ctx, live_server, campaign):
+    """R5/R17 end to end: stored opens are detached by the withdrawal, and a later hit on the
+    earlier pixel stores nothing personal: neither the address nor the user agent remains."""
+    from clearpixel.consent import record_decision
+    from clearpixel.domain.ledger import Method
+    from tests.ingest.builders import find_text_anywhere
+
+    campaign_id, _, contact = campaign
+    path = f"/o/{pixel_token(ctx, campaign_id, contact)}.gif"
+    marker_ua = UA + " LeakMarker/7"
+    request(live_server.url, path, headers={"User-Agent": marker_ua})
+    assert eventually(lambda: hit_count(ctx) == 1)
+    assert find_text_anywhere(ctx, ["LeakMarker", "127.0.0."])  # stored while consenting
+
+    record_decision(
+        ctx.db,
+        contact,
+        revoked=1,
+        method=Method.PREFERENCE_PAGE,
+        now=ctx.now(),
+        cooldown=ctx.cooldown,
+    )
+    assert_gif(*request(live_server.url, path, headers={"User-Agent": marker_ua}))
+    assert eventually(lambda: hit_count(ctx) == 2)
+    assert find_text_anywhere(ctx, ["LeakMarker", "127.0.0."]) == []
+    assert all(e["contact_id"] is None for e in rows(ctx, "personal_events"))
+    assert drop_count(ctx, "withdrawn") == 1
