@@ -15,6 +15,7 @@ from datetime import date, timedelta
 import dkim
 import pytest
 
+from clearpixel.domain.errors import ClearpixelError
 from clearpixel.sending import service
 from clearpixel.sending.transports import OutboxTransport, SmtpConfig, SmtpTransport
 from clearpixel.store.contacts import set_status
@@ -255,3 +256,34 @@ def test_smtp_urls(url, expected):
     assert (config.host, config.port, config.use_tls, config.start_tls, config.password) == (
         expected
     )
+
+
+def test_unreachable_server_defers_everything_and_a_rerun_delivers(ctx, smtp_server):
+    campaign, ids = _campaign(ctx, [(f"d{i}@example.org", 1, {}) for i in range(3)])
+    sock = __import__("socket").socket()
+    sock.bind(("127.0.0.1", 0))
+    closed_port = sock.getsockname()[1]
+    sock.close()
+    down = SmtpTransport(SmtpConfig.parse(f"smtp://127.0.0.1:{closed_port}?backoff=0.001"))
+    report = service.send_campaign(ctx, campaign.id, down)
+    assert report.deferred == 3 and report.sent == 0
+    with ctx.db.connect() as conn:
+        assert count_by_status(conn, campaign.id) == {"pending": 3}
+        assert get_send(conn, campaign.id, ids["d0@example.org"])["attempts"] == 1
+    assert service.get_campaign(ctx, campaign.id).status == "sending"
+    up = SmtpTransport(SmtpConfig.parse(smtp_server.url))
+    assert service.send_campaign(ctx, campaign.id, up).sent == 3
+    assert service.get_campaign(ctx, campaign.id).status == "sent"
+
+
+def test_the_sandbox_refuses_unsafe_template_access_with_a_clear_error(ctx, tmp_path):
+    list_id = make_list(ctx)
+    add_contacts(ctx, list_id, [("a@example.org", 1, {})])
+    campaign = service.create_campaign(
+        ctx, list_name="newsletter", kind="marketing", subject="s",
+        html="<p>{{ ''.__class__.__mro__[1].__subclasses__() }}</p>",
+    )  # fmt: skip
+    with pytest.raises(ClearpixelError, match="template error for contact"):
+        service.send_campaign(ctx, campaign.id, OutboxTransport(tmp_path / "box"))
+    with ctx.db.connect() as conn:
+        assert count_by_status(conn, campaign.id) == {"pending": 1}

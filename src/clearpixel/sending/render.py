@@ -24,6 +24,7 @@ import jinja2
 from markupsafe import Markup
 
 from clearpixel.domain import urls
+from clearpixel.domain.errors import ClearpixelError
 from clearpixel.domain.policy import MessageKind, TrackingMode
 from clearpixel.domain.tokens import Token, TokenKind, TokenSigner
 from clearpixel.sending.compile import Compiled
@@ -170,11 +171,14 @@ class Renderer:
             footer_text = footer_text.replace(PREFS_MARK, preferences).replace(
                 UNSUB_MARK, unsubscribe
             )
-        values["_cp_tail"] = _trusted(pixel + footer_html)
-        html = self.compiled.html.render(values)
-        values["_cp_tail"] = footer_text
-        text = self.compiled.text.render(values)
-        subject = self.compiled.subject.render(values) if self.compiled.subject else None
+        try:
+            values["_cp_tail"] = _trusted(pixel + footer_html)
+            html = self.compiled.html.render(values)
+            values["_cp_tail"] = footer_text
+            text = self.compiled.text.render(values)
+            subject = self.compiled.subject.render(values) if self.compiled.subject else None
+        except jinja2.TemplateError as exc:
+            raise ClearpixelError(f"template error for contact {cid}: {exc}") from None
         message_id = self.message_id(cid)
         list_unsubscribe = None
         if self.bulk:

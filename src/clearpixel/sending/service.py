@@ -12,6 +12,7 @@ Sending is two steps, both safe to interrupt at any point and to run again:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import secrets
 import threading
 from collections.abc import Callable, Coroutine
@@ -36,6 +37,7 @@ from clearpixel.store.contacts import SUBSCRIBED, Contact, find_contact, iter_co
 from clearpixel.store.lists import get_list
 
 Progress = Callable[[int, int], None]  # (done, total)
+Item = tuple[int, Contact, str, int, bytes, str]  # send id, contact, mode, purposes, data, msg id
 
 
 @dataclass
@@ -247,45 +249,60 @@ async def _deliver(
     kind = _kind(campaign.kind)
     with ctx.db.connect() as conn:
         total = send_store.count_by_status(conn, campaign.id).get(send_store.PENDING, 0)
-    queue: asyncio.Queue[tuple[int, Contact, str, int, bytes, str] | None] = asyncio.Queue(
-        maxsize=concurrency * 2
-    )
+    queue: asyncio.Queue[Item | None] = asyncio.Queue(maxsize=concurrency * 2)
     limiter = RateLimiter(rate)
     done = 0
     if progress:
         progress(0, total)
     envelope_from = parseaddr(campaign.from_addr)[1]
 
+    failure: list[Exception] = []
+
     async def worker() -> None:
+        # A worker never dies early: after an unexpected error it keeps taking items (and
+        # drops them, they stay pending) so the producer is never stuck on a full queue.
         nonlocal done
-        session: Session = await transport.session()
+        session: Session | None = None
         try:
-            while (item := await queue.get()) is not None:
-                send_id, contact, mode, purposes, data, message_id = item
-                await limiter.wait()
-                try:
-                    await session.send(envelope_from, contact.email, data, key=str(contact.id))
-                except DeliveryError as exc:
-                    with ctx.db.begin() as tx:
-                        send_store.mark_failed(tx, send_id, str(exc), permanent=exc.permanent)
-                    if exc.permanent:
-                        report.failed += 1
-                    else:
-                        report.deferred += 1
-                else:
-                    with ctx.db.begin() as tx:
-                        _mark_sent(ctx, tx, kind, send_id, contact, mode, purposes, message_id)
-                    report.sent += 1
-                done += 1
-                if progress:
-                    progress(done, total)
-        finally:
-            await session.close()
+            session = await transport.session()
+        except Exception as exc:
+            failure.append(exc)
+        while (item := await queue.get()) is not None:
+            if failure or session is None:
+                continue
+            try:
+                await _deliver_one(session, item)
+            except Exception as exc:
+                failure.append(exc)
+                continue
+            done += 1
+            if progress:
+                progress(done, total)
+        if session is not None:
+            with contextlib.suppress(Exception):
+                await session.close()
+
+    async def _deliver_one(session: Session, item: Item) -> None:
+        send_id, contact, mode, purposes, data, message_id = item
+        await limiter.wait()
+        try:
+            await session.send(envelope_from, contact.email, data, key=str(contact.id))
+        except DeliveryError as exc:
+            with ctx.db.begin() as tx:
+                send_store.mark_failed(tx, send_id, str(exc), permanent=exc.permanent)
+            if exc.permanent:
+                report.failed += 1
+            else:
+                report.deferred += 1
+            return
+        with ctx.db.begin() as tx:
+            _mark_sent(ctx, tx, kind, send_id, contact, mode, purposes, message_id)
+        report.sent += 1
 
     workers = [asyncio.create_task(worker()) for _ in range(concurrency)]
     try:
         after = 0
-        while True:
+        while not failure:
             with ctx.db.connect() as conn:
                 batch = send_store.pending_batch(conn, campaign.id, after=after)
             if not batch:
@@ -305,14 +322,14 @@ async def _deliver(
                 await queue.put(
                     (row.id, row.contact, mode.value, purposes, rendered.data, rendered.message_id)
                 )
-                if any(w.done() for w in workers):
+                if failure:
                     break
-            if any(w.done() for w in workers):
-                break
     finally:
-        for _ in [w for w in workers if not w.done()]:
+        for _ in workers:
             await queue.put(None)
         await asyncio.gather(*workers)
+    if failure:
+        raise failure[0]
 
 
 def _run(make: Callable[[], Coroutine[Any, Any, None]]) -> None:
