@@ -406,7 +406,11 @@ def main() -> None:
         ),
         platform.processor(),
     )
-    print(f"machine: {os.cpu_count()} cores, {cpu}; Python {platform.python_version()}")
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(
+        f"machine: {os.cpu_count()} cores, {cpu}; Python {platform.python_version()}; "
+        f"load average after the run {load}"
+    )
     print(
         f"wrk -t1 -c{args.connections} -d{args.duration}s, "
         f"{len(paths)} distinct personal-pixel URLs\n"
