@@ -50,13 +50,14 @@ from clearpixel.store.contacts import (
     UNSUBSCRIBED,
     NewContact,
     contacts_by_email,
+    count_contacts,
     insert_contacts_many,
     update_contacts_many,
 )
 from clearpixel.store.ledger import read_head
 from clearpixel.store.lists import get_list
 
-BATCH = 2000
+BATCH = 5000
 MAX_LISTED_ERRORS = 20
 RESERVED = ("email", "privacy_flags", "status")
 _DIGITS = re.compile(r"[0-9]+")
@@ -297,6 +298,8 @@ def import_csv(
     done = 0
     with ctx.db.begin() as tx, _Rejected(rejected_path, skip_invalid) as rejected:
         read_head(tx, for_update=True)  # flags of this list cannot change under the import
+        # Into an empty list every row is new (the file has no duplicates): no lookups.
+        fresh = count_contacts(tx, target.id) == 0
         pending: list[_Row] = []
         for line, fields, row in applying.records():
             if isinstance(row, str) or line in duplicates:
@@ -305,12 +308,12 @@ def import_csv(
                 continue
             pending.append(row)
             if len(pending) >= BATCH:
-                _apply_batch(ctx, tx, target.id, pending, flags_mode, evidence_base, report)
+                _apply_batch(ctx, tx, target.id, pending, flags_mode, evidence_base, report, fresh)
                 done += len(pending)
                 pending = []
                 if progress:
                     progress("importing", done, good_rows)
-        _apply_batch(ctx, tx, target.id, pending, flags_mode, evidence_base, report)
+        _apply_batch(ctx, tx, target.id, pending, flags_mode, evidence_base, report, fresh)
         if applying.sha256 != report.source_sha256:
             raise ImportRefused(f"{path.name} changed during the import; nothing was imported")
     if progress:
@@ -386,11 +389,12 @@ def _apply_batch(
     mode: FlagsMode,
     evidence_base: dict[str, Any],
     report: ImportReport,
+    fresh: bool,
 ) -> None:
     if not rows:
         return
     now = ctx.now()
-    existing = contacts_by_email(tx, list_id, [row.email for row in rows])
+    existing = {} if fresh else contacts_by_email(tx, list_id, [row.email for row in rows])
     new_rows = [row for row in rows if row.email not in existing]
     new_ids = insert_contacts_many(
         tx,

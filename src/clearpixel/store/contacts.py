@@ -10,6 +10,7 @@ from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from clearpixel.domain.errors import NotFound
 from clearpixel.store.db import Tx
@@ -72,8 +73,25 @@ def find_contact(tx: Tx, list_id: int, email: str) -> Contact | None:
 
 
 def contacts_by_email(tx: Tx, list_id: int, emails: Sequence[str]) -> dict[str, Contact]:
-    """The contacts of one list among `emails`, keyed by email (one query per 1,000)."""
+    """The contacts of one list among `emails`, keyed by email (one query per 1,000).
+
+    PostgreSQL joins an unnested array instead: its planner then walks the (list_id, email)
+    index even while an import's own uncommitted rows leave the table statistics stale.
+    """
     found: dict[str, Contact] = {}
+    if tx.dialect.name == "postgresql" and emails:
+        wanted = (
+            sa.func.unnest(sa.bindparam("emails", type_=ARRAY(sa.String)))
+            .table_valued("email")
+            .render_derived(name="wanted")
+        )
+        rows = tx.execute(
+            sa.select(contacts).join(
+                wanted, sa.and_(contacts.c.list_id == list_id, contacts.c.email == wanted.c.email)
+            ),
+            {"emails": list(emails)},
+        )
+        return {row.email: _contact(row) for row in rows}
     for start in range(0, len(emails), 1000):
         chunk = emails[start : start + 1000]
         rows = tx.execute(
