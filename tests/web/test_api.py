@@ -248,3 +248,45 @@ def test_every_route_needs_a_key(ctx):
                 url = path.replace("{list_id}", "1").replace("{contact_id}", "1")
                 response = anonymous.request(method.upper(), url)
                 assert response.status_code == 401, (method, path)
+
+
+NEWS = '<p>Hello {{ first_name }} <a href="https://shop.example.org/sale">sale</a></p>'
+
+
+def test_campaign_create_preview_send_and_report(ctx, client):
+    list_id = make_list(ctx)
+    make_contacts(ctx, list_id, [None, 1, 3], first_name="Ada")
+    created = client.post(
+        "/api/v1/campaigns",
+        json={"list_id": list_id, "kind": "marketing", "subject": "News", "html": NEWS},
+    )
+    assert created.status_code == 201, created.text
+    campaign = created.json()
+    assert campaign["status"] == "draft"
+    preview = client.post(
+        f"/api/v1/campaigns/{campaign['id']}/preview", json={"email": "person1@example.org"}
+    )
+    assert preview.status_code == 200, preview.text
+    assert "List-Unsubscribe" in preview.json()["mime"]
+    sent = client.post(f"/api/v1/campaigns/{campaign['id']}/send")
+    assert sent.status_code == 200, sent.text
+    assert sent.json()["sent"] == 3
+    again = client.post(f"/api/v1/campaigns/{campaign['id']}/send").json()
+    assert again["sent"] == 0
+    report = client.get(f"/api/v1/campaigns/{campaign['id']}/report").json()
+    assert report["sent"]["value"] == 3
+    assert {(s["mode"], s["n"]) for s in report["sent_by"]} == {("anonymous", 1), ("personal", 2)}
+    listed = client.get("/api/v1/campaigns").json()["items"]
+    assert [c["id"] for c in listed] == [campaign["id"]]
+
+
+def test_campaign_with_a_personal_value_in_an_image_url_is_refused(ctx, client):
+    list_id = make_list(ctx)
+    leaking = '<img src="https://cdn.example.org/p.gif?u={{ email }}">'
+    response = client.post(
+        "/api/v1/campaigns",
+        json={"list_id": list_id, "kind": "marketing", "subject": "News", "html": leaking},
+    )
+    assert_error(response, 400, "invalid")
+    assert "img" in response.json()["error"]["message"]
+    assert_error(client.get("/api/v1/campaigns/77/report"), 404, "not_found")

@@ -1,32 +1,53 @@
 """Property-based run over the whole OpenAPI document (schemathesis): no request, valid or
-not, gets a 5xx, and every JSON error has the one error body."""
+not, gets a 5xx, and every JSON error has the one error body. Requests are generated three
+ways: valid by the schema, invalid, and valid aimed at resources that exist."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis.generation.modes import GenerationMode
 
 from clearpixel.audience import access
+from clearpixel.sending.service import create_campaign
 from clearpixel.web.app import create_app
 from tests.helpers import make_contacts, make_list
 
-EXAMPLES_PER_OPERATION = 12
+EXAMPLES_PER_OPERATION = 8
 
 
 def test_no_request_gets_a_server_error(ctx):
     _, secret = access.create_api_key(ctx, "schemathesis")
     headers = {"Authorization": f"Bearer {secret}"}
     list_id = make_list(ctx)
-    make_contacts(ctx, list_id, [None, 0, 1, 3, 7], locale="fr")
+    contact_ids = make_contacts(ctx, list_id, [None, 0, 1, 3, 7], locale="fr")
+    campaign = create_campaign(
+        ctx,
+        list_name="newsletter",
+        kind="marketing",
+        subject="News",
+        html='<p>Hi <a href="https://example.org/x">x</a></p>',
+    )
+    existing = {"list_id": list_id, "contact_id": contact_ids[2], "campaign_id": campaign.id}
     schema = schemathesis.openapi.from_asgi("/api/v1/openapi.json", create_app(ctx))
     operations = [result.ok() for result in schema.get_all_operations()]
-    assert len(operations) >= 12
+    assert len(operations) >= 18
 
     for operation in operations:
-        for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
+        names = {p.name for p in operation.path_parameters}
+        pinned = {name: value for name, value in existing.items() if name in names}
+        plans: list[tuple[GenerationMode, dict[str, Any] | None]] = [
+            (GenerationMode.POSITIVE, None),
+            (GenerationMode.NEGATIVE, None),
+        ]
+        if pinned:
+            plans.append((GenerationMode.POSITIVE, pinned))
+        for mode, path_parameters in plans:
+            strategy = operation.as_strategy(generation_mode=mode, path_parameters=path_parameters)
 
-            @given(case=operation.as_strategy(generation_mode=mode))
+            @given(case=strategy)
             @settings(
                 max_examples=EXAMPLES_PER_OPERATION,
                 deadline=None,

@@ -1,0 +1,153 @@
+"""REST API: campaigns — create (template checked, R1/R3), preview one recipient's exact
+message, send to the outbox folder, and the report read from counters."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Request
+from pydantic import BaseModel, Field
+
+from clearpixel.audience import contacts as contact_service
+from clearpixel.reports.campaign import campaign_report
+from clearpixel.sending import service as sending
+from clearpixel.sending.transports import OutboxTransport
+from clearpixel.store.campaigns import Campaign
+from clearpixel.web.api_base import ApiRoute, IdPath, Page
+from clearpixel.web.deps import get_ctx
+
+# Included by `api.router`, which adds the prefix, the key check and the error responses.
+router = APIRouter(route_class=ApiRoute, tags=["campaigns"])
+NoNul = r"^[^\x00]*$"
+
+
+class CampaignIn(BaseModel):
+    list_id: int = Field(ge=1, le=2**31 - 1)
+    kind: Literal["marketing", "transactional", "security", "consent_request"]
+    subject: str = Field(min_length=1, max_length=998, pattern=NoNul)
+    html: str = Field(min_length=1, max_length=2_000_000, pattern=NoNul)
+    text: str | None = Field(None, max_length=2_000_000, pattern=NoNul)
+    from_addr: str | None = Field(None, max_length=320, pattern=NoNul)
+    name: str | None = Field(None, max_length=200, pattern=NoNul)
+
+
+class CampaignOut(BaseModel):
+    id: int
+    public_id: str
+    list_id: int
+    list_name: str
+    name: str
+    kind: str
+    subject: str
+    status: str
+    created_at: datetime
+
+
+class CampaignPage(BaseModel):
+    items: list[CampaignOut]
+    next_cursor: str | None
+
+
+class PreviewIn(BaseModel):
+    email: str = Field(min_length=3, max_length=320, pattern=NoNul)
+
+
+class PreviewOut(BaseModel):
+    email: str
+    mime: str = Field(description="The exact RFC 5322 message this recipient would get now.")
+
+
+class SendOut(BaseModel):
+    campaign_id: int
+    recorded: int
+    sent: int
+    failed: int
+    deferred: int
+    skipped: int
+    by_status: dict[str, int]
+    outbox: str
+
+
+def campaign_out(found: Campaign) -> CampaignOut:
+    return CampaignOut(
+        id=found.id,
+        public_id=found.public_id,
+        list_id=found.list_id,
+        list_name=found.list_name,
+        name=found.name,
+        kind=found.kind,
+        subject=found.subject,
+        status=found.status,
+        created_at=found.created_at,
+    )
+
+
+@router.get("/campaigns", response_model=CampaignPage)
+def get_campaigns(request: Request, page: Annotated[Page, Depends()]) -> CampaignPage:
+    """Campaigns in id order."""
+    found = [c for c in sending.all_campaigns(get_ctx(request)) if c.id > page.after]
+    chosen = sorted(found, key=lambda c: c.id)[: page.limit]
+    return CampaignPage(
+        items=[campaign_out(c) for c in chosen],
+        next_cursor=page.next_cursor([c.id for c in chosen]),
+    )
+
+
+@router.post("/campaigns", response_model=CampaignOut, status_code=201)
+def post_campaign(request: Request, body: CampaignIn) -> CampaignOut:
+    """Create a campaign. Its template is compiled once and checked: a per-recipient value in
+    an automatically loaded URL is refused for marketing and consent requests (R1, R3)."""
+    ctx = get_ctx(request)
+    target = contact_service.get_list(ctx, body.list_id)
+    created = sending.create_campaign(
+        ctx,
+        list_name=target.name,
+        kind=body.kind,
+        subject=body.subject,
+        html=body.html,
+        text=body.text,
+        from_addr=body.from_addr,
+        name=body.name,
+    )
+    return campaign_out(created)
+
+
+@router.get("/campaigns/{campaign_id}", response_model=CampaignOut)
+def get_campaign(request: Request, campaign_id: IdPath) -> CampaignOut:
+    return campaign_out(sending.get_campaign(get_ctx(request), campaign_id))
+
+
+@router.post("/campaigns/{campaign_id}/preview", response_model=PreviewOut)
+def post_preview(request: Request, body: PreviewIn, campaign_id: IdPath) -> PreviewOut:
+    """The exact message one contact of the campaign's list would get now (nothing is sent)."""
+    data = sending.preview(get_ctx(request), campaign_id, body.email)
+    return PreviewOut(email=body.email, mime=data.decode("utf-8", "replace"))
+
+
+@router.post("/campaigns/{campaign_id}/send", response_model=SendOut)
+def post_send(request: Request, campaign_id: IdPath) -> SendOut:
+    """Send to the outbox folder (`DATA_DIR/outbox/<public id>`), one .eml per recipient.
+    Safe to call again: recipients already sent are not sent twice."""
+    ctx = get_ctx(request)
+    found = sending.get_campaign(ctx, campaign_id)
+    outbox = ctx.settings.data_dir / "outbox" / found.public_id
+    report = sending.send_campaign(ctx, found.id, OutboxTransport(outbox))
+    return SendOut(
+        campaign_id=found.id,
+        recorded=report.recorded,
+        sent=report.sent,
+        failed=report.failed,
+        deferred=report.deferred,
+        skipped=report.skipped,
+        by_status=report.by_status,
+        outbox=str(outbox),
+    )
+
+
+@router.get("/campaigns/{campaign_id}/report", response_model=dict[str, Any])
+def get_report(request: Request, campaign_id: IdPath) -> dict[str, Any]:
+    """The campaign report from counters; every figure names its population."""
+    ctx = get_ctx(request)
+    found = sending.get_campaign(ctx, campaign_id)
+    return campaign_report(ctx, str(found.id)).to_dict()
