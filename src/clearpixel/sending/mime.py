@@ -64,7 +64,9 @@ def base64_body(text: str) -> bytes:
     """UTF-8 text with CRLF line ends, in base64 lines of 76 characters. (Quoted-printable
     reads better but binascii's encoder costs more than the whole render; the lines are cut
     by one struct unpack rather than a Python loop over 57-byte chunks.)"""
-    crlf = text.replace("\r\n", "\n").replace("\r", "\n").replace("\n", CRLF)
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    crlf = text.replace("\n", CRLF)
     encoded = binascii.b2a_base64(crlf.encode("utf-8"), newline=False)
     rows, rest = divmod(len(encoded), 76)
     lines = list(_lines_of_76(rows).unpack_from(encoded)) if rows else []
