@@ -290,3 +290,12 @@ def test_campaign_with_a_personal_value_in_an_image_url_is_refused(ctx, client):
     assert_error(response, 400, "invalid")
     assert "img" in response.json()["error"]["message"]
     assert_error(client.get("/api/v1/campaigns/77/report"), 404, "not_found")
+
+
+def test_consent_report_counts_without_naming_anyone(ctx, client):
+    list_id = make_list(ctx)
+    make_contacts(ctx, list_id, [None, 0, 1, 3])
+    report = client.get("/api/v1/reports/consent").json()
+    (item,) = report["lists"]
+    assert item["purposes"]["open_tracking"] == {"never_asked": 1, "refused": 1, "granted": 2}
+    assert "@" not in str(report)

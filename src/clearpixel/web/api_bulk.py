@@ -1,12 +1,13 @@
-"""REST API: CSV import, bulk grant/revoke with a legal basis, ledger verification and the
-flags check. Every flags change goes through the consent services (`record_decisions`)."""
+"""REST API: CSV import, bulk grant/revoke with a legal basis, ledger verification, the
+flags check and the consent dashboard. Every flags change goes through the consent
+services (`record_decisions`)."""
 
 from __future__ import annotations
 
 import shutil
 import tempfile
 from pathlib import Path as FilePath
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from pydantic import BaseModel, Field
@@ -16,6 +17,7 @@ from clearpixel.audience.csv_import import FlagsMode, import_csv
 from clearpixel.audience.integrity import check_flags, verify_ledger
 from clearpixel.consent.bulk import bulk_change
 from clearpixel.domain.errors import ClearpixelError
+from clearpixel.reports.consent import consent_dashboard
 from clearpixel.web.api_base import ApiRoute, IdPath, KeyDep
 from clearpixel.web.deps import get_ctx
 
@@ -152,6 +154,13 @@ def get_verify(request: Request) -> VerifyOut:
         fault_seq=fault.seq if fault else None,
         problem=fault.problem if fault else None,
     )
+
+
+@router.get("/reports/consent", response_model=dict[str, Any], tags=["reports"])
+def get_consent_report(request: Request) -> dict[str, Any]:
+    """The consent dashboard: per list and purpose never asked / refused / granted, its daily
+    history from the ledger, consent-request outcomes, withdrawals per day. No address."""
+    return consent_dashboard(get_ctx(request)).as_dict()
 
 
 @router.get("/ledger/flags-check", response_model=FlagsCheckOut, tags=["ledger"])
