@@ -39,6 +39,7 @@ NOT_ACTIVITY = frozenset(
     }
 )
 KEEP_BATCH_IDS = timedelta(days=7)
+SEND_CACHE_SIZE = 200_000
 
 
 @dataclass
@@ -83,6 +84,7 @@ class BatchState:
     scanner_window: float
     ip_version: str
     items: list[Item]
+    send_cache: dict[tuple[int, int], store.SendFacts] = field(default_factory=dict)
     drops: Counter[tuple[int, datetime, str]] = field(default_factory=Counter)
     events: list[dict[str, Any]] = field(default_factory=list)
     contacts: dict[int, store.ContactNow] = field(default_factory=dict)
@@ -128,10 +130,18 @@ _SOURCE_MODE = {
 def load_sends(state: BatchState) -> None:
     """Kind, mode and delivery time of each per-recipient hit's send, in one query. A pixel's
     mode is the one its signed token names; a click takes the mode of its send."""
-    items = [i for i in state.live() if i.hit.contact_id]
-    found = store.sends_for(state.tx, [(i.hit.campaign_id, i.hit.contact_id) for i in items])
+    cache = state.send_cache
+    wanted = {
+        (i.hit.campaign_id, i.hit.contact_id)
+        for i in state.live()
+        if i.hit.contact_id and (i.hit.campaign_id, i.hit.contact_id) not in cache
+    }
+    if wanted:
+        if len(cache) + len(wanted) > SEND_CACHE_SIZE:
+            cache.clear()
+        cache.update(store.sends_for(state.tx, sorted(wanted)))
     for item in state.live():
-        item.send = found.get((item.hit.campaign_id, item.hit.contact_id))
+        item.send = cache.get((item.hit.campaign_id, item.hit.contact_id))
         if item.send is not None:
             item.kind = MessageKind(item.send.kind)
         if item.hit.source is HitSource.CLICK:
@@ -334,6 +344,9 @@ class Pipeline:
         self.scanner_window = scanner_window
         self.ip_version = ip_version
         self._last_prune: datetime | None = None
+        # A send's kind, mode and delivery time never change once it is sent: kept across
+        # batches (bounded). Flags are never cached: the consent check reads them each batch.
+        self._send_cache: dict[tuple[int, int], store.SendFacts] = {}
 
     def ingest(self, batch: Batch) -> IngestResult:
         """Ingest one batch. Raises if the database fails; nothing is then written.
@@ -351,6 +364,7 @@ class Pipeline:
                 scanner_window=self.scanner_window,
                 ip_version=self.ip_version,
                 items=[Item(hit) for hit in batch.hits],
+                send_cache=self._send_cache,
             )
             hour = now.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
             for reason, n in batch.drops.items():
