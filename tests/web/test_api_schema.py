@@ -15,7 +15,7 @@ from clearpixel.sending.service import create_campaign
 from clearpixel.web.app import create_app
 from tests.helpers import make_contacts, make_list
 
-EXAMPLES_PER_OPERATION = 8
+EXAMPLES_PER_OPERATION = 6
 
 
 def test_no_request_gets_a_server_error(ctx):
