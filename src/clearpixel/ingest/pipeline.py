@@ -17,7 +17,8 @@ import logging
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 from clearpixel.domain.events import DropReason, Hit, HitKind, HitSource, MachineReason, Verdict
@@ -73,8 +74,18 @@ class Item:
 
     @property
     def hour(self) -> datetime:
-        at = datetime.fromtimestamp(self.hit.at, UTC)
-        return at.replace(minute=0, second=0, microsecond=0)
+        return _hour(int(self.hit.at // 3600))
+
+
+@lru_cache(maxsize=4096)
+def _hour(hours: int) -> datetime:
+    """The UTC hour that many hours after the epoch (hits of a batch share a few)."""
+    return datetime.fromtimestamp(hours * 3600, UTC)
+
+
+@lru_cache(maxsize=1024)
+def _day(days: int) -> date:
+    return datetime.fromtimestamp(days * 86400, UTC).date()
 
 
 @dataclass
@@ -283,7 +294,7 @@ def update_dates(state: BatchState) -> None:
         hit = item.hit
         if not item.contact_known or item.reason in NOT_ACTIVITY:
             continue
-        day = datetime.fromtimestamp(hit.at, UTC).date()
+        day = _day(int(hit.at // 86400))
         if hit.kind is HitKind.CLICK:
             clicks[hit.contact_id] = max(day, clicks.get(hit.contact_id, day))
         elif item.mode in (TrackingMode.DELIVERABILITY, TrackingMode.PERSONAL):
