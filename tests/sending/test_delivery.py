@@ -287,3 +287,15 @@ def test_the_sandbox_refuses_unsafe_template_access_with_a_clear_error(ctx, tmp_
         service.send_campaign(ctx, campaign.id, OutboxTransport(tmp_path / "box"))
     with ctx.db.connect() as conn:
         assert count_by_status(conn, campaign.id) == {"pending": 1}
+
+
+def test_a_campaign_that_found_no_recipient_stays_open_for_a_later_run(ctx, tmp_path):
+    campaign, _ = _campaign(ctx, [])
+    box = OutboxTransport(tmp_path / "box")
+    assert service.send_campaign(ctx, campaign.id, box).sent == 0
+    assert service.get_campaign(ctx, campaign.id).status == "sending"
+    add_contacts(ctx, campaign.list_id, [("late@example.org", None, {})])
+    assert service.send_campaign(ctx, campaign.id, box).sent == 1
+    assert service.get_campaign(ctx, campaign.id).status == "sent"
+    add_contacts(ctx, campaign.list_id, [("later@example.org", None, {})])
+    assert service.send_campaign(ctx, campaign.id, box).sent == 0, "complete: rows only"

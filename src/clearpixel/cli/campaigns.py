@@ -173,7 +173,7 @@ def send(
     )
     console.print(
         "totals: "
-        + ", ".join(f"{k} {v}" for k, v in sorted(report.by_status.items()))
+        + (", ".join(f"{k} {v}" for k, v in sorted(report.by_status.items())) or "no recipient")
         + " | sent by mode: "
         + (", ".join(f"{k} {v}" for k, v in sorted(by_mode.items())) or "none")
     )

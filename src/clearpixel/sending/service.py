@@ -171,7 +171,9 @@ def send_campaign(
     _run(lambda: _deliver(ctx, campaign, renderer, transport, rate, concurrency, report, progress))
     with ctx.db.begin() as tx:
         report.by_status = send_store.count_by_status(tx, campaign.id)
-        if not report.by_status.get(send_store.PENDING):
+        if report.by_status and not report.by_status.get(send_store.PENDING):
+            # Complete: a later run only retries rows, it adds no recipient. A campaign that
+            # found no recipient at all stays open for a later run.
             campaign_store.set_status(tx, campaign.id, campaign_store.SENT)
     return report
 
