@@ -162,6 +162,8 @@ sends = sa.Table(
     sa.Column("created_at", Timestamp, nullable=False),
     sa.Column("sent_at", Timestamp, nullable=True),
     sa.UniqueConstraint("campaign_id", "contact_id", name="uq_sends_campaign_contact"),
+    # A resumed send reads the rows still pending, in id order, without walking the sent ones.
+    sa.Index("ix_sends_campaign_status", "campaign_id", "status", "id"),
 )
 
 # --- admin: the admin account, REST API keys, login attempts (rate limit) ----------------------

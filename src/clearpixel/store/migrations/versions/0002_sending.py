@@ -66,6 +66,7 @@ def upgrade() -> None:
             ["campaign_id"], ["campaigns.id"], name="fk_sends_campaign_id_campaigns"
         ),
     )
+    op.create_index("ix_sends_campaign_status", "sends", ["campaign_id", "status", "id"])
 
 
 def downgrade() -> None:
