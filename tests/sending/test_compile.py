@@ -32,6 +32,7 @@ PERSONAL_AUTOLOAD = [
         '<!--[if mso]><v:fill src="https://x.example/{{ email }}"/><![endif]-->',
         "<v:fill src>",
     ),
+    ('<base href="https://x.example/{{ customer_id }}/">', "<base href>"),
     ("<p>{{ bio|safe }}</p>", "|safe"),
     ("{% autoescape false %}<p>{{ bio }}</p>{% endautoescape %}", "autoescape"),
 ]

@@ -15,8 +15,9 @@ from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 # Attributes whose URL a client fetches on display, on any element.
 AUTOLOAD_ATTRIBUTES = ("src", "srcset", "background", "poster", "lowsrc", "dynsrc", "imagesrcset")
-# `href` is fetched on display for these elements (not for <a>/<area>, which need a click).
-AUTOLOAD_HREF_TAGS = frozenset({"link", "image", "use", "feimage"})
+# `href` is fetched on display for these elements (not for <a>/<area>, which need a click);
+# <base href> decides where every relative auto-loaded URL points.
+AUTOLOAD_HREF_TAGS = frozenset({"link", "image", "use", "feimage", "base"})
 CSS_URL = re.compile(r"""url\(\s*(['"]?)(.*?)\1\s*\)|@import\s+(['"])(.*?)\3""", re.I | re.S)
 CONDITIONAL_COMMENT = re.compile(r"<!--\[if[^\]]*\]>(.*?)<!\[endif\]-->", re.I | re.S)
 
