@@ -2,7 +2,12 @@
 
 Rules are loaded once: user-agent patterns (`rules/user_agents.json`) and IP ranges
 (`rules/ip_ranges.json`, or the copy `clearpixel classify load-ranges` writes into the data
-folder). Each verdict names the rule and its version (`name@version`), so a report can say
+folder). Loaded ranges live in the data folder, not the database, on purpose: the request
+path must classify with the database down (R12), a server reads them at start before it
+touches the database, and the file's content hash is the version every verdict names. Several
+HTTP nodes get the same file the way they get their settings.
+
+Each verdict names the rule and its version (`name@version`), so a report can say
 which rules made it. Order of checks: a prefetch header, a burst of distinct addresses on one
 message, Apple's egress ranges, then user-agent patterns (first match wins). A hit from a
 scanner network is marked so ingest can call it a scanner when it came within seconds of
