@@ -213,7 +213,7 @@ def test_send_resumes_after_kill_9_with_no_gap_and_at_most_in_flight_twice(
     command = [
         sys.executable, "-c", "from clearpixel.cli import main; main()",
         "campaign", "send", str(campaign.id), "--smtp", smtp_server.url,
-        "--rate", "25", "--concurrency", str(concurrency),
+        "--rate", "10", "--concurrency", str(concurrency),
     ]  # fmt: skip
     env = {**os.environ, **cli_env}
     process = subprocess.Popen(
