@@ -217,3 +217,24 @@ def test_campaign_page_has_the_report_and_svg_charts(ctx, client):
     assert "Click-to-open rate" in page and "not unique" in page
     assert "anonymous" in page and "personal" in page
     assert client.get("/admin/campaigns/999").status_code == 404
+
+
+def test_evidence_and_search_text_are_escaped(ctx, client):
+    list_id = make_list(ctx)
+    (cid,) = make_contacts(ctx, list_id, [None])
+    record_decision(
+        ctx.db,
+        cid,
+        granted=1,
+        method=Method.API,
+        now=ctx.now(),
+        cooldown=ctx.cooldown,
+        evidence={"source": "<script>alert(1)</script>"},
+    )
+    sign_in(client)
+    page = client.get(f"/admin/contacts/{cid}")
+    assert "<script>alert(1)</script>" not in page.text
+    assert "&lt;script&gt;" in page.text
+    assert "script-src" not in page.headers["content-security-policy"]  # no script at all
+    found = client.get(f"/admin/lists/{list_id}", params={"q": '"><img src=x>'}).text
+    assert '"><img src=x>' not in found
