@@ -75,3 +75,26 @@ def test_spill_file_of_a_stopped_process_is_adopted(ctx, tmp_path):
     assert buffer.spill.pending()
     buffer.flush_now()
     assert opens(ctx) == 4 and not buffer.spill.pending()
+
+
+def test_batch_in_flight_at_a_crash_is_replayed_from_the_journal_once(ctx, tmp_path):
+    """kill -9 while a batch is being written: its journal holds it; the next process
+    adopts the journal and ingests the batch exactly once, committed or not."""
+    tracker = Tracker(ctx)
+    hits = campaign_hits(ctx, 6)
+    crashed = HitBuffer(tracker.pipeline.ingest, tmp_path / "spill")
+    crashed.journal.write(Batch("inflight-1", hits[:3]))  # the process dies here
+    assert crashed.journal._handle is not None
+    crashed.journal._handle.close()
+    committed = HitBuffer(tracker.pipeline.ingest, tmp_path / "spill")
+    committed.journal.write(Batch("inflight-2", hits[3:]))
+    tracker.pipeline.ingest(Batch("inflight-2", hits[3:]))  # committed, then killed
+    assert committed.journal._handle is not None
+    committed.journal._handle.close()
+
+    restarted = HitBuffer(tracker.pipeline.ingest, tmp_path / "spill")
+    restarted.spill.adopt_orphans()
+    restarted.flush_now()
+    restarted.journal.close()
+    assert opens(ctx) == 6
+    assert list((tmp_path / "spill").glob("*.jsonl")) == []

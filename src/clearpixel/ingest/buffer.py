@@ -143,6 +143,41 @@ class SpillFiles:
             handle.close()
 
 
+class Journal:
+    """The batch being ingested, kept on disk (fsynced) until its transaction has committed or
+    it was spilled. After a kill -9 the next process adopts the file like a spill file and
+    replays it; the batch id makes that exactly once. So a crash loses only the hits still in
+    memory: at most one flush interval."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self._path: Path | None = None
+        self._handle: IO[str] | None = None
+
+    def write(self, batch: Batch) -> None:
+        if self._handle is None:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            self._path = self.directory / f"{time.time_ns():020d}-{os.getpid()}-journal.jsonl"
+            self._handle = self._path.open("a+")
+            fcntl.flock(self._handle, fcntl.LOCK_EX)
+        self._handle.seek(0)
+        self._handle.truncate(0)
+        self._handle.write(batch_to_json(batch) + "\n")
+        self._handle.flush()
+        os.fsync(self._handle.fileno())
+
+    def clear(self) -> None:
+        if self._handle is not None:
+            self._handle.truncate(0)
+
+    def close(self) -> None:
+        if self._handle is not None:
+            self._handle.close()
+            self._handle = None
+        if self._path is not None and self._path.exists() and not self._path.stat().st_size:
+            self._path.unlink()
+
+
 class HitBuffer:
     """Collects hits on the event loop and ingests them in batches."""
 
@@ -158,6 +193,7 @@ class HitBuffer:
     ) -> None:
         self._ingest = ingest
         self.spill = SpillFiles(spill_dir)
+        self.journal = Journal(spill_dir)
         self.max_batch = max_batch
         self.interval = interval
         self.capacity = capacity
@@ -204,21 +240,26 @@ class HitBuffer:
         while self._hits or self._drops:
             await self.flush()
         self.spill.close()
+        self.journal.close()
 
     def flush_now(self) -> None:
         """Write everything queued, synchronously, on the caller's thread (CLI and tests
-        that do not run an event loop). Must not run while the flusher task runs."""
-        while self._hits or self._drops or self.spill.pending():
-            hits, self._hits = self._hits[: self.max_batch], self._hits[self.max_batch :]
-            drops, self._drops = dict(self._drops), Counter()
-            batch = None
-            if hits or drops:
-                self._seq += 1
-                batch = Batch(f"{self._run}-{self._seq}", hits, drops)
-            self._next_replay = 0.0
-            self._write(batch)
-            if self.spill.pending() and not self._hits and not self._drops:
-                return
+        that do not run an event loop), then close the journal. Must not run while the
+        flusher task runs."""
+        try:
+            while self._hits or self._drops or self.spill.pending():
+                hits, self._hits = self._hits[: self.max_batch], self._hits[self.max_batch :]
+                drops, self._drops = dict(self._drops), Counter()
+                batch = None
+                if hits or drops:
+                    self._seq += 1
+                    batch = Batch(f"{self._run}-{self._seq}", hits, drops)
+                self._next_replay = 0.0
+                self._write(batch)
+                if self.spill.pending() and not self._hits and not self._drops:
+                    return
+        finally:
+            self.journal.close()
 
     async def _loop(self) -> None:
         while not self._stopping:
@@ -251,16 +292,22 @@ class HitBuffer:
             return
         if batch is None:
             return
+        self.journal.write(batch)
         try:
             self._ingest(batch)
             self.ingested_batches += 1
-        except Exception:
-            log.exception(
-                "ingest of batch %s failed; spilled to %s", batch.id, self.spill.directory
+        except Exception as exc:
+            log.warning(
+                "ingest of batch %s failed, spilled to %s: %s",
+                batch.id,
+                self.spill.directory,
+                str(exc)[:200],
             )
             self.spill.append(batch)
             self.spilled_batches += 1
             self._next_replay = time.monotonic() + self.retry_after
+        finally:
+            self.journal.clear()
 
     def _replay(self, *, force: bool = False) -> None:
         if not force and time.monotonic() < self._next_replay:
