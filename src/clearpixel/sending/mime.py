@@ -1,14 +1,21 @@
 """MIME assembly without the email package's object model: the headers and parts of one
 campaign are laid out once, and each message is bytes joined around the recipient's values.
 
-multipart/alternative (text then HTML, both UTF-8 in base64, CRLF line ends), a stable
-Message-ID, List-Unsubscribe with https and mailto and RFC 8058 one-click for bulk mail, and a
-DKIM signature (dkimpy) covering them when a key is configured.
+multipart/alternative (text then HTML, UTF-8, CRLF line ends), a stable Message-ID,
+List-Unsubscribe with https and mailto and RFC 8058 one-click for bulk mail, and a DKIM
+signature (dkimpy) covering them when a key is configured.
+
+Parts go as they are, without a transfer encoding to compute: `7bit` when ASCII, `8bit` when
+not (RFC 6152; the SMTP transport downgrades such a message with `seven_bit` for a server that
+does not offer 8BITMIME). A part that cannot go as it is (a line over 998 octets, RFC 5322
+2.1.1; a NUL; the boundary in its text) is sent in base64 instead; one cheap scan per part
+finds out.
 """
 
 from __future__ import annotations
 
 import binascii
+import re
 import struct
 from dataclasses import dataclass
 from datetime import datetime
@@ -74,6 +81,38 @@ def base64_body(text: str) -> bytes:
         lines.append(encoded[rows * 76 :])
     lines.append(b"")
     return b"\r\n".join(lines)
+
+
+MAX_LINE = 998  # octets, without the CRLF (RFC 5322 2.1.1)
+
+
+def lines_fit(data: bytes, limit: int = MAX_LINE) -> bool:
+    """Whether every CRLF-ended line of `data` has at most `limit` octets. Each step looks for
+    the last line end within the next `limit + 2` octets, so it jumps a window at a time
+    instead of walking every line."""
+    pos, size = 0, len(data)
+    while size - pos > limit:
+        found = data.rfind(b"\n", pos, pos + limit + 2)
+        if found < 0:
+            return False
+        pos = found + 1
+    return True
+
+
+def body_part(text: str, boundary: bytes) -> tuple[bytes, bytes]:
+    """(Content-Transfer-Encoding, body) of one text part: the UTF-8 text itself with CRLF
+    line ends (7bit or 8bit) when it can go as it is, else base64."""
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    # The CRLF before a boundary belongs to the boundary (RFC 2046), hence one more.
+    data = (text.replace("\n", CRLF) + CRLF).encode("utf-8")
+    if b"\0" in data or not lines_fit(data) or b"--" + boundary in data:
+        return b"base64", base64_body(text)
+    return (b"7bit" if data.isascii() else b"8bit"), data
+
+
+HEADER_END = b"\r\n\r\n"
+BOUNDARY = re.compile(rb'boundary="([^"]+)"')
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,20 +181,46 @@ class MimeLayout:
             headers.append("List-Unsubscribe-Post: List-Unsubscribe=One-Click")
         headers.append(f'Content-Type: multipart/alternative; boundary="{boundary}"')
         head = CRLF.join(headers).encode("utf-8")
+        mark = boundary.encode("ascii")
+        text_cte, text_body = body_part(text, mark)
+        html_cte, html_body = body_part(html, mark)
         message = b"".join(
             (
                 head,
-                f"{CRLF}{CRLF}--{boundary}{CRLF}".encode(),
+                b"\r\n\r\n--%s\r\n" % mark,
                 b'Content-Type: text/plain; charset="utf-8"\r\n'
-                b"Content-Transfer-Encoding: base64\r\n\r\n",
-                base64_body(text),
-                f"--{boundary}{CRLF}".encode(),
+                b"Content-Transfer-Encoding: %s\r\n\r\n" % text_cte,
+                text_body,
+                b"--%s\r\n" % mark,
                 b'Content-Type: text/html; charset="utf-8"\r\n'
-                b"Content-Transfer-Encoding: base64\r\n\r\n",
-                base64_body(html),
-                f"--{boundary}--{CRLF}".encode(),
+                b"Content-Transfer-Encoding: %s\r\n\r\n" % html_cte,
+                html_body,
+                b"--%s--\r\n" % mark,
             )
         )
+        if self.dkim_key is not None:
+            return self.dkim_key.sign(message)
+        return message
+
+    def seven_bit(self, message: bytes) -> bytes:
+        """`message` (built by `build`) with its 8bit parts in base64 and, with a key, signed
+        again: for an SMTP server that does not offer 8BITMIME."""
+        if message.isascii():
+            return message
+        head, _, body = message.partition(HEADER_END)
+        if head.startswith(b"DKIM-Signature:"):
+            head = head[head.index(b"\r\nFrom:") + 2 :]  # folded lines start with a space
+        found = BOUNDARY.findall(head)  # Content-Type, the last header, names it
+        if not found:
+            raise ClearpixelError("not a message of this layout: no boundary")
+        delimiter = b"\r\n--" + found[-1]
+        chunks = body.split(delimiter)
+        for i, chunk in enumerate(chunks):
+            part_head, sep, content = chunk.partition(HEADER_END)
+            if sep and part_head.endswith(b"Content-Transfer-Encoding: 8bit"):
+                encoded = base64_body(content.decode("utf-8"))
+                chunks[i] = part_head[:-4] + b"base64" + HEADER_END + encoded.removesuffix(b"\r\n")
+        message = head + HEADER_END + delimiter.join(chunks)
         if self.dkim_key is not None:
             return self.dkim_key.sign(message)
         return message

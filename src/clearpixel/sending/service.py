@@ -257,6 +257,7 @@ async def _deliver(
     if progress:
         progress(0, total)
     envelope_from = parseaddr(campaign.from_addr)[1]
+    downgrade = renderer.layout.seven_bit
 
     failure: list[Exception] = []
 
@@ -288,7 +289,9 @@ async def _deliver(
         send_id, contact, mode, purposes, data, message_id = item
         await limiter.wait()
         try:
-            await session.send(envelope_from, contact.email, data, key=str(contact.id))
+            await session.send(
+                envelope_from, contact.email, data, key=str(contact.id), downgrade=downgrade
+            )
         except DeliveryError as exc:
             with ctx.db.begin() as tx:
                 send_store.mark_failed(tx, send_id, str(exc), permanent=exc.permanent)

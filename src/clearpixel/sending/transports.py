@@ -37,8 +37,22 @@ class PermanentFailure(DeliveryError):
     permanent = True
 
 
+Downgrade = Callable[[bytes], bytes]
+
+
 class Session(Protocol):
-    async def send(self, sender: str, recipient: str, data: bytes, *, key: str) -> None: ...
+    async def send(
+        self,
+        sender: str,
+        recipient: str,
+        data: bytes,
+        *,
+        key: str,
+        downgrade: Downgrade | None = None,
+    ) -> None:
+        """Hand `data` on. A message with 8bit parts goes to an SMTP server that does not
+        offer 8BITMIME as `downgrade(data)` (the same message, 7bit)."""
+
     async def close(self) -> None: ...
 
 
@@ -85,7 +99,15 @@ class OutboxTransport:
 class _OutboxSession:
     folder: Path
 
-    async def send(self, sender: str, recipient: str, data: bytes, *, key: str) -> None:
+    async def send(
+        self,
+        sender: str,
+        recipient: str,
+        data: bytes,
+        *,
+        key: str,
+        downgrade: Downgrade | None = None,
+    ) -> None:
         final = self.folder / f"{key}.eml"
         partial = self.folder / f".{key}.eml.partial"
         with open(partial, "wb") as handle:
@@ -114,7 +136,15 @@ class MemoryTransport:
 class _MemorySession:
     messages: list[tuple[str, bytes]]
 
-    async def send(self, sender: str, recipient: str, data: bytes, *, key: str) -> None:
+    async def send(
+        self,
+        sender: str,
+        recipient: str,
+        data: bytes,
+        *,
+        key: str,
+        downgrade: Downgrade | None = None,
+    ) -> None:
         self.messages.append((recipient, data))
 
     async def close(self) -> None:
@@ -212,12 +242,30 @@ class _SmtpSession:
             with contextlib.suppress(Exception):  # the connection is being thrown away
                 client.close()
 
-    async def send(self, sender: str, recipient: str, data: bytes, *, key: str) -> None:
+    async def send(
+        self,
+        sender: str,
+        recipient: str,
+        data: bytes,
+        *,
+        key: str,
+        downgrade: Downgrade | None = None,
+    ) -> None:
         delay = self.config.backoff
+        eight_bit = not data.isascii()
         for attempt in range(self.config.retries + 1):
             try:
                 client = await self._connected()
-                await client.sendmail(sender, [recipient], data)
+                if not eight_bit:
+                    await client.sendmail(sender, [recipient], data)
+                elif client.supports_extension("8bitmime"):
+                    await client.sendmail(sender, [recipient], data, mail_options=["BODY=8BITMIME"])
+                elif downgrade is not None:
+                    await client.sendmail(sender, [recipient], downgrade(data))
+                else:
+                    raise PermanentFailure(
+                        "the SMTP server does not accept 8-bit messages (no 8BITMIME)"
+                    )
                 return
             except aiosmtplib.SMTPRecipientsRefused as exc:
                 code = min((r.code for r in exc.recipients), default=550)
