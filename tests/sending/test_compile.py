@@ -6,6 +6,8 @@ from datetime import UTC, datetime
 from types import SimpleNamespace
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from clearpixel.domain.errors import ClearpixelError
 from clearpixel.domain.policy import MessageKind, TrackingMode
@@ -15,6 +17,7 @@ from clearpixel.sending.compile import TemplateRefused, compile_campaign
 from clearpixel.sending.render import CampaignInfo, Renderer
 from clearpixel.sending.text import html_to_text
 from clearpixel.store.campaigns import get_links
+from tests.conftest import FIXED_NOW
 from tests.helpers import make_list
 from tests.sending.messages import parse, parts, scan
 
@@ -146,8 +149,8 @@ def test_text_part_derived_from_html_carries_click_links():
         subject="s",
         html="<p>Hi {{ name }}: <a href='https://x.example/a'>go</a></p>",
     )
-    text = compiled.text.render(name="<Ann>", _cp_l1="https://t/c/TOKEN", _cp_tail="")
-    assert text == "Hi <Ann>: go (https://t/c/TOKEN)\n"
+    text = compiled.text.fill({"name": "<Ann>"}, ["https://t/c/TOKEN"], "")
+    assert text == "Hi <Ann>: go (https://t/c/TOKEN)\r\n"  # CRLF, as the message carries it
 
 
 def test_given_text_part_has_its_registered_links_tracked():
@@ -157,5 +160,82 @@ def test_given_text_part_has_its_registered_links_tracked():
         html="<a href='https://x.example/a'>go</a><a href='https://x.example/ab'>go</a>",
         text="Go: https://x.example/a and https://x.example/ab, https://other.example/",
     )
-    text = compiled.text.render(_cp_l1="L1", _cp_l2="L2", _cp_tail="")
-    assert text == "Go: L1 and L2, https://other.example/\n"
+    text = compiled.text.fill({}, ["L1", "L2"], "")
+    assert text == "Go: L1 and L2, https://other.example/\r\n"
+
+
+SLOTTED = (
+    "<p>Hi {{ name }}</p><a href='https://x.example/a'>a</a>"
+    "{% for i in items %}<a href='https://x.example/b'>b{{ i }}</a>{% endfor %}"
+    "<a href='https://x.example/a'>again</a>{% if vip %}<a href='https://x.example/c'>c</a>"
+    "{% endif %}</body>"
+)
+
+
+@pytest.mark.parametrize("vip", [True, False])
+def test_links_in_loops_and_conditions_get_their_own_click_urls(vip):
+    """Slots outside blocks are separators; a slot inside a block falls back to a variable.
+    Both put each link's URL in its place, in the HTML and the text part."""
+    flat = compile_campaign(
+        kind=MessageKind.MARKETING, subject="s", html=SLOTTED.split("{% for")[0] + "</body>"
+    )
+    assert flat.html.slots == (1, 0) and flat.text.slots == (1, 0)
+    compiled = compile_campaign(kind=MessageKind.MARKETING, subject="s", html=SLOTTED)
+    assert compiled.links == ["https://x.example/a", "https://x.example/b", "https://x.example/c"]
+    assert compiled.html.slots is None and compiled.text.slots is None
+    values = {"name": "<Ann>", "items": [1, 2], "vip": vip}
+    html = compiled.html.fill(dict(values), ["L1", "L2", "L3"], "<tail>")
+    c_link = '<a href="L3">c</a>' if vip else ""
+    assert html == (
+        '<p>Hi &lt;Ann&gt;</p><a href="L1">a</a><a href="L2">b1</a><a href="L2">b2</a>'
+        f'<a href="L1">again</a>{c_link}<tail></body>'
+    )
+    text = compiled.text.fill(dict(values), ["L1", "L2", "L3"], "TAIL")
+    assert text.startswith("Hi <Ann>\r\n") and text.endswith("TAIL")
+    assert "b1 (L2)" in text and "b2 (L2)" in text and ("c (L3)" in text) is vip
+
+
+def test_values_cannot_add_or_move_a_slot():
+    compiled = compile_campaign(
+        kind=MessageKind.MARKETING,
+        subject="s",
+        html="<p>{{ name }}</p><a href='https://x.example/a'>a</a></body>",
+    )
+    separator = compiled.html.separator
+    assert separator.startswith("@@cp") and len(separator) == 38
+    # A value that looks like a slot (even a separator of another compile) stays text.
+    other = compile_campaign(
+        kind=MessageKind.MARKETING, subject="s", html="<a href='https://x.example/a'>a</a>"
+    )
+    html = compiled.html.fill({"name": other.html.separator + "x\ue001"}, ["L1"], "T")
+    assert html == f'<p>{other.html.separator}x\ue001</p><a href="L1">a</a>T</body>'
+    assert other.html.separator != separator
+    with pytest.raises(ValueError, match="separator"):
+        compiled.html.fill({"name": separator}, ["L1"], "T")
+
+
+LINE_BREAKY = [
+    "<p>Hi {{ name }}</p><a href='https://x.example/a'>a</a></body>",
+    "{% for i in items %}<a href='https://x.example/{{ i }}'>{{ name }}</a>{% endfor %}",
+    "{% filter replace('\\r\\n', '\\n') %}<p>{{ name }}\n</p>{% endfilter %}"
+    "<a href='https://x.example/a'>a</a>",
+    "{% macro m() %}{{ caller() }}\n{% endmacro %}{% call m() %}{{ name }}\n{% endcall %}",
+]
+
+
+@pytest.mark.parametrize("html", LINE_BREAKY)
+@given(name=st.text(alphabet="ab\r\n\u00e9 ", max_size=12))
+def test_every_line_end_of_a_message_is_crlf_whatever_the_values(html, name):
+    compiled = compile_campaign(kind=MessageKind.MARKETING, subject="s", html=html)
+    renderer = Renderer(
+        CampaignInfo(1, "pub", "News <n@example.org>", "Org\nName"),
+        compiled,
+        signer=TokenSigner([b"k" * 32]),
+        base_url="https://t.example",
+        unsubscribe_mailto="u@example.org",
+    )
+    contact = SimpleNamespace(id=3, email="a@example.org", attributes={"name": name, "items": [1]})
+    data = renderer.render(contact, TrackingMode.PERSONAL, purposes=1, now=FIXED_NOW).data
+    assert data.count(b"\n") == data.count(b"\r\n") == data.count(b"\r")
+    _, html_part = parts(parse(data))
+    assert name.replace("\r\n", "\n").replace("\r", "\n").replace("\n", "\r\n") in html_part

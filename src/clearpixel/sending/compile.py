@@ -1,22 +1,28 @@
 """Compile a campaign once: check it against R1/R3, register its links, and turn it into
 templates whose per-recipient render needs no HTML parsing.
 
-The HTML is parsed once (selectolax). Every tracked `<a href>` value is replaced in the
-template source by a variable (`_cp_l{link id}`) that the renderer fills with the recipient's
-click URL, and `{{ _cp_tail }}` (pixel and footer) goes before `</body>`. Per recipient there
-is then one sandboxed Jinja render and string joins.
+The HTML is parsed once (selectolax). Every tracked `<a href>` value becomes a slot for the
+recipient's click URL, and one more slot (pixel and footer) goes before `</body>`; the text
+part gets the same slots. When every slot sits outside Jinja blocks (the usual newsletter),
+a slot is a separator in the template's static text: per recipient, Jinja renders only the
+campaign's own fields, and the output is split at the separators and joined with the
+recipient's URLs. A slot inside a block (a link in a loop or a condition) makes the part fall
+back to Jinja variables (`_cp_l{link id}`, `_cp_tail`), filled by the same render.
 """
 
 from __future__ import annotations
 
 import html as html_lib
 import re
-from collections.abc import Mapping
+import secrets
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import jinja2
 from jinja2 import nodes
 from jinja2.sandbox import SandboxedEnvironment
+from markupsafe import Markup
 from selectolax.lexbor import LexborHTMLParser
 
 from clearpixel.domain.errors import ClearpixelError
@@ -33,7 +39,8 @@ HREF = re.compile(
 )
 COMMENT = re.compile(r"<!--.*?-->", re.S)
 BODY_END = re.compile(r"</body\s*>", re.I)
-TAIL = "{{ _cp_tail }}"
+SLOT = re.compile(r"@@cp[0-9a-f]{32}\.(\d+)@@")
+TAIL_ID = 0
 # Kinds that R1 and R3 protect: no per-recipient value in auto-loaded URLs.
 PROTECTED = frozenset({MessageKind.MARKETING, MessageKind.CONSENT_REQUEST})
 
@@ -54,18 +61,81 @@ HTML_ENV = html_environment()
 TEXT_ENV = text_environment()
 
 
+def crlf_lines(value: Any) -> Any:
+    """A `{{ value }}` with its line ends made CRLF (Markup stays Markup)."""
+    if isinstance(value, str) and ("\n" in value or "\r" in value):
+        return value.replace("\r\n", "\n").replace("\r", "\n").replace("\n", "\r\n")
+    return value
+
+
+def _part_environment(env: SandboxedEnvironment) -> SandboxedEnvironment:
+    """The parts' templates write CRLF line ends, as the message carries them: in their
+    text (newline_sequence) and in every `{{ value }}` (finalize). Only a block that rewrites
+    its own output (`{% filter %}`, `{% call %}`) escapes this; `Part.crlf` says so."""
+    env.newline_sequence = "\r\n"
+    env.finalize = crlf_lines
+    return env
+
+
+HTML_PART_ENV = _part_environment(html_environment())
+TEXT_PART_ENV = _part_environment(text_environment())
+
+
+@dataclass(frozen=True, slots=True)
+class Part:
+    """One part's template and where the platform's values go in its output."""
+
+    template: jinja2.Template
+    slots: tuple[int, ...] | None  # link ids in output order (0: the tail); None: variables
+    separator: str
+    crlf: bool = False  # every line end it writes is CRLF, given values without bare CR/LF
+
+    def fill(self, values: dict[str, Any], links: Sequence[str], tail: str) -> str:
+        """Render with the campaign's `values` and put `links` (link id = index + 1) and
+        `tail` in their places. Raises jinja2.TemplateError as Jinja does, and ValueError if a
+        value forged a separator (the separator is random per compile: never in practice)."""
+        if self.slots is None:
+            values["_cp_tail"] = _trusted(tail)
+            for link_id, url in enumerate(links, start=1):
+                values[f"_cp_l{link_id}"] = _trusted(url)
+            return self.template.render(values)
+        return "".join(self._pieces(values, links, tail))
+
+    def fill_utf8(self, values: dict[str, Any], links: Sequence[str], tail: str) -> bytes:
+        """`fill(...).encode("utf-8")`, encoded piece by piece: a part whose text has one
+        non-ASCII character then costs a copy, not a character-by-character encode."""
+        if self.slots is None:
+            return self.fill(values, links, tail).encode("utf-8")
+        return b"".join([piece.encode("utf-8") for piece in self._pieces(values, links, tail)])
+
+    def _pieces(self, values: dict[str, Any], links: Sequence[str], tail: str) -> list[str]:
+        assert self.slots is not None
+        pieces = self.template.render(values).split(self.separator)
+        if len(pieces) != len(self.slots) + 1:
+            raise ValueError("a rendered value contains the slot separator")
+        by_id = (tail, *links)
+        out: list[str] = [""] * (2 * len(pieces) - 1)
+        out[0::2] = pieces
+        out[1::2] = [by_id[i] for i in self.slots]
+        return out
+
+
 @dataclass(frozen=True, slots=True)
 class Compiled:
     """A campaign's templates, ready to render many times."""
 
     kind: MessageKind
     links: list[str]  # registered URLs; link id = index + 1
-    html: jinja2.Template
-    text: jinja2.Template
+    html: Part
+    text: Part
     subject: jinja2.Template | None  # None: the subject has no expression
     subject_text: str
     resources: list[htmlscan.Resource] = field(default_factory=list)
-    link_vars: tuple[str, ...] = ()
+
+
+def _trusted(value: str) -> Markup:
+    """Markup the platform built itself (its own URLs and tags), so autoescape leaves it."""
+    return Markup(value)  # noqa: S704 - never contains a recipient's value
 
 
 def compile_campaign(
@@ -78,6 +148,7 @@ def compile_campaign(
     if kind in PROTECTED:
         _check_r1(tree, html, resources, kind)
     hrefs = _locate_links(html, htmlscan.link_hrefs(tree))
+    nonce = secrets.token_hex(16)
     links: list[str] = []
     replacements: list[tuple[int, int, str]] = []
     for start, end, value in hrefs:
@@ -92,16 +163,17 @@ def compile_campaign(
             continue
         if value not in links:
             links.append(value)
-        replacements.append((start, end, f'"{{{{ _cp_l{links.index(value) + 1} }}}}"'))
+        replacements.append((start, end, f'"{_slot(nonce, links.index(value) + 1)}"'))
     if kind is MessageKind.CONSENT_REQUEST and "consent_url" not in html:
         raise TemplateRefused("a consent_request template must contain {{ consent_url }} (R3)")
     source = _replace(html, replacements)
-    html_source = _with_tail(source)
+    tail = _slot(nonce, TAIL_ID)
+    html_source = _with_tail(source, tail)
     if text is None:
-        text_source = html_to_text(source).rstrip("\n") + "\n" + TAIL
+        text_source = html_to_text(source).rstrip("\n") + "\n" + tail
     else:
         _parse_jinja(text, "text")
-        text_source = _track_text_links(text, links).rstrip("\n") + "\n" + TAIL
+        text_source = _track_text_links(text, links, nonce).rstrip("\n") + "\n" + tail
     subject_template = None
     if EXPRESSION.search(subject):
         _parse_jinja(subject, "subject")
@@ -109,13 +181,42 @@ def compile_campaign(
     return Compiled(
         kind=kind,
         links=links,
-        html=HTML_ENV.from_string(html_source),
-        text=TEXT_ENV.from_string(text_source),
+        html=_part(HTML_PART_ENV, html_source, nonce),
+        text=_part(TEXT_PART_ENV, text_source, nonce),
         subject=subject_template,
         subject_text=subject,
         resources=resources,
-        link_vars=tuple(f"_cp_l{i}" for i in range(1, len(links) + 1)),
     )
+
+
+def _slot(nonce: str, link_id: int) -> str:
+    """A placeholder no HTML parser or text conversion alters. ASCII, so that a part stays
+    ASCII (cheap to encode) unless its text is not."""
+    return f"@@cp{nonce}.{link_id}@@"
+
+
+def _part(env: SandboxedEnvironment, source: str, nonce: str) -> Part:
+    """Slots as separators when all of them are in the template's top-level static text
+    (fixed order and count), else as Jinja variables."""
+    ids = tuple(int(m.group(1)) for m in SLOT.finditer(source))
+    tree = env.parse(source)
+    crlf = not any(tree.find_all((nodes.FilterBlock, nodes.CallBlock)))
+    top_level = sum(
+        len(SLOT.findall(child.data))
+        for node in tree.body
+        if isinstance(node, nodes.Output)
+        for child in node.nodes
+        if isinstance(child, nodes.TemplateData)
+    )
+    separator = f"@@cp{nonce}@@"
+    if top_level == len(ids):
+        return Part(env.from_string(SLOT.sub(separator, source)), ids, separator, crlf)
+
+    def variable(match: re.Match[str]) -> str:
+        link_id = int(match.group(1))
+        return "{{ _cp_tail }}" if link_id == TAIL_ID else f"{{{{ _cp_l{link_id} }}}}"
+
+    return Part(env.from_string(SLOT.sub(variable, source)), None, separator, crlf)
 
 
 def _parse_jinja(source: str, what: str) -> nodes.Template:
@@ -210,15 +311,15 @@ def _replace(source: str, replacements: list[tuple[int, int, str]]) -> str:
     return "".join(out)
 
 
-def _with_tail(source: str) -> str:
+def _with_tail(source: str, tail: str) -> str:
     ends = list(BODY_END.finditer(source))
     if not ends:
-        return source + TAIL
+        return source + tail
     at = ends[-1].start()
-    return source[:at] + TAIL + source[at:]
+    return source[:at] + tail + source[at:]
 
 
-def _track_text_links(text: str, links: list[str]) -> str:
+def _track_text_links(text: str, links: list[str], nonce: str) -> str:
     """In a given text part, registered URLs are rewritten like in the HTML."""
     if not links:
         return text
@@ -226,4 +327,4 @@ def _track_text_links(text: str, links: list[str]) -> str:
     pattern = re.compile(
         "|".join(re.escape(u) for u in sorted(links, key=len, reverse=True)) + r"(?![^\s<>\"')\]])"
     )
-    return pattern.sub(lambda m: f"{{{{ _cp_l{by_url[m.group()]} }}}}", text)
+    return pattern.sub(lambda m: _slot(nonce, by_url[m.group()]), text)

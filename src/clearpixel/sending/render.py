@@ -2,6 +2,9 @@
 complete MIME message. No HTML is parsed here; the work is signing tokens, one sandboxed
 Jinja render per part and string joins.
 
+Tokens are signed in two batches (`TokenSigner.sign_links`, `sign_many`), each one still a
+full HMAC of its own content.
+
 What each mode carries (DESIGN §3, §5):
 - personal: `<img src="{base}/o/{PIXEL token}.gif">` naming campaign, contact and the purposes
   granted at send time, plus the preference link (R4);
@@ -27,7 +30,7 @@ from clearpixel.domain import urls
 from clearpixel.domain.errors import ClearpixelError
 from clearpixel.domain.policy import MessageKind, TrackingMode
 from clearpixel.domain.tokens import Token, TokenKind, TokenSigner
-from clearpixel.sending.compile import Compiled
+from clearpixel.sending.compile import Compiled, crlf_lines
 from clearpixel.sending.mime import DkimKey, MimeLayout
 
 PIXEL_ATTRS = 'width="1" height="1" alt="" style="display:block;width:1px;height:1px;border:0"'
@@ -40,6 +43,7 @@ FOOTERS = jinja2.Environment(
     loader=jinja2.PackageLoader("clearpixel.sending", "templates"),
     autoescape=jinja2.select_autoescape(["html"]),
     keep_trailing_newline=True,
+    newline_sequence="\r\n",
 )
 
 
@@ -75,9 +79,13 @@ def _trusted(value: str) -> Markup:
 
 @cache
 def _footer(name: str, **flags: bool | str) -> str:
-    return FOOTERS.get_template(name).render(
-        preferences_url=_trusted(PREFS_MARK), unsubscribe_url=_trusted(UNSUB_MARK), **flags
+    """A footer with CRLF line ends (the organisation's name included)."""
+    footer: str = crlf_lines(
+        FOOTERS.get_template(name).render(
+            preferences_url=_trusted(PREFS_MARK), unsubscribe_url=_trusted(UNSUB_MARK), **flags
+        )
     )
+    return footer
 
 
 def footer_locale(attributes: Mapping[str, Any]) -> str:
@@ -114,6 +122,7 @@ class Renderer:
         )
         self.bulk = self.kind in (MessageKind.MARKETING, MessageKind.CONSENT_REQUEST)
         self.track_clicks = self.kind is not MessageKind.CONSENT_REQUEST
+        self.link_ids = range(1, len(compiled.links) + 1)
 
     def message_id(self, contact_id: int) -> str:
         return f"<{self.campaign.public_id}.{contact_id}@{self.layout.domain}>"
@@ -124,37 +133,53 @@ class Renderer:
         """The complete message for `contact` in `mode` (purposes: the flags granted now)."""
         cid = contact.id
         campaign_id = self.campaign.id
-        sign = self.signer.sign
         base = self.base
         values: dict[str, Any] = {
             k: v for k, v in contact.attributes.items() if k not in RESERVED and k.isidentifier()
         }
         values["contact"] = {"email": contact.email, "attributes": dict(contact.attributes)}
         values["email"] = contact.email
-        if self.track_clicks:
-            for link_id, name in enumerate(self.compiled.link_vars, start=1):
-                token = sign(Token(TokenKind.CLICK, cid, campaign_id=campaign_id, link_id=link_id))
-                values[name] = _trusted(base + urls.click_path(token))
-        preferences = unsubscribe = ""
+        links: list[str] = []
+        if self.track_clicks and self.link_ids:
+            click = base + urls.CLICK_PREFIX
+            tokens = self.signer.sign_links(
+                campaign_id=campaign_id, contact_id=cid, link_ids=self.link_ids
+            )
+            links = [click + token for token in tokens]
         show_preferences = self.kind is MessageKind.MARKETING or mode in (
             TrackingMode.PERSONAL,
             TrackingMode.DELIVERABILITY,
         )
+        wanted: list[Token] = []
         if show_preferences:
-            preferences = base + urls.preferences_path(sign(Token(TokenKind.PREFERENCES, cid)))
-            values["preferences_url"] = _trusted(preferences)
-        unsub_token = ""
+            wanted.append(Token(TokenKind.PREFERENCES, cid))
         if self.bulk:
-            unsub_token = sign(Token(TokenKind.UNSUBSCRIBE, cid))
+            wanted.append(Token(TokenKind.UNSUBSCRIBE, cid))
+        if self.kind is MessageKind.CONSENT_REQUEST:
+            expires = int((now + self.consent_days).timestamp())
+            wanted.append(
+                Token(TokenKind.CONSENT, cid, campaign_id=campaign_id, expires_at=expires)
+            )
+        pixel_token = self._pixel_token(mode, cid, purposes)
+        if pixel_token is not None:
+            wanted.append(pixel_token)
+        signed = iter(self.signer.sign_many(wanted))
+        preferences = unsubscribe = unsub_token = ""
+        if show_preferences:
+            preferences = base + urls.preferences_path(next(signed))
+            values["preferences_url"] = _trusted(preferences)
+        if self.bulk:
+            unsub_token = next(signed)
             unsubscribe = base + urls.unsubscribe_path(unsub_token)
             values["unsubscribe_url"] = _trusted(unsubscribe)
         if self.kind is MessageKind.CONSENT_REQUEST:
-            expires = int((now + self.consent_days).timestamp())
-            consent = sign(
-                Token(TokenKind.CONSENT, cid, campaign_id=campaign_id, expires_at=expires)
-            )
-            values["consent_url"] = _trusted(base + urls.consent_path(consent))
-        pixel = self._pixel(mode, cid, purposes)
+            values["consent_url"] = _trusted(base + urls.consent_path(next(signed)))
+        if pixel_token is not None:
+            pixel = f'<img src="{base}{urls.pixel_path(next(signed))}" {PIXEL_ATTRS}>'
+        elif mode is TrackingMode.ANONYMOUS and self.kind is not MessageKind.CONSENT_REQUEST:
+            pixel = self.anonymous_tag
+        else:
+            pixel = ""
         locale = footer_locale(contact.attributes)
         flags = {
             "preferences": show_preferences,
@@ -172,12 +197,10 @@ class Renderer:
                 UNSUB_MARK, unsubscribe
             )
         try:
-            values["_cp_tail"] = _trusted(pixel + footer_html)
-            html = self.compiled.html.render(values)
-            values["_cp_tail"] = footer_text
-            text = self.compiled.text.render(values)
+            html = self.compiled.html.fill_utf8(values, links, pixel + footer_html)
+            text = self.compiled.text.fill_utf8(values, links, footer_text)
             subject = self.compiled.subject.render(values) if self.compiled.subject else None
-        except jinja2.TemplateError as exc:
+        except (jinja2.TemplateError, ValueError) as exc:
             raise ClearpixelError(f"template error for contact {cid}: {exc}") from None
         message_id = self.message_id(cid)
         list_unsubscribe = None
@@ -195,17 +218,16 @@ class Renderer:
             text=text,
             html=html,
             list_unsubscribe=list_unsubscribe,
+            crlf=(self.compiled.text.crlf, self.compiled.html.crlf),
         )
         return Rendered(message_id, data)
 
-    def _pixel(self, mode: TrackingMode, cid: int, purposes: int) -> str:
-        if self.kind is MessageKind.CONSENT_REQUEST or mode is TrackingMode.NONE:
-            return ""
-        if mode is TrackingMode.ANONYMOUS:
-            return self.anonymous_tag
+    def _pixel_token(self, mode: TrackingMode, cid: int, purposes: int) -> Token | None:
+        """The token of a personal or deliverability pixel; None for the other modes."""
+        if self.kind is MessageKind.CONSENT_REQUEST:
+            return None
         if mode is TrackingMode.PERSONAL:
-            token = Token(TokenKind.PIXEL, cid, campaign_id=self.campaign.id, purposes=purposes)
-        else:
-            token = Token(TokenKind.DELIVERABILITY, cid, campaign_id=self.campaign.id)
-        url = self.base + urls.pixel_path(self.signer.sign(token))
-        return f'<img src="{url}" {PIXEL_ATTRS}>'
+            return Token(TokenKind.PIXEL, cid, campaign_id=self.campaign.id, purposes=purposes)
+        if mode is TrackingMode.DELIVERABILITY:
+            return Token(TokenKind.DELIVERABILITY, cid, campaign_id=self.campaign.id)
+        return None
