@@ -122,6 +122,7 @@ def _b64decode(text: str) -> bytes:
 
 
 _URLSAFE = bytes.maketrans(b"+/", b"-_")
+_ONE_BYTE = tuple(bytes((i,)) for i in range(0x80))  # varints of 0..127
 
 
 def _b64encode_many(raws: list[bytes]) -> list[str]:
@@ -200,7 +201,7 @@ class TokenSigner:
         append = raws.append
         for link_id in link_ids:
             if 0 <= link_id < 0x80:
-                tail = bytes((link_id,))
+                tail = _ONE_BYTE[link_id]
             else:
                 varint = bytearray()
                 _put_varint(varint, link_id)

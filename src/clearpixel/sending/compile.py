@@ -41,6 +41,8 @@ COMMENT = re.compile(r"<!--.*?-->", re.S)
 BODY_END = re.compile(r"</body\s*>", re.I)
 SLOT = re.compile(r"@@cp[0-9a-f]{32}\.(\d+)@@")
 TAIL_ID = 0
+JINJA_SYNTAX = re.compile(r"\{[{%#]")
+NEWLINE = re.compile(r"\r\n|\r|\n")  # what Jinja takes for a line end in template text
 # Kinds that R1 and R3 protect: no per-recipient value in auto-loaded URLs.
 PROTECTED = frozenset({MessageKind.MARKETING, MessageKind.CONSENT_REQUEST})
 
@@ -83,12 +85,19 @@ TEXT_PART_ENV = _part_environment(text_environment())
 
 @dataclass(frozen=True, slots=True)
 class Part:
-    """One part's template and where the platform's values go in its output."""
+    """One part's template and where the platform's values go in its output.
+
+    With slots, the output is `piece 0, slot 0, piece 1, ...`: a piece whose source has no
+    Jinja syntax is a constant, kept ready (str and UTF-8) and left out of the template; the
+    template renders only the other pieces, separated by `separator`."""
 
     template: jinja2.Template
     slots: tuple[int, ...] | None  # link ids in output order (0: the tail); None: variables
     separator: str
     crlf: bool = False  # every line end it writes is CRLF, given values without bare CR/LF
+    constants: tuple[str | None, ...] = ()  # per piece: its text, or None if rendered
+    constants_utf8: tuple[bytes, ...] = ()  # per piece: its UTF-8, or b"" if rendered
+    dynamic: tuple[int, ...] = ()  # the pieces that are rendered
 
     def fill(self, values: dict[str, Any], links: Sequence[str], tail: str) -> str:
         """Render with the campaign's `values` and put `links` (link id = index + 1) and
@@ -99,25 +108,35 @@ class Part:
             for link_id, url in enumerate(links, start=1):
                 values[f"_cp_l{link_id}"] = _trusted(url)
             return self.template.render(values)
-        return "".join(self._pieces(values, links, tail))
-
-    def fill_utf8(self, values: dict[str, Any], links: Sequence[str], tail: str) -> bytes:
-        """`fill(...).encode("utf-8")`, encoded piece by piece: a part whose text has one
-        non-ASCII character then costs a copy, not a character-by-character encode."""
-        if self.slots is None:
-            return self.fill(values, links, tail).encode("utf-8")
-        return b"".join([piece.encode("utf-8") for piece in self._pieces(values, links, tail)])
-
-    def _pieces(self, values: dict[str, Any], links: Sequence[str], tail: str) -> list[str]:
-        assert self.slots is not None
-        pieces = self.template.render(values).split(self.separator)
-        if len(pieces) != len(self.slots) + 1:
-            raise ValueError("a rendered value contains the slot separator")
+        pieces = self._rendered(values)
+        for i, constant in enumerate(self.constants):
+            if constant is not None:
+                pieces[i] = constant
         by_id = (tail, *links)
         out: list[str] = [""] * (2 * len(pieces) - 1)
         out[0::2] = pieces
         out[1::2] = [by_id[i] for i in self.slots]
-        return out
+        return "".join(out)
+
+    def fill_utf8(self, values: dict[str, Any], links: Sequence[str], tail: str) -> bytes:
+        """`fill(...).encode("utf-8")`, with the constant pieces encoded once per campaign."""
+        if self.slots is None:
+            return self.fill(values, links, tail).encode("utf-8")
+        pieces = self._rendered(values)
+        out = [b""] * (2 * len(pieces) - 1)
+        out[0::2] = self.constants_utf8
+        for i in self.dynamic:
+            out[2 * i] = pieces[i].encode("utf-8")
+        by_id = [tail.encode("utf-8"), *"\n".join(links).encode("ascii").split(b"\n")]
+        out[1::2] = [by_id[i] for i in self.slots]
+        return b"".join(out)
+
+    def _rendered(self, values: dict[str, Any]) -> list[str]:
+        assert self.slots is not None
+        pieces = self.template.render(values).split(self.separator)
+        if len(pieces) != len(self.slots) + 1:
+            raise ValueError("a rendered value contains the slot separator")
+        return pieces
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,7 +229,24 @@ def _part(env: SandboxedEnvironment, source: str, nonce: str) -> Part:
     )
     separator = f"@@cp{nonce}@@"
     if top_level == len(ids):
-        return Part(env.from_string(SLOT.sub(separator, source)), ids, separator, crlf)
+        texts = SLOT.split(source)[0::2]
+        # The last piece stays in the template: Jinja drops a template's final newline.
+        constants = tuple(
+            None if JINJA_SYNTAX.search(text) or i == len(texts) - 1 else NEWLINE.sub("\r\n", text)
+            for i, text in enumerate(texts)
+        )
+        template = separator.join(
+            "" if c is not None else t for c, t in zip(constants, texts, strict=True)
+        )
+        return Part(
+            env.from_string(template),
+            ids,
+            separator,
+            crlf,
+            constants,
+            tuple(c.encode("utf-8") if c is not None else b"" for c in constants),
+            tuple(i for i, c in enumerate(constants) if c is None),
+        )
 
     def variable(match: re.Match[str]) -> str:
         link_id = int(match.group(1))
