@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
 import typer
-from rich.table import Table
 
-from clearpixel.audience import access
 from clearpixel.cli.base import apikeys_app, console, context, print_json
-from clearpixel.context import Context
+
+if TYPE_CHECKING:
+    from clearpixel.context import Context
+
+# Services are imported inside the commands: `clearpixel --help` and the other commands do
+# not pay for argon2, the store and the web stack.
 
 ADMIN_PASSWORD_ENV = "CLEARPIXEL_ADMIN_PASSWORD"
 
@@ -17,6 +21,8 @@ ADMIN_PASSWORD_ENV = "CLEARPIXEL_ADMIN_PASSWORD"
 def ensure_admin_account(ctx: Context) -> str | None:
     """Create the admin account (password from CLEARPIXEL_ADMIN_PASSWORD, else generated) and
     print how to sign in; a generated password is printed this once only. Returns it."""
+    from clearpixel.audience import access
+
     from_env = os.environ.get(ADMIN_PASSWORD_ENV) or None
     password = access.ensure_admin(ctx, password=from_env)
     if password is None:
@@ -35,6 +41,8 @@ def ensure_admin_account(ctx: Context) -> str | None:
 @apikeys_app.command("create")
 def apikeys_create(name: str = typer.Option(..., "--name", help="What the key is for.")) -> None:
     """Create an API key and print it once (only its SHA-256 is stored)."""
+    from clearpixel.audience import access
+
     with context() as ctx:
         key, secret = access.create_api_key(ctx, name)
     console.print(f"API key {key.id} ({key.name}); it is shown this once:", style="bold")
@@ -44,6 +52,10 @@ def apikeys_create(name: str = typer.Option(..., "--name", help="What the key is
 @apikeys_app.command("ls")
 def apikeys_ls(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
     """Show every key: id, name, prefix, created, revoked."""
+    from rich.table import Table
+
+    from clearpixel.audience import access
+
     with context() as ctx:
         keys = access.api_keys(ctx)
     if as_json:
@@ -77,6 +89,8 @@ def apikeys_revoke(
     key_id: int = typer.Argument(..., help="The key's id (see `apikeys ls`)."),
 ) -> None:
     """Revoke a key: requests that present it are refused from now on."""
+    from clearpixel.audience import access
+
     with context() as ctx:
         access.revoke_api_key(ctx, key_id)
     console.print(f"API key {key_id} revoked")

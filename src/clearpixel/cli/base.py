@@ -5,14 +5,16 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
 from typer.core import TyperGroup
 
-from clearpixel.context import Context, open_context
 from clearpixel.domain.errors import ClearpixelError
+
+if TYPE_CHECKING:
+    from clearpixel.context import Context
 
 console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
@@ -42,6 +44,8 @@ app = typer.Typer(
 def context() -> Iterator[Context]:
     """The installation's context (settings from the environment, database migrated),
     closed when the command ends."""
+    from clearpixel.context import open_context
+
     ctx = open_context()
     try:
         yield ctx

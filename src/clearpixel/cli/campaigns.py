@@ -7,20 +7,12 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TaskProgressColumn,
-    TextColumn,
-    TimeRemainingColumn,
-)
-from rich.table import Table
 
 from clearpixel.cli.base import campaign_app, console, context, err_console, print_json
 from clearpixel.domain.errors import ClearpixelError
-from clearpixel.sending import service
-from clearpixel.sending.transports import transport_from
+
+# The sending service (templates, MIME, DKIM, SMTP) is imported inside the commands that use
+# it, so the rest of the CLI starts without it.
 
 
 def _read(path: Path, what: str) -> str:
@@ -51,6 +43,8 @@ def create(
     ] = None,
 ) -> None:
     """Create a campaign (its template is checked now) and print its id."""
+    from clearpixel.sending import service
+
     with context() as ctx:
         campaign = service.create_campaign(
             ctx,
@@ -68,6 +62,10 @@ def create(
 @campaign_app.command("ls")
 def ls(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
     """Every campaign, newest first."""
+    from rich.table import Table
+
+    from clearpixel.sending import service
+
     with context() as ctx:
         found = service.all_campaigns(ctx)
     if as_json:
@@ -100,6 +98,8 @@ def preview(
     email: str = typer.Option(..., "--email", help="The contact to render it for."),
 ) -> None:
     """Print the exact MIME message that contact would get."""
+    from clearpixel.sending import service
+
     with context() as ctx:
         data = service.preview(ctx, campaign, email)
     sys.stdout.buffer.write(data)
@@ -128,6 +128,18 @@ def send(
     ),
 ) -> None:
     """Send (or resume) a campaign: only recipients not yet sent are sent."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TaskProgressColumn,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
+    from clearpixel.sending import service
+    from clearpixel.sending.transports import transport_from
+
     with context() as ctx:
         found = service.get_campaign(ctx, campaign)
         transport = transport_from(

@@ -7,14 +7,12 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from clearpixel.cli.base import consent_app, console, context, forms_app, notices_app, print_json
-from clearpixel.consent import notices as notice_service
-from clearpixel.consent import pages, proof
-from clearpixel.consent.i18n import SUPPORTED
 from clearpixel.domain.errors import ClearpixelError
-from clearpixel.web.consent_pages import signup_snippet
+
+# Services (notices, pages, proof, the web layer's signup snippet, babel and jinja2) are
+# imported inside the commands, so the rest of the CLI starts without them.
 
 
 class ProofFormat(StrEnum):
@@ -23,6 +21,8 @@ class ProofFormat(StrEnum):
 
 
 def _locale(value: str) -> str:
+    from clearpixel.consent.i18n import SUPPORTED
+
     if value not in SUPPORTED:
         raise ClearpixelError(
             f"language {value!r} is not shipped (use one of {', '.join(SUPPORTED)})"
@@ -44,6 +44,8 @@ def notices_add(
     if (file is None) == (text is None):
         raise ClearpixelError("give the notice with exactly one of --file or --text")
     body = file.read_text(encoding="utf-8") if file is not None else str(text)
+    from clearpixel.consent import notices as notice_service
+
     with context() as ctx:
         notice = notice_service.add_notice(ctx, purpose, _locale(locale), body)
     console.print(
@@ -57,6 +59,10 @@ def notices_ls(
     as_json: bool = typer.Option(False, "--json", help="Print JSON, with the texts."),
 ) -> None:
     """Every notice version (the shipped defaults are stored on first use)."""
+    from rich.table import Table
+
+    from clearpixel.consent import notices as notice_service
+
     with context() as ctx:
         notice_service.ensure_defaults(ctx)
         found = notice_service.list_notices(ctx)
@@ -96,6 +102,8 @@ def forms_snippet(
 ) -> None:
     """Print the signup form as HTML to paste into your own site; it posts to this
     installation (CLEARPIXEL_BASE_URL)."""
+    from clearpixel.web.consent_pages import signup_snippet
+
     with context() as ctx:
         typer.echo(signup_snippet(ctx, list_name, _locale(locale)))
 
@@ -109,6 +117,8 @@ def consent_proof(
 ) -> None:
     """Proof of consent: every decision with the exact notice shown, the evidence and the
     hash-chain links a third party can recompute."""
+    from clearpixel.consent import proof
+
     with context() as ctx:
         data = proof.proof_for(ctx, email, list_name)
     if fmt is ProofFormat.HTML:
@@ -122,6 +132,8 @@ def consent_expire() -> None:
     """Record 'no decision' (a refusal) for consent pages left unanswered past
     CLEARPIXEL_CONSENT_PAGE_TIMEOUT_MINUTES and consent links that expired unused.
     `clearpixel serve` also runs this every few minutes; run it from cron otherwise."""
+    from clearpixel.consent import pages
+
     with context() as ctx:
         report = pages.expire_pending(ctx, ctx.now())
     console.print(

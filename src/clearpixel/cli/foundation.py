@@ -6,25 +6,12 @@ from __future__ import annotations
 import getpass
 import json
 import sys
+from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.progress import (
-    BarColumn,
-    Progress,
-    TaskID,
-    TaskProgressColumn,
-    TextColumn,
-    TimeRemainingColumn,
-)
-from rich.table import Table
 
-from clearpixel.audience import lists as list_service
-from clearpixel.audience.csv_import import FlagsMode, ImportRefused, import_csv
-from clearpixel.audience.emails import normalise_email
-from clearpixel.audience.export import ExportFormat, export_contacts
-from clearpixel.audience.integrity import check_flags, verify_ledger
 from clearpixel.cli.base import (
     app,
     consent_app,
@@ -37,15 +24,36 @@ from clearpixel.cli.base import (
     lists_app,
     print_json,
 )
-from clearpixel.config import ensure_secret_keys, load_settings
-from clearpixel.consent.bulk import bulk_change
-from clearpixel.consent.history import consent_view
-from clearpixel.context import open_context
+
+if TYPE_CHECKING:
+    from rich.progress import TaskID
+
+# Services (and through them the store, SQLAlchemy and Alembic) are imported inside the
+# commands: Typer needs only the signatures, so `clearpixel --help` starts without them.
+
+
+class FlagsChoice(StrEnum):
+    """`--flags` of `contacts import`: the values of audience.csv_import.FlagsMode."""
+
+    MERGE = "merge"
+    REPLACE = "replace"
+    IGNORE = "ignore"
+
+
+class FormatChoice(StrEnum):
+    """`--format` of `contacts export`: the values of audience.export.ExportFormat."""
+
+    CSV = "csv"
+    JSON = "json"
 
 
 @app.command()
 def init() -> None:
     """Create the data folder, the signing key and the database (safe to run again)."""
+    from clearpixel.audience import lists as list_service
+    from clearpixel.config import ensure_secret_keys, load_settings
+    from clearpixel.context import open_context
+
     settings = load_settings()
     key_file = ensure_secret_keys(settings)
     ctx = open_context(settings)
@@ -64,6 +72,8 @@ def init() -> None:
 @lists_app.command("create")
 def lists_create(name: str) -> None:
     """Create an audience list."""
+    from clearpixel.audience import lists as list_service
+
     with context() as ctx:
         created = list_service.create_list(ctx, name)
     console.print(f"created list {created.name!r} (id {created.id})")
@@ -72,6 +82,8 @@ def lists_create(name: str) -> None:
 @lists_app.command("ls")
 def lists_ls(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
     """Show every list with its number of contacts."""
+    from clearpixel.audience import lists as list_service
+
     with context() as ctx:
         found = list_service.all_lists(ctx)
     if as_json:
@@ -87,6 +99,8 @@ def lists_ls(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) 
             ]
         )
         return
+    from rich.table import Table
+
     table = Table("id", "name", "contacts", "created")
     for item in found:
         table.add_row(str(item.id), item.name, str(item.contacts), f"{item.created_at:%Y-%m-%d}")
@@ -106,6 +120,14 @@ class _Bar:
     """A rich progress bar on stderr (stdout stays clean for exports and JSON)."""
 
     def __init__(self) -> None:
+        from rich.progress import (
+            BarColumn,
+            Progress,
+            TaskProgressColumn,
+            TextColumn,
+            TimeRemainingColumn,
+        )
+
         self.progress = Progress(
             TextColumn("{task.description}"),
             BarColumn(),
@@ -134,14 +156,14 @@ def contacts_import(
     file: Annotated[Path, typer.Argument(help="CSV file: email, privacy_flags, other columns.")],
     list_name: Annotated[str, typer.Option("--list", help="The list to import into.")],
     flags: Annotated[
-        FlagsMode,
+        FlagsChoice,
         typer.Option(
             "--flags",
             help="merge: OR the file's bits in (never clears); replace: set exactly the "
             "file's value; ignore: leave flags alone. An empty cell leaves a contact's flags "
             "as they are.",
         ),
-    ] = FlagsMode.MERGE,
+    ] = FlagsChoice.MERGE,
     basis: Annotated[
         str,
         typer.Option(
@@ -157,13 +179,15 @@ def contacts_import(
     ] = None,
 ) -> None:
     """Import contacts from a CSV file; every flags change is a ledger entry (method import)."""
+    from clearpixel.audience.csv_import import FlagsMode, ImportRefused, import_csv
+
     try:
         with context() as ctx, _Bar() as bar:
             report = import_csv(
                 ctx,
                 file,
                 list_name=list_name,
-                flags_mode=flags,
+                flags_mode=FlagsMode(flags.value),
                 basis=basis,
                 skip_invalid=skip_invalid,
                 rejected_path=rejected,
@@ -187,8 +211,8 @@ def contacts_import(
 @contacts_app.command("export")
 def contacts_export(
     list_name: Annotated[str, typer.Option("--list", help="The list to export.")],
-    fmt: Annotated[ExportFormat, typer.Option("--format", help="csv or json.")] = (
-        ExportFormat.CSV
+    fmt: Annotated[FormatChoice, typer.Option("--format", help="csv or json.")] = (
+        FormatChoice.CSV
     ),
     output: Annotated[
         Path | None, typer.Option("--output", help="File to write (default stdout).")
@@ -196,12 +220,15 @@ def contacts_export(
 ) -> None:
     """Export a list's contacts: email, privacy_flags (empty when never asked), status,
     attributes."""
+    from clearpixel.audience.export import ExportFormat, export_contacts
+
+    chosen = ExportFormat(fmt.value)
     with context() as ctx:
         if output is None:
-            count = export_contacts(ctx, sys.stdout, list_name=list_name, fmt=fmt)
+            count = export_contacts(ctx, sys.stdout, list_name=list_name, fmt=chosen)
         else:
             with output.open("w", encoding="utf-8", newline="") as handle:
-                count = export_contacts(ctx, handle, list_name=list_name, fmt=fmt)
+                count = export_contacts(ctx, handle, list_name=list_name, fmt=chosen)
             _say(f"exported {count} contacts to {output}")
 
 
@@ -209,6 +236,8 @@ def contacts_export(
 
 
 def _bulk(list_name: str, purpose: str, basis: str, only_null: bool, *, grant: bool) -> None:
+    from clearpixel.consent.bulk import bulk_change
+
     with context() as ctx, _Bar() as bar:
         report = bulk_change(
             ctx,
@@ -259,6 +288,8 @@ def flags_revoke(
 def flags_check() -> None:
     """Prove fold(ledger) == privacy_flags for every contact; exit 1 naming the first that
     differs."""
+    from clearpixel.audience.integrity import check_flags
+
     with context() as ctx:
         report = check_flags(ctx)
     if report.mismatch:
@@ -271,6 +302,8 @@ def flags_check() -> None:
 def ledger_verify() -> None:
     """Verify the consent ledger's hash chain and its head; exit 1 naming the first bad
     entry."""
+    from clearpixel.audience.integrity import verify_ledger
+
     with context() as ctx:
         report = verify_ledger(ctx)
     if report.fault:
@@ -290,6 +323,11 @@ def consent_show(
 ) -> None:
     """A contact's consent per purpose (granted / refused / never asked) and its ledger
     history."""
+    from rich.table import Table
+
+    from clearpixel.audience.emails import normalise_email
+    from clearpixel.consent.history import consent_view
+
     with context() as ctx:
         view = consent_view(ctx.db, ctx.purposes, list_name=list_name, email=normalise_email(email))
     if as_json:

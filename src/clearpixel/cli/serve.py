@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import typer
-import uvicorn
 
 from clearpixel.cli.base import app, context
 
@@ -14,6 +13,8 @@ def serve(
     port: int = typer.Option(8000, help="Port to listen on."),
 ) -> None:
     """Serve tracking endpoints, consent and preference pages, the admin UI and the API."""
+    import uvicorn
+
     from clearpixel.web.app import create_app
 
     with context() as ctx:

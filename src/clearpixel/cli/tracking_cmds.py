@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from clearpixel.cli.base import app, classify_app, console, context, print_json
-from clearpixel.config import load_settings
 from clearpixel.domain.events import MachineReason
-from clearpixel.ingest.classify import RulesError, install_ranges
-from clearpixel.reports.campaign import CampaignReport, Split, campaign_report
+
+if TYPE_CHECKING:
+    from clearpixel.reports.campaign import CampaignReport, Split
 
 
 @classify_app.command("load-ranges")
@@ -32,6 +32,9 @@ def load_ranges(
     ] = False,
 ) -> None:
     """Replace or extend an IP range set of the machine-open rules (kept in the data folder)."""
+    from clearpixel.config import load_settings
+    from clearpixel.ingest.classify import RulesError, install_ranges
+
     try:
         text = file.read_text()
     except OSError as exc:
@@ -105,6 +108,8 @@ def report(
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of text."),
 ) -> None:
     """A campaign's results from counters: sends by mode, openers, clicks, rates, over time."""
+    from clearpixel.reports.campaign import campaign_report
+
     with context() as ctx:
         result = campaign_report(ctx, campaign)
     if as_json:
