@@ -239,3 +239,34 @@ def test_every_line_end_of_a_message_is_crlf_whatever_the_values(html, name):
     assert data.count(b"\n") == data.count(b"\r\n") == data.count(b"\r")
     _, html_part = parts(parse(data))
     assert name.replace("\r\n", "\n").replace("\r", "\n").replace("\n", "\r\n") in html_part
+
+
+TRICKY = [
+    "<p>{{ name }} & {{ '}}' }} {{ name|upper }}</p>\n<a href='https://x.example/a'>a</a>\n"
+    "<p>{{- name }} x {{ name -}} \r\n y</p><a href='https://x.example/b'>b</a>\n"
+    "{# note #}<p>{{ name }}</p>{% set n = name ~ '!' %}<a href='https://x.example/a'>a</a>"
+    "<p>{{ n }} {{ '{{' }}</p>\n\n<a href='https://x.example/b'>b</a>\r\r<p>é {{ name }}</p>",
+]
+
+
+@pytest.mark.parametrize("html", TRICKY)
+def test_constants_left_out_of_the_render_change_nothing(html):
+    """The same template, once with its slots as separators (constants kept ready) and once
+    wrapped in a block (slots as variables, everything rendered): identical parts."""
+    fast = compile_campaign(kind=MessageKind.MARKETING, subject="s", html=html, text=html)
+    wrapped = "{% if true %}" + html + "{% endif %}"
+    slow = compile_campaign(kind=MessageKind.MARKETING, subject="s", html=wrapped, text=wrapped)
+    assert fast.html.slots is not None and slow.html.slots is None
+    for name in ["<Ann>", "Zoé\nline", ""]:
+        links = [f"L{i}" for i in range(1, len(fast.links) + 1)]
+        for part in ("html", "text"):
+            a, b = getattr(fast, part), getattr(slow, part)
+            expected = b.fill({"name": name}, links, "T·")
+            assert a.fill({"name": name}, links, "T·") == expected
+            assert a.fill_utf8({"name": name}, links, "T·") == expected.encode()
+
+
+def test_a_link_in_a_raw_block_gets_its_click_url():
+    html = "{% raw %}<a href='https://x.example/a'>{{ x }}</a>{% endraw %} {{ name }}"
+    compiled = compile_campaign(kind=MessageKind.MARKETING, subject="s", html=html)
+    assert compiled.html.fill({"name": "N"}, ["L1"], "T") == '<a href="L1">{{ x }}</a> NT'

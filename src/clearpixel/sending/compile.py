@@ -42,6 +42,7 @@ BODY_END = re.compile(r"</body\s*>", re.I)
 SLOT = re.compile(r"@@cp[0-9a-f]{32}\.(\d+)@@")
 TAIL_ID = 0
 JINJA_SYNTAX = re.compile(r"\{[{%#]")
+VARIABLE = re.compile(r"(\{\{.*?\}\})", re.S)
 NEWLINE = re.compile(r"\r\n|\r|\n")  # what Jinja takes for a line end in template text
 # Kinds that R1 and R3 protect: no per-recipient value in auto-loaded URLs.
 PROTECTED = frozenset({MessageKind.MARKETING, MessageKind.CONSENT_REQUEST})
@@ -87,17 +88,19 @@ TEXT_PART_ENV = _part_environment(text_environment())
 class Part:
     """One part's template and where the platform's values go in its output.
 
-    With slots, the output is `piece 0, slot 0, piece 1, ...`: a piece whose source has no
-    Jinja syntax is a constant, kept ready (str and UTF-8) and left out of the template; the
-    template renders only the other pieces, separated by `separator`."""
+    With slots, the output is a fixed sequence of items: constants (the template's top-level
+    text, kept ready as str and UTF-8 and left out of the template), slots (links, tail) and
+    rendered units (what Jinja renders per recipient, one template with `separator` between
+    units)."""
 
     template: jinja2.Template
     slots: tuple[int, ...] | None  # link ids in output order (0: the tail); None: variables
     separator: str
     crlf: bool = False  # every line end it writes is CRLF, given values without bare CR/LF
-    constants: tuple[str | None, ...] = ()  # per piece: its text, or None if rendered
-    constants_utf8: tuple[bytes, ...] = ()  # per piece: its UTF-8, or b"" if rendered
-    dynamic: tuple[int, ...] = ()  # the pieces that are rendered
+    skeleton: tuple[str, ...] = ()  # the output items, "" where a slot or unit goes
+    skeleton_utf8: tuple[bytes, ...] = ()
+    slot_at: tuple[int, ...] = ()  # item index of each slot
+    unit_at: tuple[int, ...] = ()  # item index of each rendered unit
 
     def fill(self, values: dict[str, Any], links: Sequence[str], tail: str) -> str:
         """Render with the campaign's `values` and put `links` (link id = index + 1) and
@@ -108,35 +111,31 @@ class Part:
             for link_id, url in enumerate(links, start=1):
                 values[f"_cp_l{link_id}"] = _trusted(url)
             return self.template.render(values)
-        pieces = self._rendered(values)
-        for i, constant in enumerate(self.constants):
-            if constant is not None:
-                pieces[i] = constant
+        out = list(self.skeleton)
+        for at, unit in zip(self.unit_at, self._units(values), strict=True):
+            out[at] = unit
         by_id = (tail, *links)
-        out: list[str] = [""] * (2 * len(pieces) - 1)
-        out[0::2] = pieces
-        out[1::2] = [by_id[i] for i in self.slots]
+        for at, slot in zip(self.slot_at, self.slots, strict=True):
+            out[at] = by_id[slot]
         return "".join(out)
 
     def fill_utf8(self, values: dict[str, Any], links: Sequence[str], tail: str) -> bytes:
-        """`fill(...).encode("utf-8")`, with the constant pieces encoded once per campaign."""
+        """`fill(...).encode("utf-8")`, with the constants encoded once per campaign."""
         if self.slots is None:
             return self.fill(values, links, tail).encode("utf-8")
-        pieces = self._rendered(values)
-        out = [b""] * (2 * len(pieces) - 1)
-        out[0::2] = self.constants_utf8
-        for i in self.dynamic:
-            out[2 * i] = pieces[i].encode("utf-8")
+        out = list(self.skeleton_utf8)
+        for at, unit in zip(self.unit_at, self._units(values), strict=True):
+            out[at] = unit.encode("utf-8")
         by_id = [tail.encode("utf-8"), *"\n".join(links).encode("ascii").split(b"\n")]
-        out[1::2] = [by_id[i] for i in self.slots]
+        for at, slot in zip(self.slot_at, self.slots, strict=True):
+            out[at] = by_id[slot]
         return b"".join(out)
 
-    def _rendered(self, values: dict[str, Any]) -> list[str]:
-        assert self.slots is not None
-        pieces = self.template.render(values).split(self.separator)
-        if len(pieces) != len(self.slots) + 1:
+    def _units(self, values: dict[str, Any]) -> list[str]:
+        units = self.template.render(values).split(self.separator)
+        if len(units) != len(self.unit_at):
             raise ValueError("a rendered value contains the slot separator")
-        return pieces
+        return units
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,22 +229,31 @@ def _part(env: SandboxedEnvironment, source: str, nonce: str) -> Part:
     separator = f"@@cp{nonce}@@"
     if top_level == len(ids):
         texts = SLOT.split(source)[0::2]
-        # The last piece stays in the template: Jinja drops a template's final newline.
-        constants = tuple(
-            None if JINJA_SYNTAX.search(text) or i == len(texts) - 1 else NEWLINE.sub("\r\n", text)
-            for i, text in enumerate(texts)
-        )
-        template = separator.join(
-            "" if c is not None else t for c, t in zip(constants, texts, strict=True)
-        )
+        skeleton: list[str] = []
+        units: list[str] = []
+        slot_at: list[int] = []
+        unit_at: list[int] = []
+        for i, text in enumerate(texts):
+            if i:
+                slot_at.append(len(skeleton))
+                skeleton.append("")
+            # The last text stays whole in the template: Jinja drops a template's final newline.
+            for is_constant, chunk in _chunks(env, text, whole=i == len(texts) - 1):
+                if is_constant:
+                    skeleton.append(NEWLINE.sub("\r\n", chunk))
+                else:
+                    unit_at.append(len(skeleton))
+                    skeleton.append("")
+                    units.append(chunk)
         return Part(
-            env.from_string(template),
+            env.from_string(separator.join(units)),
             ids,
             separator,
             crlf,
-            constants,
-            tuple(c.encode("utf-8") if c is not None else b"" for c in constants),
-            tuple(i for i, c in enumerate(constants) if c is None),
+            tuple(skeleton),
+            tuple(item.encode("utf-8") for item in skeleton),
+            tuple(slot_at),
+            tuple(unit_at),
         )
 
     def variable(match: re.Match[str]) -> str:
@@ -253,6 +261,42 @@ def _part(env: SandboxedEnvironment, source: str, nonce: str) -> Part:
         return "{{ _cp_tail }}" if link_id == TAIL_ID else f"{{{{ _cp_l{link_id} }}}}"
 
     return Part(env.from_string(SLOT.sub(variable, source)), None, separator, crlf)
+
+
+def _chunks(env: SandboxedEnvironment, text: str, *, whole: bool) -> list[tuple[bool, str]]:
+    """(constant?, source) chunks of top-level template text: text without Jinja syntax is
+    a constant; text whose only syntax is `{{ ... }}` is cut into constants and one unit per
+    expression; anything else (blocks, comments, whitespace control) is one unit."""
+    if whole or not text:
+        return [(False, text)]
+    if not JINJA_SYNTAX.search(text):
+        return [(True, text)]
+    if "{%" in text or "{#" in text:
+        return [(False, text)]
+    chunks: list[tuple[bool, str]] = []
+    for i, chunk in enumerate(VARIABLE.split(text)):
+        if not i % 2:
+            if chunk:
+                chunks.append((True, chunk))
+            continue
+        if chunk.startswith("{{-") or chunk.endswith("-}}") or not _one_expression(env, chunk):
+            return [(False, text)]
+        chunks.append((False, chunk))
+    return chunks
+
+
+def _one_expression(env: SandboxedEnvironment, source: str) -> bool:
+    """Whether `source` is exactly one `{{ expression }}` (not a cut through a string)."""
+    try:
+        body = env.parse(source).body
+    except jinja2.TemplateSyntaxError:
+        return False
+    return (
+        len(body) == 1
+        and isinstance(body[0], nodes.Output)
+        and len(body[0].nodes) == 1
+        and not isinstance(body[0].nodes[0], nodes.TemplateData)
+    )
 
 
 def _parse_jinja(source: str, what: str) -> nodes.Template:
