@@ -84,6 +84,12 @@ def base64_body(text: str) -> bytes:
     return b"\r\n".join(lines)
 
 
+@lru_cache(maxsize=4)
+def _date_header(date: datetime) -> str:
+    """The Date header, formatted once per second of sending."""
+    return f"Date: {format_datetime(date)}"
+
+
 MAX_LINE = 998  # octets, without the CRLF (RFC 5322 2.1.1)
 
 
@@ -179,7 +185,7 @@ class MimeLayout:
             self.from_header,
             encode_header("To", to) if not to.isascii() else f"To: {to}",
             subject_header,
-            f"Date: {format_datetime(date)}",
+            _date_header(date.replace(microsecond=0)),
             f"Message-ID: {message_id}",
             "MIME-Version: 1.0",
         ]
