@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from clearpixel.consent.decisions import record_decisions
+from clearpixel.consent.decisions import record_bulk_grant, record_decisions
 from clearpixel.context import Context
 from clearpixel.domain.errors import ClearpixelError
 from clearpixel.domain.ledger import Decision, Method
@@ -76,9 +76,28 @@ def bulk_change(
         total = count_contacts(tx, target.id)
         read_head(tx, for_update=True)  # no other flags writer until this change commits
         now = ctx.now()
-        seen = 0
-        for batch in iter_flag_targets(
-            tx, target.id, bit=bit, grant=grant, only_null=only_null, batch=BATCH
+        if grant:
+            changed = record_bulk_grant(
+                tx,
+                target.id,
+                bit=bit,
+                only_null=only_null,
+                now=now,
+                actor=actor,
+                evidence=evidence,
+                progress=(lambda done: progress(done, total)) if progress else None,
+            )
+            seen = total
+        else:
+            seen = 0
+        # A revoke can withdraw consent (events detached, cool-down started): decision by
+        # decision through record_decisions, in batches.
+        for batch in (
+            []
+            if grant
+            else iter_flag_targets(
+                tx, target.id, bit=bit, grant=False, only_null=only_null, batch=BATCH
+            )
         ):
             decisions = [
                 Decision(

@@ -9,7 +9,7 @@ stored personal open events (R5) and start the consent-request cool-down (R8).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -19,7 +19,7 @@ from clearpixel.domain.ledger import PERSONAL_METHODS, Decision, LedgerEntry, Me
 from clearpixel.store import Database, Tx
 from clearpixel.store.contacts import get_contact, set_cooldown
 from clearpixel.store.events import detach_personal_events
-from clearpixel.store.ledger import apply_decisions
+from clearpixel.store.ledger import apply_decisions, grant_to_targets
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +71,38 @@ def record_decisions(
     if refused:
         set_cooldown(tx, refused, entries[-1].at + cooldown)
     return DecisionResult(entries=entries, withdrawn=withdrawn, detached_events=detached)
+
+
+def record_bulk_grant(
+    tx: Tx,
+    list_id: int,
+    *,
+    bit: int,
+    only_null: bool,
+    now: datetime,
+    actor: str,
+    evidence: Mapping[str, Any],
+    progress: Callable[[int], None] | None = None,
+) -> int:
+    """Grant `bit` to every contact of the list that lacks it (with `only_null`, to those never
+    asked), inside `tx`: the same entries `record_decisions` writes for one `bulk` decision per
+    such contact, computed set-wise. Returns how many contacts changed.
+
+    Effects: one ledger entry per changed contact (method bulk), their flags
+    `COALESCE(flags, 0) | bit` (R15). A grant only adds bits, so there is no withdrawal to
+    detach or cool down. `progress` is called with the number of contacts handled so far.
+    """
+    return grant_to_targets(
+        tx,
+        list_id,
+        bit=bit,
+        only_null=only_null,
+        method=Method.BULK,
+        at=now,
+        actor=actor,
+        evidence=evidence,
+        progress=progress,
+    )
 
 
 def record_decision(

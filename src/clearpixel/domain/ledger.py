@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -249,6 +249,76 @@ def chain(
         prev_hash,
         digest,
     )
+
+
+def same_change_hasher(
+    *,
+    list_id: int,
+    method: str,
+    at: datetime,
+    granted: int,
+    revoked: int,
+    actor: str,
+    evidence_json: str,
+    notice_id: int | None = None,
+    notice_sha256: str | None = None,
+) -> Callable[[int, int, str, int | None, int, str], str]:
+    """For a batch in which every entry shares list, method, time, change, actor, notice and
+    evidence (a bulk change, an import): a function
+    `(seq, contact_id, email, flags_before, flags_after, prev_hash) -> hash` that gives the
+    same hash as `entry_hash` with the shared fields written into the template once.
+    """
+    fixed = {
+        "actor": _string(actor),
+        "at": _timestamp(at),
+        "evidence": evidence_json,
+        "granted": str(int(granted)),
+        "list_id": str(int(list_id)),
+        "method": _string(str(method)),
+        "notice_id": "null" if notice_id is None else str(int(notice_id)),
+        "notice_sha256": "null" if notice_sha256 is None else _string(notice_sha256),
+        "revoked": str(int(revoked)),
+    }
+    template = _TEMPLATE.replace("%d", "%s") % tuple(
+        fixed[name].replace("%", "%%") if name in fixed else _KEEP[name] for name in _TEMPLATE_ORDER
+    )
+    string, sha256 = _string, hashlib.sha256
+
+    def digest(
+        seq: int, contact_id: int, email: str, before: int | None, after: int, prev: str
+    ) -> str:
+        values = (contact_id, string(email), after, "null" if before is None else before)
+        return sha256((template % (*values, string(prev), seq)).encode()).hexdigest()
+
+    return digest
+
+
+# The template's placeholders in order; the varying ones are kept as placeholders.
+_TEMPLATE_ORDER = (
+    "actor",
+    "at",
+    "contact_id",
+    "email",
+    "evidence",
+    "flags_after",
+    "flags_before",
+    "granted",
+    "list_id",
+    "method",
+    "notice_id",
+    "notice_sha256",
+    "prev_hash",
+    "revoked",
+    "seq",
+)
+_KEEP = {
+    "contact_id": "%d",
+    "email": "%s",
+    "flags_after": "%d",
+    "flags_before": "%s",
+    "prev_hash": "%s",
+    "seq": "%d",
+}
 
 
 def encode_evidence(evidence: Mapping[str, Any]) -> str:

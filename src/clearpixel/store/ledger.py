@@ -7,14 +7,20 @@ the head, all inside the caller's transaction (DESIGN R10, R11).
 
 from __future__ import annotations
 
-from collections.abc import Generator, Iterable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 
-from clearpixel.domain.ledger import Decision, LedgerEntry, chain, encode_evidence
-from clearpixel.store.contacts import UnknownContact, lock_contacts
+from clearpixel.domain.ledger import (
+    Decision,
+    LedgerEntry,
+    chain,
+    encode_evidence,
+    same_change_hasher,
+)
+from clearpixel.store.contacts import UnknownContact, iter_flag_targets, lock_contacts
 from clearpixel.store.db import Tx
 from clearpixel.store.schema import consent_ledger, contacts, ledger_head
 
@@ -103,6 +109,177 @@ def apply_decisions(
         )
     tx.execute(ledger_head.update().where(ledger_head.c.id == 1).values(seq=seq, hash=prev_hash))
     return entries
+
+
+def grant_to_targets(
+    tx: Tx,
+    list_id: int,
+    *,
+    bit: int,
+    only_null: bool,
+    method: str,
+    at: datetime,
+    actor: str,
+    evidence: Mapping[str, Any],
+    batch: int = 20000,
+    progress: Callable[[int], None] | None = None,
+) -> int:
+    """Grant `bit` to every contact of the list that lacks it (flags NULL or without the
+    bit; with `only_null`, flags NULL only): one chained entry per contact, the new flags
+    `COALESCE(flags, 0) | bit`, the head moved. Returns how many contacts changed.
+
+    The set-based form of `apply_decisions` for one change shared by many contacts: the
+    targets stream from one query, each entry costs a template fill and a SHA-256, the entries
+    go through COPY (PostgreSQL) and the flags are written by one UPDATE joined to the entries
+    just written. A grant only adds bits, so it has no withdrawal effects to apply. Every
+    writer of `privacy_flags` holds the head lock, taken first here, so the targets read
+    cannot change before the UPDATE.
+
+    Effects: consent_ledger rows, contacts.privacy_flags and updated_at, ledger_head.
+    """
+    seq, prev_hash = read_head(tx, for_update=True)
+    start = seq
+    evidence_json = encode_evidence(evidence)
+    digest = same_change_hasher(
+        list_id=list_id,
+        method=method,
+        at=at,
+        granted=bit,
+        revoked=0,
+        actor=actor,
+        evidence_json=evidence_json,
+    )
+    postgres = tx.dialect.name == "postgresql"
+    seen = 0
+    for rows in _grant_targets(tx, list_id, bit=bit, only_null=only_null, batch=batch):
+        chained: list[_Chained] = []
+        for contact_id, email, before in rows:
+            seq += 1
+            after = (before or 0) | bit
+            entry_digest = digest(seq, contact_id, email, before, after, prev_hash)
+            chained.append((seq, contact_id, email, before, after, prev_hash, entry_digest))
+            prev_hash = entry_digest
+        if postgres:
+            fixed = (list_id, at, method, bit, 0, actor, evidence_json)
+            _copy_chained(tx, chained, fixed)
+        else:
+            tx.execute(
+                consent_ledger.insert(),
+                [
+                    {
+                        "seq": e_seq,
+                        "contact_id": cid,
+                        "list_id": list_id,
+                        "email": email,
+                        "at": at,
+                        "method": method,
+                        "granted": bit,
+                        "revoked": 0,
+                        "flags_before": before,
+                        "flags_after": after,
+                        "actor": actor,
+                        "notice_id": None,
+                        "notice_sha256": None,
+                        "evidence": dict(evidence),
+                        "prev_hash": prev,
+                        "hash": e_hash,
+                    }
+                    for e_seq, cid, email, before, after, prev, e_hash in chained
+                ],
+            )
+        seen += len(rows)
+        if progress:
+            progress(seen)
+    if seq == start:
+        return 0
+    _flags_from_entries(tx, after=start, upto=seq, at=at)
+    tx.execute(ledger_head.update().where(ledger_head.c.id == 1).values(seq=seq, hash=prev_hash))
+    return seq - start
+
+
+# (seq, contact_id, email, flags_before, flags_after, prev_hash, hash) of one entry of a change
+# shared by many contacts.
+_Chained = tuple[int, int, str, int | None, int, str, str]
+
+
+def _grant_targets(
+    tx: Tx, list_id: int, *, bit: int, only_null: bool, batch: int
+) -> Iterator[list[tuple[int, str, int | None]]]:
+    """(id, email, flags) of the contacts a grant of `bit` changes, in id order, in batches.
+
+    PostgreSQL streams them from one server-side cursor (one scan of the list); the caller
+    may run other statements between batches.
+    """
+    if tx.dialect.name != "postgresql":
+        for found in iter_flag_targets(
+            tx, list_id, bit=bit, grant=True, only_null=only_null, batch=batch
+        ):
+            yield [(row.id, row.email, row.privacy_flags) for row in found]
+        return
+    with _raw(tx).cursor(name="grant_targets") as cursor:
+        cursor.itersize = batch
+        cursor.execute(
+            "SELECT id, email, privacy_flags FROM contacts WHERE list_id = %(list)s "
+            "AND privacy_flags IS NULL ORDER BY id"
+            if only_null
+            else "SELECT id, email, privacy_flags FROM contacts WHERE list_id = %(list)s "
+            "AND (privacy_flags IS NULL OR privacy_flags & %(bit)s = 0) ORDER BY id",
+            {"list": list_id, "bit": bit},
+        )
+        while rows := cursor.fetchmany(batch):
+            yield rows
+
+
+def _copy_chained(
+    tx: Tx, chained: Sequence[_Chained], fixed: tuple[int, datetime, str, int, int, str, str]
+) -> None:
+    """Entries of one shared change through COPY text: the shared columns are written once
+    into a line template, each entry fills in its seven own values."""
+    list_id, at, method, granted, revoked, actor, evidence_json = fixed
+    esc = _COPY_ESCAPES
+    shared = "\t".join((at.isoformat(), method.translate(esc), str(granted), str(revoked)))
+    tail = "\t".join((actor.translate(esc), _NULL, _NULL, evidence_json.translate(esc)))
+    columns = ", ".join(_COLUMNS)
+    with (
+        _raw(tx).cursor() as cursor,
+        cursor.copy(f"COPY consent_ledger ({columns}) FROM STDIN") as copy,
+    ):
+        lines: list[str] = []
+        for seq, cid, email, before, after, prev, digest in chained:
+            lines.append(
+                f"{seq}\t{cid}\t{list_id}\t{email.translate(esc)}\t{shared}\t"
+                f"{_NULL if before is None else before}\t{after}\t{tail}\t{prev}\t{digest}"
+            )
+            if len(lines) >= 5000:
+                copy.write("\n".join(lines) + "\n")
+                lines = []
+        if lines:
+            copy.write("\n".join(lines) + "\n")
+
+
+def _flags_from_entries(tx: Tx, *, after: int, upto: int, at: datetime) -> None:
+    """Set each contact's flags to `flags_after` of its entry with seq in (after, upto]; one
+    entry per contact in that range."""
+    if tx.dialect.name == "postgresql":
+        with _raw(tx).cursor() as cursor:
+            cursor.execute(
+                "UPDATE contacts SET privacy_flags = l.flags_after, updated_at = %s "
+                "FROM consent_ledger AS l "
+                "WHERE l.seq > %s AND l.seq <= %s AND contacts.id = l.contact_id",
+                (at, after, upto),
+            )
+        return
+    in_range = sa.and_(consent_ledger.c.seq > after, consent_ledger.c.seq <= upto)
+    tx.execute(
+        contacts.update()
+        .where(contacts.c.id.in_(sa.select(consent_ledger.c.contact_id).where(in_range)))
+        .values(
+            privacy_flags=sa.select(consent_ledger.c.flags_after)
+            .where(in_range, consent_ledger.c.contact_id == contacts.c.id)
+            .scalar_subquery(),
+            updated_at=at,
+        )
+    )
 
 
 def _int_array(values: Iterable[int]) -> str:
