@@ -9,6 +9,7 @@ from __future__ import annotations
 from clearpixel.cli import (
     admin_cmds,
     campaigns,
+    check,
     consent_cmds,
     demo,
     foundation,
@@ -21,6 +22,7 @@ __all__ = [
     "admin_cmds",
     "app",
     "campaigns",
+    "check",
     "consent_cmds",
     "demo",
     "foundation",

@@ -1,0 +1,128 @@
+"""`clearpixel check`: is this installation doing what the CNIL deliberation asks?
+
+Each finding names one obligation, whether it holds, and what to do when it does not. A
+`legacy` strategy (personal pixels in marketing mail without consent) is reported as not
+compliant (DESIGN §3); so are a broken ledger chain, flags that differ from the ledger's replay,
+and a stored notice that lacks a required element.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from urllib.parse import urlsplit
+
+from clearpixel.audience.integrity import check_flags, verify_ledger
+from clearpixel.config import ConfigError
+from clearpixel.consent.notices import list_notices, missing_elements
+from clearpixel.context import Context
+from clearpixel.domain.policy import Strategy
+
+
+class Status(StrEnum):
+    OK = "ok"
+    WARNING = "warning"
+    FAIL = "not compliant"
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    topic: str
+    status: Status
+    detail: str
+
+
+def _strategy(ctx: Context) -> Finding:
+    policy = ctx.policy
+    if policy.strategy is Strategy.LEGACY:
+        return Finding(
+            "tracking strategy",
+            Status.FAIL,
+            "strategy 'legacy' puts a personal pixel in every marketing email without consent; "
+            "set CLEARPIXEL_STRATEGY=consent (or anonymous_only)",
+        )
+    return Finding(
+        "tracking strategy",
+        Status.OK,
+        f"'{policy.strategy}': marketing mail without consent is '{policy.nonconsent_mode}', "
+        f"transactional '{policy.transactional_mode}', security '{policy.security_mode}'",
+    )
+
+
+def _keys(ctx: Context) -> Finding:
+    try:
+        count = len(ctx.settings.signing_keys())
+    except ConfigError as exc:
+        return Finding("signing keys", Status.FAIL, str(exc))
+    return Finding("signing keys", Status.OK, f"{count} key(s); tokens signed with the first")
+
+
+def _base_url(ctx: Context) -> Finding:
+    url = urlsplit(ctx.settings.base_url)
+    if url.scheme == "https":
+        return Finding("public URL", Status.OK, ctx.settings.base_url)
+    local = url.hostname in ("127.0.0.1", "localhost", "::1")
+    return Finding(
+        "public URL",
+        Status.WARNING if local else Status.FAIL,
+        f"{ctx.settings.base_url} is not https: consent and preference links would travel "
+        "in clear text" + (" (fine for a local trial)" if local else ""),
+    )
+
+
+def _ledger(ctx: Context) -> Finding:
+    report = verify_ledger(ctx)
+    if report.fault:
+        return Finding(
+            "consent ledger", Status.FAIL, f"entry {report.fault.seq}: {report.fault.problem}"
+        )
+    return Finding("consent ledger", Status.OK, f"{report.entries} entries, chain intact")
+
+
+def _flags(ctx: Context) -> Finding:
+    report = check_flags(ctx)
+    if report.mismatch:
+        m = report.mismatch
+        return Finding(
+            "flags = replay of the ledger",
+            Status.FAIL,
+            f"contact {m.contact_id} ({m.email}) has {m.stored}, the ledger says {m.folded}",
+        )
+    return Finding("flags = replay of the ledger", Status.OK, f"{report.contacts} contacts")
+
+
+def _notices(ctx: Context) -> Finding:
+    latest = {(n.purpose, n.locale): n for n in sorted(list_notices(ctx), key=lambda n: n.version)}
+    for (purpose, locale), notice in sorted(latest.items()):
+        missing = missing_elements(
+            notice.text, locale=locale, purpose=purpose, organisation=ctx.settings.organisation
+        )
+        if missing:
+            return Finding(
+                "consent notices",
+                Status.FAIL,
+                f"{purpose} ({locale}) version {notice.version} lacks: {', '.join(missing)}",
+            )
+    return Finding(
+        "consent notices",
+        Status.OK,
+        f"{len(latest)} current notice(s) name who, what, why and every device"
+        if latest
+        else "none stored yet: the shipped defaults are used on first use",
+    )
+
+
+def check_installation(ctx: Context) -> list[Finding]:
+    """Every finding, in a stable order. Reads only; changes nothing."""
+    return [
+        _strategy(ctx),
+        _keys(ctx),
+        _base_url(ctx),
+        _ledger(ctx),
+        _flags(ctx),
+        _notices(ctx),
+    ]
+
+
+def compliant(findings: list[Finding]) -> bool:
+    return all(f.status is not Status.FAIL for f in findings)

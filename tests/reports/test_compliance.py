@@ -1,0 +1,37 @@
+import json
+
+import sqlalchemy as sa
+
+from clearpixel.consent import record_decision
+from clearpixel.domain.ledger import Method
+from tests.helpers import make_contacts, make_list
+
+
+def test_a_sound_installation_is_compliant(cli, ctx):
+    make_contacts(ctx, make_list(ctx), [None, 0, 1, 3])
+    result = cli("check", "--json")
+    findings = {f["topic"]: f["status"] for f in json.loads(result.stdout)}
+    assert findings["tracking strategy"] == "ok"
+    assert findings["consent ledger"] == "ok"
+    assert findings["flags = replay of the ledger"] == "ok"
+    assert "not compliant" not in findings.values()
+
+
+def test_legacy_strategy_is_reported_not_compliant(cli):
+    cli.env = {**cli.env, "CLEARPIXEL_STRATEGY": "legacy"}
+    result = cli("check", ok=False)
+    assert result.exit_code == 1
+    assert "legacy" in result.output
+    assert "NOT COMPLIANT" in result.output
+
+
+def test_flags_changed_behind_the_ledger_make_the_installation_not_compliant(cli, ctx):
+    (cid,) = make_contacts(ctx, make_list(ctx), [None])
+    record_decision(ctx.db, cid, granted=1, method=Method.API, now=ctx.now(), cooldown=ctx.cooldown)
+    with ctx.db.begin() as tx:  # a write that bypasses record_decision
+        tx.execute(sa.text("UPDATE contacts SET privacy_flags = 0 WHERE id = :id"), {"id": cid})
+    result = cli("check", "--json", ok=False)
+    assert result.exit_code == 1
+    findings = {f["topic"]: f for f in json.loads(result.stdout)}
+    assert findings["flags = replay of the ledger"]["status"] == "not compliant"
+    assert f"contact {cid}" in findings["flags = replay of the ledger"]["detail"]
