@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from types import SimpleNamespace
 
@@ -242,6 +243,9 @@ def test_every_line_end_of_a_message_is_crlf_whatever_the_values(html, name):
 
 
 TRICKY = [
+    "<html><body><p>{{ name }}</p><a href='https://x.example/a'>a</a></body></html>\n",
+    "{% set greeting = 'Hi' %}<p>{{ greeting }} {{ name }}</p><a href='https://x.example/a'>a"
+    "</a>\r\n",
     "<p>{{ name }} & {{ '}}' }} {{ name|upper }}</p>\n<a href='https://x.example/a'>a</a>\n"
     "<p>{{- name }} x {{ name -}} \r\n y</p><a href='https://x.example/b'>b</a>\n"
     "{# note #}<p>{{ name }}</p>{% set n = name ~ '!' %}<a href='https://x.example/a'>a</a>"
@@ -254,7 +258,8 @@ def test_constants_left_out_of_the_render_change_nothing(html):
     """The same template, once with its slots as separators (constants kept ready) and once
     wrapped in a block (slots as variables, everything rendered): identical parts."""
     fast = compile_campaign(kind=MessageKind.MARKETING, subject="s", html=html, text=html)
-    wrapped = "{% if true %}" + html + "{% endif %}"
+    body, end = re.fullmatch(r"(.*?)(\r\n|\r|\n)?", html, re.S).groups()
+    wrapped = "{% if true %}" + body + "{% endif %}" + (end or "")
     slow = compile_campaign(kind=MessageKind.MARKETING, subject="s", html=wrapped, text=wrapped)
     assert fast.html.slots is not None and slow.html.slots is None
     for name in ["<Ann>", "Zoé\nline", ""]:
@@ -264,6 +269,12 @@ def test_constants_left_out_of_the_render_change_nothing(html):
             expected = b.fill({"name": name}, links, "T·")
             assert a.fill({"name": name}, links, "T·") == expected
             assert a.fill_utf8({"name": name}, links, "T·") == expected.encode()
+        assert fast.both is not None
+        both = fast.fill_utf8({"name": name}, links, html_tail="H·", text_tail="T·")
+        assert both == (
+            slow.html.fill({"name": name}, links, "H·").encode(),
+            slow.text.fill({"name": name}, links, "T·").encode(),
+        )
 
 
 def test_a_link_in_a_raw_block_gets_its_click_url():

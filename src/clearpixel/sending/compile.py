@@ -42,6 +42,7 @@ BODY_END = re.compile(r"</body\s*>", re.I)
 SLOT = re.compile(r"@@cp[0-9a-f]{32}\.(\d+)@@")
 TAIL_ID = 0
 JINJA_SYNTAX = re.compile(r"\{[{%#]")
+FINAL_NEWLINE = re.compile(r"(?:\r\n|\r|\n)\Z")
 VARIABLE = re.compile(r"(\{\{.*?\}\})", re.S)
 NEWLINE = re.compile(r"\r\n|\r|\n")  # what Jinja takes for a line end in template text
 # Kinds that R1 and R3 protect: no per-recipient value in auto-loaded URLs.
@@ -101,6 +102,7 @@ class Part:
     skeleton_utf8: tuple[bytes, ...] = ()
     slot_at: tuple[int, ...] = ()  # item index of each slot
     unit_at: tuple[int, ...] = ()  # item index of each rendered unit
+    template_source: str = ""  # the units' Jinja source, separator between units
 
     def fill(self, values: dict[str, Any], links: Sequence[str], tail: str) -> str:
         """Render with the campaign's `values` and put `links` (link id = index + 1) and
@@ -123,8 +125,13 @@ class Part:
         """`fill(...).encode("utf-8")`, with the constants encoded once per campaign."""
         if self.slots is None:
             return self.fill(values, links, tail).encode("utf-8")
+        return self.assemble_utf8(self._units(values), links, tail)
+
+    def assemble_utf8(self, units: Sequence[str], links: Sequence[str], tail: str) -> bytes:
+        """The part in UTF-8 from its rendered units (slots only)."""
+        assert self.slots is not None
         out = list(self.skeleton_utf8)
-        for at, unit in zip(self.unit_at, self._units(values), strict=True):
+        for at, unit in zip(self.unit_at, units, strict=True):
             out[at] = unit.encode("utf-8")
         by_id = [tail.encode("utf-8"), *"\n".join(links).encode("ascii").split(b"\n")]
         for at, slot in zip(self.slot_at, self.slots, strict=True):
@@ -149,6 +156,28 @@ class Compiled:
     subject: jinja2.Template | None  # None: the subject has no expression
     subject_text: str
     resources: list[htmlscan.Resource] = field(default_factory=list)
+    both: jinja2.Template | None = None  # the units of both parts in one render, if slotted
+
+    def fill_utf8(
+        self,
+        values: dict[str, Any],
+        links: Sequence[str],
+        *,
+        html_tail: str,
+        text_tail: str,
+    ) -> tuple[bytes, bytes]:
+        """(HTML, text) in UTF-8, with one Jinja render for both when their slots allow."""
+        if self.both is None:
+            html = self.html.fill_utf8(values, links, html_tail)
+            return html, self.text.fill_utf8(values, links, text_tail)
+        units = self.both.render(values).split(self.html.separator)
+        cut = len(self.html.unit_at)
+        if len(units) != cut + len(self.text.unit_at):
+            raise ValueError("a rendered value contains the slot separator")
+        return (
+            self.html.assemble_utf8(units[:cut], links, html_tail),
+            self.text.assemble_utf8(units[cut:], links, text_tail),
+        )
 
 
 def _trusted(value: str) -> Markup:
@@ -196,15 +225,38 @@ def compile_campaign(
     if EXPRESSION.search(subject):
         _parse_jinja(subject, "subject")
         subject_template = TEXT_ENV.from_string(subject)
+    html_part = _part(HTML_PART_ENV, html_source, nonce)
+    text_part = _part(TEXT_PART_ENV, text_source, nonce)
     return Compiled(
         kind=kind,
         links=links,
-        html=_part(HTML_PART_ENV, html_source, nonce),
-        text=_part(TEXT_PART_ENV, text_source, nonce),
+        html=html_part,
+        text=text_part,
         subject=subject_template,
         subject_text=subject,
         resources=resources,
+        both=_both(html_part, text_part),
     )
+
+
+def _both(html: Part, text: Part) -> jinja2.Template | None:
+    """One template rendering the units of both parts (the text's without autoescape), so a
+    recipient costs one Jinja render; None when a part is not slotted or they do not combine
+    (a block name defined in both)."""
+    if html.slots is None or text.slots is None:
+        return None
+    # Alone, each template would lose one final line end (Jinja drops it); so here too.
+    source = (
+        FINAL_NEWLINE.sub("", html.template_source, count=1)
+        + html.separator
+        + "{% autoescape false %}"
+        + FINAL_NEWLINE.sub("", text.template_source, count=1)
+        + "{% endautoescape %}"
+    )
+    try:
+        return HTML_PART_ENV.from_string(source)
+    except jinja2.TemplateSyntaxError:
+        return None
 
 
 def _slot(nonce: str, link_id: int) -> str:
@@ -245,8 +297,9 @@ def _part(env: SandboxedEnvironment, source: str, nonce: str) -> Part:
                     unit_at.append(len(skeleton))
                     skeleton.append("")
                     units.append(chunk)
+        units_source = separator.join(units)
         return Part(
-            env.from_string(separator.join(units)),
+            env.from_string(units_source),
             ids,
             separator,
             crlf,
@@ -254,6 +307,7 @@ def _part(env: SandboxedEnvironment, source: str, nonce: str) -> Part:
             tuple(item.encode("utf-8") for item in skeleton),
             tuple(slot_at),
             tuple(unit_at),
+            units_source,
         )
 
     def variable(match: re.Match[str]) -> str:

@@ -197,8 +197,9 @@ class Renderer:
                 UNSUB_MARK, unsubscribe
             )
         try:
-            html = self.compiled.html.fill_utf8(values, links, pixel + footer_html)
-            text = self.compiled.text.fill_utf8(values, links, footer_text)
+            html, text = self.compiled.fill_utf8(
+                values, links, html_tail=pixel + footer_html, text_tail=footer_text
+            )
             subject = self.compiled.subject.render(values) if self.compiled.subject else None
         except (jinja2.TemplateError, ValueError) as exc:
             raise ClearpixelError(f"template error for contact {cid}: {exc}") from None
