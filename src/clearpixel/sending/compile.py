@@ -4,10 +4,11 @@ templates whose per-recipient render needs no HTML parsing.
 The HTML is parsed once (selectolax). Every tracked `<a href>` value becomes a slot for the
 recipient's click URL, and one more slot (pixel and footer) goes before `</body>`; the text
 part gets the same slots. When every slot sits outside Jinja blocks (the usual newsletter),
-a slot is a separator in the template's static text: per recipient, Jinja renders only the
-campaign's own fields, and the output is split at the separators and joined with the
-recipient's URLs. A slot inside a block (a link in a loop or a condition) makes the part fall
-back to Jinja variables (`_cp_l{link id}`, `_cp_tail`), filled by the same render.
+a slot is a separator in the template's static text, and the top-level text around slots and
+around `{{ expressions }}` is a constant kept ready in UTF-8: per recipient, one Jinja render
+fills the expressions of both parts, and its output is split at the separators and joined
+with the constants and the recipient's URLs. A slot inside a block (a link in a loop or a
+condition) makes the part fall back to Jinja variables (`_cp_l{link id}`, `_cp_tail`).
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
 """Per-recipient rendering: from a compiled campaign, a contact and its tracking mode to the
 complete MIME message. No HTML is parsed here; the work is signing tokens, one sandboxed
-Jinja render per part and string joins.
+Jinja render of the campaign's expressions (both parts at once when their links are slots, see
+compile.py) and byte joins.
 
 Tokens are signed in two batches (`TokenSigner.sign_links`, `sign_many`), each one still a
 full HMAC of its own content.
