@@ -169,7 +169,7 @@ class TokenSigner:
         body = bytearray((FORMAT_VERSION << 4 | token.kind, key_id))
         for name in _FIELDS[token.kind]:
             _put_varint(body, getattr(token, name))
-        mac = hmac.new(key, bytes(body), hashlib.sha256).digest()[:MAC_BYTES]
+        mac = hmac.digest(key, bytes(body), "sha256")[:MAC_BYTES]
         return _b64encode(bytes(body) + mac)
 
     def sign_many(self, tokens: Iterable[Token]) -> list[str]:
@@ -230,7 +230,7 @@ class TokenSigner:
             raise MalformedToken("too short")
         body, mac = raw[:-MAC_BYTES], raw[-MAC_BYTES:]
         if not any(
-            hmac.compare_digest(hmac.new(key, body, hashlib.sha256).digest()[:MAC_BYTES], mac)
+            hmac.compare_digest(hmac.digest(key, body, "sha256")[:MAC_BYTES], mac)
             for key_id, key in self._keys
             if key_id == body[1]
         ):
