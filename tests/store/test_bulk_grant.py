@@ -13,10 +13,10 @@ from clearpixel.domain.flags import apply
 from clearpixel.domain.ledger import (
     Decision,
     Method,
+    batch_hasher,
     chain,
     encode_evidence,
     entry_hash,
-    same_change_hasher,
 )
 from clearpixel.store.contacts import insert_contacts
 from clearpixel.store.ledger import entries_for_contact, read_head
@@ -43,7 +43,7 @@ def column(conn, col):
     basis=st.text(max_size=30),
     notice_id=st.none() | st.integers(1, 1000),
 )
-def test_same_change_hasher_matches_entry_hash(
+def test_batch_hasher_matches_entry_hash(
     seq, contact_id, email, before, granted, revoked, actor, basis, notice_id
 ):
     at = datetime.fromisoformat("2026-11-29T01:02:03.456789+00:00")
@@ -55,12 +55,14 @@ def test_same_change_hasher_matches_entry_hash(
         evidence=evidence,
     )  # fmt: skip
     entry = chain(decision, seq=seq, flags_before=before, prev_hash="f" * 64)
-    digest = same_change_hasher(
-        list_id=7, method=Method.BULK, at=at, granted=granted, revoked=revoked, actor=actor,
-        evidence_json=encode_evidence(evidence), notice_id=notice_id, notice_sha256=sha,
-    )  # fmt: skip
+    digest = batch_hasher(
+        list_id=7, method=Method.BULK, at=at, actor=actor, notice_id=notice_id, notice_sha256=sha
+    )
     after = apply(before, granted=granted, revoked=revoked)
-    assert digest(seq, contact_id, email, before, after, "f" * 64) == entry.hash
+    assert entry.hash == digest(
+        seq, contact_id, email, encode_evidence(evidence), before, after, granted, revoked,
+        "f" * 64,
+    )  # fmt: skip
     assert entry_hash(entry) == entry.hash
 
 

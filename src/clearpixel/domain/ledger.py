@@ -251,33 +251,28 @@ def chain(
     )
 
 
-def same_change_hasher(
+def batch_hasher(
     *,
     list_id: int,
     method: str,
     at: datetime,
-    granted: int,
-    revoked: int,
     actor: str,
-    evidence_json: str,
     notice_id: int | None = None,
     notice_sha256: str | None = None,
-) -> Callable[[int, int, str, int | None, int, str], str]:
-    """For a batch in which every entry shares list, method, time, change, actor, notice and
-    evidence (a bulk change, an import): a function
-    `(seq, contact_id, email, flags_before, flags_after, prev_hash) -> hash` that gives the
-    same hash as `entry_hash` with the shared fields written into the template once.
+) -> Callable[[int, int, str, str, int | None, int, int, int, str], str]:
+    """For a batch in which every entry shares list, method, time, actor and notice (a bulk
+    change, an import): a function `(seq, contact_id, email, evidence_json, flags_before,
+    flags_after, granted, revoked, prev_hash) -> hash` that gives the same hash as
+    `entry_hash`, with the shared fields written into the template once. `evidence_json` is
+    `encode_evidence(evidence)`.
     """
     fixed = {
         "actor": _string(actor),
         "at": _timestamp(at),
-        "evidence": evidence_json,
-        "granted": str(int(granted)),
         "list_id": str(int(list_id)),
         "method": _string(str(method)),
         "notice_id": "null" if notice_id is None else str(int(notice_id)),
         "notice_sha256": "null" if notice_sha256 is None else _string(notice_sha256),
-        "revoked": str(int(revoked)),
     }
     template = _TEMPLATE.replace("%d", "%s") % tuple(
         fixed[name].replace("%", "%%") if name in fixed else _KEEP[name] for name in _TEMPLATE_ORDER
@@ -285,10 +280,28 @@ def same_change_hasher(
     string, sha256 = _string, hashlib.sha256
 
     def digest(
-        seq: int, contact_id: int, email: str, before: int | None, after: int, prev: str
+        seq: int,
+        contact_id: int,
+        email: str,
+        evidence_json: str,
+        before: int | None,
+        after: int,
+        granted: int,
+        revoked: int,
+        prev: str,
     ) -> str:
-        values = (contact_id, string(email), after, "null" if before is None else before)
-        return sha256((template % (*values, string(prev), seq)).encode()).hexdigest()
+        text = template % (
+            contact_id,
+            string(email),
+            evidence_json,
+            after,
+            "null" if before is None else before,
+            granted,
+            string(prev),
+            revoked,
+            seq,
+        )
+        return sha256(text.encode()).hexdigest()
 
     return digest
 
@@ -314,9 +327,12 @@ _TEMPLATE_ORDER = (
 _KEEP = {
     "contact_id": "%d",
     "email": "%s",
+    "evidence": "%s",
     "flags_after": "%d",
     "flags_before": "%s",
+    "granted": "%d",
     "prev_hash": "%s",
+    "revoked": "%d",
     "seq": "%d",
 }
 

@@ -7,18 +7,21 @@ the head, all inside the caller's transaction (DESIGN R10, R11).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 
+from clearpixel.domain.flags import OPEN_TRACKING_BIT
 from clearpixel.domain.ledger import (
     Decision,
     LedgerEntry,
+    batch_hasher,
     chain,
     encode_evidence,
-    same_change_hasher,
 )
 from clearpixel.store.contacts import UnknownContact, iter_flag_targets, lock_contacts
 from clearpixel.store.db import Tx
@@ -137,31 +140,80 @@ def grant_to_targets(
 
     Effects: consent_ledger rows, contacts.privacy_flags and updated_at, ledger_head.
     """
+    evidence_json = encode_evidence(evidence)
+    batches = (
+        [(cid, email, before, bit, 0, evidence_json) for cid, email, before in rows]
+        for rows in _grant_targets(tx, list_id, bit=bit, only_null=only_null, batch=batch)
+    )
+    written = append_changes(
+        tx, batches, list_id=list_id, method=method, at=at, actor=actor, progress=progress
+    )
+    return written.entries
+
+
+# One change of a batch: (contact_id, email, flags_before, granted, revoked, evidence_json).
+Change = tuple[int, str, int | None, int, int, str]
+# (seq, contact_id, email, flags_before, flags_after, granted, revoked, evidence_json,
+# prev_hash, hash) of one chained entry.
+_Chained = tuple[int, int, str, int | None, int, int, int, str, str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class ChangesWritten:
+    """What `append_changes` wrote: how many entries, and the (contact id, flags_before,
+    flags_after, revoked) of those that leave the contact without open tracking while it had
+    it or while revoking it (the withdrawal effects the consent service applies)."""
+
+    entries: int
+    lost_open_tracking: list[tuple[int, int | None, int, int]]
+
+
+def append_changes(
+    tx: Tx,
+    batches: Iterable[Sequence[Change]],
+    *,
+    list_id: int,
+    method: str,
+    at: datetime,
+    actor: str = "",
+    progress: Callable[[int], None] | None = None,
+) -> ChangesWritten:
+    """Append one chained entry per change (every change given must change flags: its
+    contact's flags become `(before | granted) & ~revoked`), in the order given, then write
+    the contacts' new flags and move the head. Each contact appears at most once.
+
+    The set-based form of `apply_decisions` for many changes sharing list, method, time and
+    actor: each entry costs a template fill and a SHA-256, the entries go through COPY
+    (PostgreSQL) and the flags are written by one UPDATE joined to the entries just written.
+    Every writer of `privacy_flags` holds the head lock, taken first here, so flags read by
+    the caller inside this transaction after this call starts cannot change under it.
+    `batches` may be a generator reading the database between batches.
+
+    Effects: consent_ledger rows, contacts.privacy_flags and updated_at, ledger_head.
+    """
     seq, prev_hash = read_head(tx, for_update=True)
     start = seq
-    evidence_json = encode_evidence(evidence)
-    digest = same_change_hasher(
-        list_id=list_id,
-        method=method,
-        at=at,
-        granted=bit,
-        revoked=0,
-        actor=actor,
-        evidence_json=evidence_json,
-    )
+    digest = batch_hasher(list_id=list_id, method=method, at=at, actor=actor)
     postgres = tx.dialect.name == "postgresql"
+    lost: list[tuple[int, int | None, int, int]] = []
     seen = 0
-    for rows in _grant_targets(tx, list_id, bit=bit, only_null=only_null, batch=batch):
+    for changes in batches:
         chained: list[_Chained] = []
-        for contact_id, email, before in rows:
+        for cid, email, before, granted, revoked, evidence_json in changes:
             seq += 1
-            after = (before or 0) | bit
-            entry_digest = digest(seq, contact_id, email, before, after, prev_hash)
-            chained.append((seq, contact_id, email, before, after, prev_hash, entry_digest))
+            after = ((before or 0) | granted) & ~revoked
+            entry_digest = digest(
+                seq, cid, email, evidence_json, before, after, granted, revoked, prev_hash
+            )
+            chained.append(
+                (seq, cid, email, before, after, granted, revoked, evidence_json, prev_hash,
+                 entry_digest)
+            )  # fmt: skip
             prev_hash = entry_digest
+            if not after & OPEN_TRACKING_BIT and ((before or 0) | revoked) & OPEN_TRACKING_BIT:
+                lost.append((cid, before, after, revoked))
         if postgres:
-            fixed = (list_id, at, method, bit, 0, actor, evidence_json)
-            _copy_chained(tx, chained, fixed)
+            _copy_chained(tx, chained, list_id=list_id, at=at, method=method, actor=actor)
         else:
             tx.execute(
                 consent_ledger.insert(),
@@ -173,33 +225,31 @@ def grant_to_targets(
                         "email": email,
                         "at": at,
                         "method": method,
-                        "granted": bit,
-                        "revoked": 0,
+                        "granted": granted,
+                        "revoked": revoked,
                         "flags_before": before,
                         "flags_after": after,
                         "actor": actor,
                         "notice_id": None,
                         "notice_sha256": None,
-                        "evidence": dict(evidence),
+                        "evidence": json.loads(evidence_json),
                         "prev_hash": prev,
                         "hash": e_hash,
                     }
-                    for e_seq, cid, email, before, after, prev, e_hash in chained
+                    for (
+                        e_seq, cid, email, before, after, granted, revoked, evidence_json, prev,
+                        e_hash,
+                    ) in chained
                 ],
-            )
-        seen += len(rows)
+            )  # fmt: skip
+        seen += len(changes)
         if progress:
             progress(seen)
     if seq == start:
-        return 0
+        return ChangesWritten(0, [])
     _flags_from_entries(tx, after=start, upto=seq, at=at)
     tx.execute(ledger_head.update().where(ledger_head.c.id == 1).values(seq=seq, hash=prev_hash))
-    return seq - start
-
-
-# (seq, contact_id, email, flags_before, flags_after, prev_hash, hash) of one entry of a change
-# shared by many contacts.
-_Chained = tuple[int, int, str, int | None, int, str, str]
+    return ChangesWritten(seq - start, lost)
 
 
 def _grant_targets(
@@ -231,24 +281,23 @@ def _grant_targets(
 
 
 def _copy_chained(
-    tx: Tx, chained: Sequence[_Chained], fixed: tuple[int, datetime, str, int, int, str, str]
+    tx: Tx, chained: Sequence[_Chained], *, list_id: int, at: datetime, method: str, actor: str
 ) -> None:
-    """Entries of one shared change through COPY text: the shared columns are written once
-    into a line template, each entry fills in its seven own values."""
-    list_id, at, method, granted, revoked, actor, evidence_json = fixed
+    """Chained entries through COPY text, the shared columns written once."""
     esc = _COPY_ESCAPES
-    shared = "\t".join((at.isoformat(), method.translate(esc), str(granted), str(revoked)))
-    tail = "\t".join((actor.translate(esc), _NULL, _NULL, evidence_json.translate(esc)))
+    stamp, method_text = at.isoformat(), method.translate(esc)
+    notice_and_actor = "\t".join((actor.translate(esc), _NULL, _NULL))
     columns = ", ".join(_COLUMNS)
     with (
         _raw(tx).cursor() as cursor,
         cursor.copy(f"COPY consent_ledger ({columns}) FROM STDIN") as copy,
     ):
         lines: list[str] = []
-        for seq, cid, email, before, after, prev, digest in chained:
+        for seq, cid, email, before, after, granted, revoked, evidence, prev, digest in chained:
             lines.append(
-                f"{seq}\t{cid}\t{list_id}\t{email.translate(esc)}\t{shared}\t"
-                f"{_NULL if before is None else before}\t{after}\t{tail}\t{prev}\t{digest}"
+                f"{seq}\t{cid}\t{list_id}\t{email.translate(esc)}\t{stamp}\t{method_text}\t"
+                f"{granted}\t{revoked}\t{_NULL if before is None else before}\t{after}\t"
+                f"{notice_and_actor}\t{evidence.translate(esc)}\t{prev}\t{digest}"
             )
             if len(lines) >= 5000:
                 copy.write("\n".join(lines) + "\n")
