@@ -30,6 +30,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import json
 import re
 from array import array
 from collections.abc import Callable, Iterator
@@ -41,10 +42,11 @@ from typing import IO, Any
 
 from clearpixel.audience.emails import InvalidEmail, normalise_email
 from clearpixel.consent import record_decisions
+from clearpixel.consent.decisions import record_changes
 from clearpixel.context import Context
 from clearpixel.domain.errors import ClearpixelError
 from clearpixel.domain.flags import FlagsError, Purposes
-from clearpixel.domain.ledger import Decision, Method
+from clearpixel.domain.ledger import Decision, Method, encode_evidence
 from clearpixel.store.contacts import (
     SUBSCRIBED,
     UNSUBSCRIBED,
@@ -54,7 +56,15 @@ from clearpixel.store.contacts import (
     insert_contacts_many,
     update_contacts_many,
 )
-from clearpixel.store.ledger import read_head
+from clearpixel.store.imports import (
+    StagedRow,
+    drop_staged_lines,
+    insert_new_from_staging,
+    iter_staged_flag_changes,
+    stage_rows,
+    update_existing_from_staging,
+)
+from clearpixel.store.ledger import Change, read_head
 from clearpixel.store.lists import get_list
 
 BATCH = 5000
@@ -241,6 +251,10 @@ def import_csv(
         target = get_list(conn, list_name)
     size = path.stat().st_size
     report = ImportReport()
+    if ctx.db.is_postgres:
+        return _import_staged(
+            ctx, path, target.id, flags_mode, basis, skip_invalid, rejected_path, progress
+        )
 
     # Pass 1: check every row, hash the file, find duplicate emails (8 bytes per row).
     checking = _Pass(path, ctx.purposes, flags_mode)
@@ -319,6 +333,125 @@ def import_csv(
     if progress:
         progress("importing", good_rows, good_rows)
     return report
+
+
+def _import_staged(
+    ctx: Context,
+    path: Path,
+    list_id: int,
+    flags_mode: FlagsMode,
+    basis: str | None,
+    skip_invalid: bool,
+    rejected_path: Path | None,
+    progress: Progress | None,
+) -> ImportReport:
+    """The PostgreSQL path: ONE streaming pass checks each row, hashes the file and COPYs the
+    good rows into a staging table; set-based statements then update and insert the contacts
+    and find the flags that change, and only those are chained (in line order) and COPYed
+    into the ledger. All in one transaction: any refusal or error stores nothing."""
+    size = path.stat().st_size
+    report = ImportReport()
+    checking = _Pass(path, ctx.purposes, flags_mode)
+    buckets = [array("Q") for _ in range(256)]
+    state = {"granting": 0, "bad": 0}
+
+    def good_rows() -> Iterator[StagedRow]:
+        for line, _fields, row in checking.records():
+            report.rows += 1
+            if progress and report.rows % 5000 == 0:
+                progress("checking", checking.reader.done, size)
+            if isinstance(row, str):
+                state["bad"] += 1
+                if len(report.errors) < MAX_LISTED_ERRORS:
+                    report.errors.append(RowError(line, row))
+                continue
+            key = _key(row.email)
+            buckets[key & 0xFF].append(key)
+            if row.flags and not state["granting"]:
+                state["granting"] = line
+            yield (line, row.email, row.flags, _attributes_json(row.attributes), row.status)
+
+    with ctx.db.begin() as tx:
+        read_head(tx, for_update=True)  # flags of this list cannot change under the import
+        stage_rows(tx, good_rows())
+        report.source_sha256 = checking.sha256
+        if progress:
+            progress("checking", size, size)
+        duplicates = _duplicates(path, ctx.purposes, flags_mode, buckets)
+        buckets.clear()
+        bad = state["bad"] + len(duplicates)
+        for line in sorted(duplicates)[: MAX_LISTED_ERRORS - len(report.errors)]:
+            report.errors.append(RowError(line, f"duplicate of line {duplicates[line]}"))
+        report.errors.sort(key=lambda e: e.line)
+        report.rejected = bad
+        if state["granting"] and not basis:
+            raise ImportRefused(
+                f"{path.name} grants consent (line {state['granting']} sets privacy_flags) and "
+                "no legal basis was given: pass --basis TEXT (e.g. the form and date the "
+                "consent was collected with). Nothing was imported."
+            )
+        if bad and rejected_path:
+            _write_rejected(path, ctx.purposes, flags_mode, duplicates, rejected_path)
+        if bad and not skip_invalid:
+            listed = "\n".join(f"  line {e.line}: {e.reason}" for e in report.errors)
+            more = (
+                f"\n  ... and {bad - len(report.errors)} more" if bad > len(report.errors) else ""
+            )
+            raise ImportRefused(
+                f"{path.name}: {bad} bad row(s), nothing was imported "
+                f"(use --skip-invalid to import the good rows):\n{listed}{more}"
+            )
+        drop_staged_lines(tx, sorted(duplicates))
+
+        now = ctx.now()
+        good = report.rows - bad
+        if progress:
+            progress("importing", 0, good)
+        report.updated = update_existing_from_staging(tx, list_id, now=now)
+        report.created = insert_new_from_staging(tx, list_id, now=now)
+        if flags_mode is not FlagsMode.IGNORE:
+            report.flags_changed = record_changes(
+                tx,
+                _flag_changes(tx, list_id, flags_mode, basis, report.source_sha256, path.name),
+                list_id=list_id,
+                method=Method.IMPORT,
+                now=now,
+                cooldown=ctx.cooldown,
+            )
+    if progress:
+        progress("importing", good, good)
+    return report
+
+
+def _attributes_json(attributes: dict[str, str]) -> str:
+    return json.dumps(attributes, ensure_ascii=False, separators=(",", ":")) if attributes else "{}"
+
+
+# A line number no file has: where the evidence template gets each row's line.
+_LINE_SENTINEL = -7_000_000_001
+
+
+def _flag_changes(
+    tx: Any, list_id: int, mode: FlagsMode, basis: str | None, sha256: str, file_name: str
+) -> Iterator[list[Change]]:
+    """The staged rows' flags changes as ledger changes, with the evidence of each row
+    (basis, file SHA-256 and name, line) encoded from one template."""
+    template = encode_evidence(
+        {"basis": basis, "source_sha256": sha256, "source_file": file_name, "line": _LINE_SENTINEL}
+    )
+    head, tail = template.split(f'"line":{_LINE_SENTINEL}')
+    head += '"line":'
+    replace = mode is FlagsMode.REPLACE
+    for rows in iter_staged_flag_changes(tx, list_id, replace=replace):
+        batch: list[Change] = []
+        for line, contact_id, email, current, flags in rows:
+            have = current or 0
+            granted = flags & ~have
+            revoked = have & ~flags if replace else 0
+            if current is not None and not granted and not revoked:
+                continue
+            batch.append((contact_id, email, current, granted, revoked, f"{head}{line}{tail}"))
+        yield batch
 
 
 def _duplicates(

@@ -9,7 +9,7 @@ stored personal open events (R5) and start the consent-request cool-down (R8).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -19,7 +19,7 @@ from clearpixel.domain.ledger import PERSONAL_METHODS, Decision, LedgerEntry, Me
 from clearpixel.store import Database, Tx
 from clearpixel.store.contacts import get_contact, set_cooldown
 from clearpixel.store.events import detach_personal_events
-from clearpixel.store.ledger import apply_decisions, grant_to_targets
+from clearpixel.store.ledger import Change, append_changes, apply_decisions, grant_to_targets
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +103,42 @@ def record_bulk_grant(
         evidence=evidence,
         progress=progress,
     )
+
+
+def record_changes(
+    tx: Tx,
+    batches: Iterable[Sequence[Change]],
+    *,
+    list_id: int,
+    method: Method,
+    now: datetime,
+    cooldown: timedelta,
+    actor: str = "",
+    progress: Callable[[int], None] | None = None,
+) -> int:
+    """`record_decisions` for many changes that share list, method and time and each change
+    their contact's flags (an import): `batches` of (contact id, email, flags before, granted,
+    revoked, evidence JSON), each contact at most once, chained set-wise. Returns how many
+    entries were written.
+
+    Effects: as `record_decisions`: one ledger entry per change, the new flags, and for
+    contacts that lose bit 1 their personal open events detached (R5) and, for a refusal or
+    withdrawal of bit 1, the consent-request cool-down started (R8).
+    """
+    written = append_changes(
+        tx, batches, list_id=list_id, method=method, at=now, actor=actor, progress=progress
+    )
+    withdrawn = sorted(
+        cid for cid, before, after, _ in written.lost_open_tracking if has_open_tracking(before)
+    )
+    if withdrawn:
+        detach_personal_events(tx, withdrawn)
+    refused = sorted(
+        cid for cid, _, _, revoked in written.lost_open_tracking if revoked & OPEN_TRACKING_BIT
+    )
+    if refused:
+        set_cooldown(tx, refused, now + cooldown)
+    return written.entries
 
 
 def record_decision(
