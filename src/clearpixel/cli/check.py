@@ -16,8 +16,9 @@ def check(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> 
     with context() as ctx:
         findings = check_installation(ctx)
     if as_json:
-        print_json([{"topic": f.topic, "status": str(f.status), "detail": f.detail}
-                    for f in findings])
+        print_json(
+            [{"topic": f.topic, "status": str(f.status), "detail": f.detail} for f in findings]
+        )
     else:
         colours = {Status.OK: "green", Status.WARNING: "yellow", Status.FAIL: "bold red"}
         for f in findings:
