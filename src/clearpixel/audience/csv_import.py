@@ -424,7 +424,13 @@ def _import_staged(
 
 
 def _attributes_json(attributes: dict[str, str]) -> str:
-    return json.dumps(attributes, ensure_ascii=False, separators=(",", ":")) if attributes else "{}"
+    """The attributes (text to text) as compact JSON, as json.dumps(ensure_ascii=False) writes
+    them, with the C string encoder directly."""
+    string = _json_string
+    return "{" + ",".join(f"{string(k)}:{string(v)}" for k, v in attributes.items()) + "}"
+
+
+_json_string = json.encoder.encode_basestring
 
 
 # A line number no file has: where the evidence template gets each row's line.

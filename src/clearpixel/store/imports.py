@@ -12,11 +12,11 @@ from datetime import datetime
 from typing import Any
 
 from clearpixel.store.db import Tx
+from clearpixel.store.ledger import copy_text
 
 # One checked row: (line, normalised email, flags or None, attributes as JSON, status or None).
 StagedRow = tuple[int, str, int | None, str, str | None]
 
-_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 _NULL = "\\N"
 
 
@@ -32,13 +32,12 @@ def stage_rows(tx: Tx, rows: Iterable[StagedRow]) -> None:
             "CREATE TEMP TABLE import_staging (line integer NOT NULL, email text NOT NULL, "
             "flags integer, attributes jsonb NOT NULL, status text) ON COMMIT DROP"
         )
-        esc = _ESCAPES
         with cursor.copy("COPY import_staging FROM STDIN") as copy:
             lines: list[str] = []
             for line, email, flags, attributes, status in rows:
                 lines.append(
-                    f"{line}\t{email.translate(esc)}\t{_NULL if flags is None else flags}\t"
-                    f"{attributes.translate(esc)}\t{_NULL if status is None else status}"
+                    f"{line}\t{copy_text(email)}\t{_NULL if flags is None else flags}\t"
+                    f"{copy_text(attributes)}\t{_NULL if status is None else status}"
                 )
                 if len(lines) >= 5000:
                     copy.write("\n".join(lines) + "\n")
