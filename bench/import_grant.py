@@ -2,7 +2,7 @@
 
     uv run python bench/import_grant.py --rows 100000 --rows 1000000
 
-For each size: a fresh database `clearpixel_bench` (never the test database), a CSV of N
+For each size: a fresh database `clearpixel_bench_import` (never the test database), a CSV of N
 contacts (half with an empty privacy_flags cell, half with a value 0..7), then
   1. raw COPY of the file into a bare table            vs `clearpixel contacts import`
   2. raw UPDATE ... COALESCE(privacy_flags, 0) | 1     vs `clearpixel flags grant`

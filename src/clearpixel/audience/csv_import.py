@@ -1,8 +1,11 @@
 """`contacts import`: a CSV file into a list, every flags change through the consent ledger.
 
-The file is streamed, never loaded: a first pass checks every row and hashes the file, a
-second pass applies it in batches inside ONE transaction, so a failed import (bad rows, a
-refused file, a database error, a file that changed between the passes) stores nothing.
+The file is streamed, never loaded, and everything happens inside ONE transaction, so a
+failed import (bad rows, a refused file, a database error) stores nothing. On PostgreSQL one
+pass checks every row, hashes the file and COPYs the good rows into a staging table;
+set-based statements then write the contacts and only the flags changes are chained into the
+ledger. On SQLite a first pass checks and hashes, a second applies in batches (and refuses a
+file that changed between the passes).
 
 Columns: `email` (required), `privacy_flags` (optional; empty = no value), `status`
 (optional: `subscribed` or `unsubscribed`), any other column is an attribute (`locale` too).

@@ -2,7 +2,8 @@
 
 `apply_decisions` locks the ledger head (so concurrent writers chain in turn), reads the
 contacts' current flags, appends one chained entry per change, writes the new flags and moves
-the head, all inside the caller's transaction (DESIGN R10, R11).
+the head, all inside the caller's transaction (DESIGN R10, R11). `append_changes` does the
+same set-wise for many changes sharing list, method and time (bulk grant, import).
 """
 
 from __future__ import annotations
