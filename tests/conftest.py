@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 from clearpixel.config import Settings
 from clearpixel.context import Context, open_context
 from clearpixel.store.purposes import sync_purposes
+from clearpixel.web.server import ThreadedServer
 
 PG_URL = os.environ.get("CLEARPIXEL_TEST_DATABASE_URL", "")
 TEST_KEY = "test-signing-key-0123456789abcdef0123456789"
@@ -109,53 +110,10 @@ def cli(cli_env: dict[str, str]) -> Cli:
 # --- a real HTTP server and a real browser ---------------------------------------------------
 
 
-class LiveServer:
-    """The whole web app served by uvicorn on a free loopback port, in a thread."""
-
-    def __init__(self, ctx: Context) -> None:
-        import socket
-        import threading
-
-        import uvicorn
-
-        from clearpixel.web.app import create_app
-
-        sock = socket.socket()
-        sock.bind(("127.0.0.1", 0))
-        self.port = sock.getsockname()[1]
-        sock.close()
-        self.url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(
-            create_app(ctx),
-            host="127.0.0.1",
-            port=self.port,
-            log_level="warning",
-            access_log=False,
-            lifespan="on",
-        )
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    def __enter__(self) -> LiveServer:
-        import time
-
-        self.thread.start()
-        deadline = time.monotonic() + 15
-        while not self.server.started:
-            if time.monotonic() > deadline or not self.thread.is_alive():
-                raise RuntimeError("the test server did not start")
-            time.sleep(0.02)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=15)
-
-
 @pytest.fixture
-def live_server(ctx: Context) -> Iterator[LiveServer]:
+def live_server(ctx: Context) -> Iterator[ThreadedServer]:
     """The app served over real HTTP; its base URL is `live_server.url`."""
-    with LiveServer(ctx) as server:
+    with ThreadedServer(ctx) as server:
         yield server
 
 

@@ -11,16 +11,11 @@ changed. The generated contacts, their choices and their behaviour come from a f
 from __future__ import annotations
 
 import csv
-import importlib
 import random
-import socket
 import tempfile
-import threading
 import time
 from pathlib import Path
-from typing import Any
 
-import uvicorn
 from rich.table import Table
 
 from clearpixel.audience import lists as list_service
@@ -28,12 +23,15 @@ from clearpixel.audience.csv_import import import_csv
 from clearpixel.cli import demo_traffic as traffic
 from clearpixel.cli.admin_cmds import ADMIN_PASSWORD_ENV, ensure_admin_account
 from clearpixel.cli.base import console
+from clearpixel.cli.tracking_cmds import render
 from clearpixel.config import ensure_secret_keys, load_settings
 from clearpixel.consent.notices import ensure_defaults
 from clearpixel.context import Context, open_context
+from clearpixel.reports.campaign import CampaignReport, campaign_report
 from clearpixel.reports.consent import consent_dashboard
 from clearpixel.sending import service as sending
 from clearpixel.sending.transports import OutboxTransport
+from clearpixel.web.server import ThreadedServer
 
 FIRST = (
     "Camille", "Léa", "Louis", "Chloé", "Hugo", "Manon", "Lucas", "Inès", "Jules", "Emma",
@@ -100,52 +98,6 @@ def _write_contacts(path: Path, count: int, rng: random.Random, tag: str) -> Non
             )
 
 
-class DemoServer:
-    """The whole web app under uvicorn on a free loopback port, in a thread; it trusts
-    X-Forwarded-For from loopback, as behind a local reverse proxy."""
-
-    def __init__(self, ctx: Context) -> None:
-        from clearpixel.web.app import create_app
-
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            self.port = int(sock.getsockname()[1])
-        config = uvicorn.Config(
-            create_app(ctx),
-            host="127.0.0.1",
-            port=self.port,
-            log_level="warning",
-            access_log=False,
-            lifespan="on",
-            proxy_headers=True,
-            forwarded_allow_ips="127.0.0.1",
-        )
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    def __enter__(self) -> DemoServer:
-        self.thread.start()
-        deadline = time.monotonic() + 20
-        while not self.server.started:
-            if time.monotonic() > deadline or not self.thread.is_alive():
-                raise RuntimeError("the demo server did not start")
-            time.sleep(0.02)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.should_exit = True  # the app's shutdown flushes the hit buffer
-        self.thread.join(timeout=60)
-
-
-def _campaign_report(ctx: Context, campaign_id: int) -> Any | None:
-    """The campaign report from the counters, when the reports module is installed."""
-    try:
-        module = importlib.import_module("clearpixel.reports.campaign")
-    except ImportError:
-        return None
-    return module.campaign_report(ctx, str(campaign_id))
-
-
 def run(*, contacts: int, seed: int) -> None:
     """Build the demo installation (see `clearpixel demo`)."""
     started = time.monotonic()
@@ -164,7 +116,6 @@ def _run(ctx: Context, *, contacts: int, seed: int, started: float) -> None:
     list_service.sync_purposes(ctx)
     password = ensure_admin_account(ctx)
     ensure_defaults(ctx)
-    skipped: list[str] = []
 
     name = _fresh_list_name(ctx)
     list_service.create_list(ctx, name)
@@ -216,7 +167,7 @@ def _run(ctx: Context, *, contacts: int, seed: int, started: float) -> None:
     base = settings.base_url
     marketing_mail = traffic.read_outbox(outboxes[marketing.id], base)
     request_mail = traffic.read_outbox(outboxes[request.id], base)
-    with DemoServer(ctx) as server:
+    with ThreadedServer(ctx, trust_loopback_proxy=True) as server:
         client = traffic.Client(server.port)
         console.print(
             f"simulating recipients against http://127.0.0.1:{server.port} ..."
@@ -237,16 +188,10 @@ def _run(ctx: Context, *, contacts: int, seed: int, started: float) -> None:
     console.print(table)
 
     for campaign in (marketing, request):
-        found = _campaign_report(ctx, campaign.id)
-        if found is None:
-            skipped.append(f"campaign report of campaign {campaign.id} (reports module missing)")
-            continue
-        _print_report(found)
+        _print_report(campaign_report(ctx, str(campaign.id)))
     _print_consent(ctx, name)
 
     console.print(f"\ndemo built in {time.monotonic() - started:.1f} s.")
-    if skipped:
-        console.print("[yellow]skipped:[/] " + "; ".join(skipped))
     console.print("\nSee it in the browser:")
     console.print("  uv run clearpixel serve")
     console.print(f"  then open {base.rstrip('/')}/admin  (user 'admin')")
@@ -257,13 +202,8 @@ def _run(ctx: Context, *, contacts: int, seed: int, started: float) -> None:
         )
 
 
-def _print_report(found: Any) -> None:
+def _print_report(found: CampaignReport) -> None:
     """Print the report as `clearpixel report` does."""
-    try:
-        render = importlib.import_module("clearpixel.cli.tracking_cmds").render
-    except (ImportError, AttributeError):
-        console.print(found.to_dict())
-        return
     console.print()
     for line in render(found):
         console.print(line, markup=False)

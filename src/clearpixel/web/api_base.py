@@ -20,17 +20,11 @@ from pydantic import BaseModel
 from clearpixel.audience import access
 from clearpixel.audience.contacts import ContactExists
 from clearpixel.domain.errors import ClearpixelError, NotFound
+from clearpixel.store.lists import ListExists
 from clearpixel.web.deps import get_ctx
 
 MAX_ID = 2**31 - 1
-CONFLICTS: tuple[type[Exception], ...] = (ContactExists,)
-
-try:  # the list store's "name taken" error
-    from clearpixel.store.lists import ListExists
-
-    CONFLICTS = (*CONFLICTS, ListExists)
-except ImportError:  # pragma: no cover
-    pass
+CONFLICTS: tuple[type[Exception], ...] = (ContactExists, ListExists)
 
 
 class ErrorDetail(BaseModel):
