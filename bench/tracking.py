@@ -4,7 +4,9 @@ personal-pixel endpoint with ingest on SQLite and on PostgreSQL, one core each.
 Each server is pinned to CPU 0 with taskset, wrk to CPU 1, same duration and connections,
 with a Lua script cycling through a few thousand valid personal-pixel URLs. After each
 clearpixel run the server is stopped with SIGTERM (graceful: the buffer is flushed) and the
-ingested hits are counted against wrk's request count. Then, in-process: ingest throughput
+ingested hits are counted against wrk's request count. Each clearpixel server runs twice:
+ingest in a thread of the serving process, and `--ingest-process` (the ingest worker moved
+to CPU 1, shared with wrk). Then, in-process: ingest throughput
 (hits/s into PostgreSQL, batches of 2,000) and the time from one hit to its counter.
 Everything targets 127.0.0.1 and every load loop is bounded in time.
 
@@ -241,7 +243,9 @@ def run_nginx(work: Path, script: Path, args: argparse.Namespace) -> WrkResult:
 
 
 @contextmanager
-def serve(ctx: Context, port: int) -> Iterator[subprocess.Popen[bytes]]:
+def serve(
+    ctx: Context, port: int, ingest_process: bool = False
+) -> Iterator[subprocess.Popen[bytes]]:
     env = {
         **os.environ,
         "CLEARPIXEL_DATA_DIR": str(ctx.settings.data_dir),
@@ -250,13 +254,26 @@ def serve(ctx: Context, port: int) -> Iterator[subprocess.Popen[bytes]]:
     }
     exe = Path(sys.executable).parent / "clearpixel"
     proc = subprocess.Popen(
-        ["taskset", "-c", "0", str(exe), "serve", "--port", str(port)],
+        [
+            "taskset",
+            "-c",
+            "0",
+            str(exe),
+            "serve",
+            "--port",
+            str(port),
+            *(["--ingest-process"] if ingest_process else []),
+        ],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
     try:
         wait_port(port, proc)
+        if ingest_process:  # the ingest worker inherited CPU 0: move it to CPU 1 (wrk's)
+            children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()
+            for child in children:
+                subprocess.run(["taskset", "-p", "-c", "1", child], check=True, capture_output=True)
         yield proc
     finally:
         if proc.poll() is None:
@@ -265,10 +282,15 @@ def serve(ctx: Context, port: int) -> Iterator[subprocess.Popen[bytes]]:
 
 
 def run_clearpixel(
-    name: str, ctx: Context, campaign_id: int, script: Path, args: argparse.Namespace
+    name: str,
+    ctx: Context,
+    campaign_id: int,
+    script: Path,
+    args: argparse.Namespace,
+    ingest_process: bool = False,
 ) -> WrkResult:
     port = free_port()
-    with serve(ctx, port):
+    with serve(ctx, port, ingest_process):
         result = wrk(name, port, script, args.duration, args.connections)
     result.ingested = campaign_report(ctx, str(campaign_id)).personal_open_hits.total
     return result
@@ -338,12 +360,16 @@ def ingest_throughput(ctx: Context, campaign_id: int, paths: list[str], batches:
 
 
 def hit_to_counter(
-    ctx: Context, campaign_id: int, paths: list[str], trials: int = 20
+    ctx: Context,
+    campaign_id: int,
+    paths: list[str],
+    trials: int = 20,
+    ingest_process: bool = False,
 ) -> list[float]:
     """Seconds from sending one hit to seeing it in the counters (server buffer + ingest)."""
     port = free_port()
     samples = []
-    with serve(ctx, port):
+    with serve(ctx, port, ingest_process):
         for i in range(trials):
             before = campaign_report(ctx, str(campaign_id)).personal_open_hits.total
             started = time.perf_counter()
@@ -392,8 +418,29 @@ def main() -> None:
                 "clearpixel serve, ingest on PostgreSQL", pg_ctx, pg_campaign, pg_script, args
             )
         )
+        results.append(
+            run_clearpixel(
+                "clearpixel serve --ingest-process, SQLite (worker on CPU 1)",
+                sqlite_ctx,
+                sqlite_campaign,
+                script,
+                args,
+                ingest_process=True,
+            )
+        )
+        results.append(
+            run_clearpixel(
+                "clearpixel serve --ingest-process, PostgreSQL (worker on CPU 1)",
+                pg_ctx,
+                pg_campaign,
+                pg_script,
+                args,
+                ingest_process=True,
+            )
+        )
         throughput = ingest_throughput(pg_ctx, pg_campaign, pg_paths)
         latency = hit_to_counter(pg_ctx, pg_campaign, pg_paths)
+        latency_process = hit_to_counter(pg_ctx, pg_campaign, pg_paths, ingest_process=True)
         sqlite_ctx.db.dispose()
         pg_ctx.db.dispose()
 
@@ -427,7 +474,9 @@ def main() -> None:
     print(f"\ningest throughput into PostgreSQL: {throughput:,.0f} hits/s (batches of 2,000)")
     print(
         f"hit to counter (PostgreSQL, {len(latency)} hits): median "
-        f"{statistics.median(latency) * 1000:.0f} ms, max {max(latency) * 1000:.0f} ms"
+        f"{statistics.median(latency) * 1000:.0f} ms, max {max(latency) * 1000:.0f} ms; "
+        f"with --ingest-process: median {statistics.median(latency_process) * 1000:.0f} ms, "
+        f"max {max(latency_process) * 1000:.0f} ms"
     )
 
 

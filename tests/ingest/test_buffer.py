@@ -8,6 +8,7 @@ from clearpixel.domain.events import Hit, HitSource, Verdict
 from clearpixel.ingest.buffer import HitBuffer, SpillFiles
 from clearpixel.ingest.pipeline import Batch
 from clearpixel.ingest.tracker import Tracker
+from clearpixel.ingest.worker import IngestWorker
 from tests.helpers import make_contacts, make_list
 from tests.ingest.builders import make_campaign, make_send, rows
 
@@ -98,3 +99,37 @@ def test_batch_in_flight_at_a_crash_is_replayed_from_the_journal_once(ctx, tmp_p
     restarted.journal.close()
     assert opens(ctx) == 6
     assert list((tmp_path / "spill").glob("*.jsonl")) == []
+
+
+def test_handoff_buffer_only_appends_and_the_worker_ingests_each_batch_once(ctx):
+    """Hand-off mode: the serving side writes batches to its file and never to the database;
+    the worker tails the live file, a restarted worker re-reads it without counting anything
+    twice, and once the writer is gone the rest (a torn last line counted) is ingested and
+    the file removed."""
+    tracker = Tracker(ctx, handoff=True)
+    hits = campaign_hits(ctx, 6)
+    buffer = tracker.buffer
+    for hit in hits[:4]:
+        buffer.add(hit)
+    buffer.flush_now()
+    assert opens(ctx) == 0 and buffer.spilled_batches == 1  # nothing ingested by the server
+    first = IngestWorker(tracker.pipeline.ingest, ctx.settings.data_dir / "spill")
+    assert first.pass_once() == 1  # the file was released: drained and removed
+    assert opens(ctx) == 4 and list(first.directory.glob("*.jsonl")) == []
+
+    live = SpillFiles(first.directory)
+    live.append(Batch("live-1", hits[4:5]))
+    assert first.pass_once() == 1 and opens(ctx) == 5  # tailed while its writer lives
+    restarted = IngestWorker(tracker.pipeline.ingest, first.directory)
+    restarted.pass_once()  # reads the file from the top: live-1 is skipped by its id
+    assert opens(ctx) == 5
+    live.append(Batch("live-2", hits[5:]))
+    assert live._own is not None
+    with live._own.open("a") as handle:
+        handle.write('{"id": "live-3", "hits": [["perso')  # killed mid-write
+    assert restarted.pass_once() == 1 and restarted.unreadable == 0  # torn line not yet read
+    live.close()  # the writer dies
+    restarted.pass_once()
+    assert restarted.unreadable == 1
+    assert opens(ctx) == 6 and len(rows(ctx, "personal_events")) == 6
+    assert list(first.directory.glob("*.jsonl")) == []

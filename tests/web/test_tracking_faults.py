@@ -1,6 +1,7 @@
 """Faults on the hit path over real HTTP: the database unreachable under load (every hit
-answered, then every hit ingested exactly once from the spill file), and SIGTERM under load
-to a `clearpixel serve` process (zero loss)."""
+answered, then every hit ingested exactly once from the spill file), with ingest in a thread
+of the server and in a worker beside it, and SIGTERM under load to a `clearpixel serve`
+process, with and without `--ingest-process` (zero loss)."""
 
 from __future__ import annotations
 
@@ -13,11 +14,13 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
+from clearpixel.ingest.tracker import build_worker
+from clearpixel.web.server import ThreadedServer
 from clearpixel.web.tracking import GIF
 from tests.helpers import make_contacts, make_list
 from tests.ingest.builders import make_campaign, make_send, pixel_token, rows
@@ -111,10 +114,34 @@ def run_outage(ctx, server, paths, break_db: Callable[[], None], restore_db: Cal
     time.sleep(0.3)  # one more flush interval: anything extra would be a duplicate
     assert ingested(ctx) == load.ok
     assert len(rows(ctx, "personal_events")) == load.ok
-    assert spilled(spill) == []
+    if not server.server.config.app.tracker.tracker.buffer.handoff:
+        assert spilled(spill) == []  # (in hand-off mode the server's file is the queue)
 
 
-def test_sqlite_unreachable_under_load_loses_and_repeats_nothing(ctx, live_server, tmp_path):
+@pytest.fixture(params=["ingest-thread", "ingest-process"])
+def outage_server(request, ctx) -> Iterator[ThreadedServer]:
+    """The app over real HTTP, ingesting in a thread of the server, or handing its batches
+    off to an ingest worker (here a thread beside it; in production `clearpixel ingest`)."""
+    server = ThreadedServer(ctx)
+    if request.param == "ingest-thread":
+        with server:
+            yield server
+        return
+    server.server.config.app.tracker.tracker.hand_off()
+    worker = build_worker(ctx)
+    thread = threading.Thread(target=worker.run, daemon=True)
+    thread.start()
+    try:
+        with server:
+            yield server
+    finally:
+        worker.stop()
+        thread.join(timeout=60)
+    assert not thread.is_alive()
+    assert spilled(Path(ctx.settings.data_dir) / "spill") == []  # all drained, then removed
+
+
+def test_sqlite_unreachable_under_load_loses_and_repeats_nothing(ctx, outage_server, tmp_path):
     if ctx.db.is_postgres:
         pytest.skip("SQLite variant")
     paths = setup_campaign(ctx)
@@ -138,11 +165,11 @@ def test_sqlite_unreachable_under_load_loses_and_repeats_nothing(ctx, live_serve
             shutil.move(aside / path.name, path)
         ctx.db.dispose()
 
-    run_outage(ctx, live_server, paths, break_db, restore_db)
+    run_outage(ctx, outage_server, paths, break_db, restore_db)
 
 
 @pytest.mark.postgres_only
-def test_postgres_stopped_under_load_loses_and_repeats_nothing(ctx, live_server):
+def test_postgres_stopped_under_load_loses_and_repeats_nothing(ctx, outage_server):
     paths = setup_campaign(ctx)
     version = sorted(os.listdir("/etc/postgresql"))[-1]
 
@@ -163,7 +190,7 @@ def test_postgres_stopped_under_load_loses_and_repeats_nothing(ctx, live_server)
             )
         )
 
-    run_outage(ctx, live_server, paths, lambda: pg("stop"), restore_db)
+    run_outage(ctx, outage_server, paths, lambda: pg("stop"), restore_db)
 
 
 def free_port() -> int:
@@ -172,14 +199,18 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def test_sigterm_under_load_loses_nothing(ctx, cli_env, tmp_path):
+@pytest.mark.parametrize("mode", [[], ["--ingest-process"]], ids=["thread", "process"])
+def test_sigterm_under_load_loses_nothing(ctx, cli_env, tmp_path, mode):
     paths = setup_campaign(ctx)
     port = free_port()
     exe = Path(sys.executable).parent / "clearpixel"
     env = {**os.environ, **cli_env}
     log = (tmp_path / "serve.log").open("wb")
     proc = subprocess.Popen(
-        [str(exe), "serve", "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT
+        [str(exe), "serve", "--port", str(port), *mode],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     try:
 
@@ -193,6 +224,8 @@ def test_sigterm_under_load_loses_nothing(ctx, cli_env, tmp_path):
         wait_until(up)
         assert proc.poll() is None, (tmp_path / "serve.log").read_text()
         with Load(port, paths, threads=4) as load:
+            wait_until(lambda: load.ok >= 500)
+            wait_until(lambda: ingested(ctx) >= 300)  # ingested while serving, in either mode
             wait_until(lambda: load.ok >= 1000)
             proc.send_signal(signal.SIGTERM)
             proc.wait(timeout=60)
@@ -204,4 +237,8 @@ def test_sigterm_under_load_loses_nothing(ctx, cli_env, tmp_path):
             proc.wait()
         log.close()
     assert load.bad == 0 and load.ok >= 1000
+    # with --ingest-process, serve exits once its worker has drained what it handed off
     assert ingested(ctx) == load.ok
+    assert len(rows(ctx, "personal_events")) == load.ok
+    assert spilled(Path(ctx.settings.data_dir) / "spill") == []
+    assert "Traceback" not in (tmp_path / "serve.log").read_text()

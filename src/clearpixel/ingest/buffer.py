@@ -2,6 +2,10 @@
 append-only local file when the database cannot take a batch, and replays that file in order,
 each batch exactly once, when it can.
 
+In hand-off mode (`handoff=True`, `clearpixel serve --ingest-process`) the serving process
+never ingests: every batch is appended to its spill file, and the ingest worker
+(ingest/worker.py, another process) tails those files and applies them, each batch id once.
+
 The request path only appends to a list (no I/O, no lock: one event loop). A flusher task
 hands batches to the pipeline in a worker thread. When a batch fails it is appended, with its
 id, to `data_dir/spill/<time>-<pid>.jsonl` (one JSON line per batch, flushed and fsynced);
@@ -98,12 +102,27 @@ class SpillFiles:
         """Append one batch as one line, flushed and fsynced before returning."""
         if self._own_handle is None:
             self.directory.mkdir(parents=True, exist_ok=True)
-            self._own = self.directory / f"{time.time_ns():020d}-{os.getpid()}.jsonl"
-            self._own_handle = self._own.open("a+")
+            name = f"{time.time_ns():020d}-{os.getpid()}"
+            # created and locked under a name no reader looks at, then renamed: a reader never
+            # sees the file unlocked while its writer lives
+            draft = self.directory / f"{name}.draft"
+            self._own_handle = draft.open("a+")
             fcntl.flock(self._own_handle, fcntl.LOCK_EX)
+            self._own = self.directory / f"{name}.jsonl"
+            draft.rename(self._own)
         self._own_handle.write(batch_to_json(batch) + "\n")
         self._own_handle.flush()
         os.fsync(self._own_handle.fileno())
+
+    def release(self) -> None:
+        """Close this process's file (its lock goes with it) so that a reader may finish and
+        remove it; the next append starts a new file."""
+        if self._own_handle is not None:
+            self._own_handle.close()
+        self._own, self._own_handle = None, None
+
+    def size(self) -> int:
+        return self._own_handle.tell() if self._own_handle is not None else 0
 
     def replay(self, ingest: Callable[[Batch], object]) -> int:
         """Ingest every spilled batch in order, oldest file first; a file is removed once all
@@ -190,6 +209,8 @@ class HitBuffer:
         interval: float = 0.05,
         capacity: int = 500_000,
         retry_after: float = 0.5,
+        handoff: bool = False,
+        rotate_bytes: int = 64 << 20,
     ) -> None:
         self._ingest = ingest
         self.spill = SpillFiles(spill_dir)
@@ -198,6 +219,8 @@ class HitBuffer:
         self.interval = interval
         self.capacity = capacity
         self.retry_after = retry_after
+        self.handoff = handoff
+        self.rotate_bytes = rotate_bytes
         self._hits: list[Hit] = []
         self._drops: Counter[str] = Counter()
         self._run = uuid.uuid4().hex[:16]
@@ -227,7 +250,8 @@ class HitBuffer:
         return len(self._hits)
 
     async def start(self) -> None:
-        self.spill.adopt_orphans()
+        if not self.handoff:
+            self.spill.adopt_orphans()
         self._task = asyncio.create_task(self._loop(), name="clearpixel-hit-buffer")
 
     async def stop(self) -> None:
@@ -239,6 +263,8 @@ class HitBuffer:
                 await self._task
         while self._hits or self._drops:
             await self.flush()
+        if self.handoff:
+            self.spill.release()
         self.spill.close()
         self.journal.close()
 
@@ -259,6 +285,8 @@ class HitBuffer:
                 if self.spill.pending() and not self._hits and not self._drops:
                     return
         finally:
+            if self.handoff:
+                self.spill.release()
             self.journal.close()
 
     async def _loop(self) -> None:
@@ -275,7 +303,7 @@ class HitBuffer:
         """Take what is queued (at most one batch) and write it in a worker thread."""
         hits, self._hits = self._hits[: self.max_batch], self._hits[self.max_batch :]
         drops, self._drops = dict(self._drops), Counter()
-        if not hits and not drops and not self.spill.pending():
+        if not hits and not drops and (self.handoff or not self.spill.pending()):
             return
         batch = None
         if hits or drops:
@@ -284,6 +312,13 @@ class HitBuffer:
         await asyncio.to_thread(self._write, batch)
 
     def _write(self, batch: Batch | None) -> None:
+        if self.handoff:
+            if batch is not None:
+                self.spill.append(batch)
+                self.spilled_batches += 1
+                if self.spill.size() >= self.rotate_bytes:
+                    self.spill.release()
+            return
         if self.spill.pending():
             if batch is not None:
                 self.spill.append(batch)

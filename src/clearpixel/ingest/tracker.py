@@ -8,51 +8,82 @@ whether the contact consents now (R17); anonymous and deliverability hits carry 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from clearpixel.context import Context
 from clearpixel.domain.events import DropReason, Hit, HitSource
 from clearpixel.domain.tokens import TokenError, TokenKind, WrongKind
 from clearpixel.ingest.buffer import HitBuffer
-from clearpixel.ingest.classify import Classifier, load_rules, truncate_ip
+from clearpixel.ingest.classify import Classifier, Rules, load_rules, truncate_ip
 from clearpixel.ingest.links import LinkCache, safe_location
 from clearpixel.ingest.pipeline import Pipeline
+from clearpixel.ingest.worker import IngestWorker
 
 log = logging.getLogger("clearpixel.ingest")
 PUBLIC_ID = re.compile(r"[A-Za-z0-9_-]{1,32}")
 MAX_UA = 512
 
 
+def build_pipeline(ctx: Context, rules: Rules | None = None) -> Pipeline:
+    """The ingest pipeline of this installation (its timing rules from the data folder)."""
+    rules = rules or load_rules(ctx.settings.data_dir)
+    return Pipeline(
+        ctx.db,
+        ctx.policy,
+        now=ctx.now,
+        scanner_window=rules.scanner_window_seconds,
+        ip_version=rules.ip_version,
+    )
+
+
+def build_worker(ctx: Context) -> IngestWorker:
+    """The ingest worker for this installation's spill folder (`clearpixel ingest`)."""
+    return IngestWorker(build_pipeline(ctx).ingest, ctx.settings.data_dir / "spill")
+
+
 class Tracker:
     """Pixel and click hits for one installation: verification, classification, buffer."""
 
-    def __init__(self, ctx: Context, *, interval: float = 0.1, max_batch: int = 2000) -> None:
+    def __init__(
+        self,
+        ctx: Context,
+        *,
+        interval: float = 0.1,
+        max_batch: int = 2000,
+        handoff: bool = False,
+    ) -> None:
         self.ctx = ctx
         self.signer = ctx.signer
         rules = load_rules(ctx.settings.data_dir)
         self.classifier = Classifier(rules)
-        self.pipeline = Pipeline(
-            ctx.db,
-            ctx.policy,
-            now=ctx.now,
-            scanner_window=rules.scanner_window_seconds,
-            ip_version=rules.ip_version,
-        )
+        self.pipeline = build_pipeline(ctx, rules)
         self.buffer = HitBuffer(
             self.pipeline.ingest,
             ctx.settings.data_dir / "spill",
             interval=interval,
             max_batch=max_batch,
+            handoff=handoff,
         )
         self.links = LinkCache(ctx.db)
+        self._after_stop: Callable[[], object] | None = None
+
+    def hand_off(self, after_stop: Callable[[], object] | None = None) -> None:
+        """Ingest in another process (ingest/worker.py): from now on this process only
+        appends its batches to its spill file. `after_stop` runs (in a thread) once the last
+        batch is handed off at shutdown: serve stops its worker there and waits for it to
+        drain. Call before start()."""
+        self.buffer.handoff = True
+        self._after_stop = after_stop
 
     async def start(self) -> None:
-        # The ingest thread shares the interpreter with the event loop: hand the GIL back
-        # every millisecond (default 5 ms) so a batch never holds answers back for long.
-        sys.setswitchinterval(0.001)
+        if not self.buffer.handoff:
+            # The ingest thread shares the interpreter with the event loop: hand the GIL
+            # back every millisecond (default 5 ms) so a batch never holds answers back.
+            sys.setswitchinterval(0.001)
         await self.buffer.start()
         try:
             await self.links.load()
@@ -61,6 +92,8 @@ class Tracker:
 
     async def stop(self) -> None:
         await self.buffer.stop()
+        if self._after_stop is not None:
+            await asyncio.to_thread(self._after_stop)
 
     def pixel(
         self, token: str, ip: str, user_agent: str, headers: Iterable[tuple[bytes, bytes]]
