@@ -6,8 +6,10 @@ with a Lua script cycling through a few thousand valid personal-pixel URLs. Afte
 clearpixel run the server is stopped with SIGTERM (graceful: the buffer is flushed) and the
 ingested hits are counted against wrk's request count. Each clearpixel server runs twice:
 ingest in a thread of the serving process, and `--ingest-process` (the ingest worker moved
-to CPU 1, shared with wrk). Then, in-process: ingest throughput
-(hits/s into PostgreSQL, batches of 2,000) and the time from one hit to its counter.
+to CPU 1, shared with wrk); once more on PostgreSQL with the worker stopped (SIGSTOP) during
+the load and resumed before the server's SIGTERM, which shows the serving core alone. Then,
+in-process: ingest throughput (hits/s into PostgreSQL, batches of 2,000) and the time from
+one hit to its counter.
 Everything targets 127.0.0.1 and every load loop is bounded in time.
 
     uv run python bench/tracking.py [--duration 10] [--connections 32] [--contacts 3000]
@@ -242,9 +244,21 @@ def run_nginx(work: Path, script: Path, args: argparse.Namespace) -> WrkResult:
     return result
 
 
+def worker_ready(pid: int, timeout: float = 30) -> None:
+    """Wait until the ingest worker has started (it has installed its SIGTERM handler)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        status = Path(f"/proc/{pid}/status").read_text()
+        caught = next(line for line in status.splitlines() if line.startswith("SigCgt:"))
+        if int(caught.split()[1], 16) & (1 << (signal.SIGTERM - 1)):
+            return
+        time.sleep(0.02)
+    raise RuntimeError("the ingest worker did not start")
+
+
 @contextmanager
 def serve(
-    ctx: Context, port: int, ingest_process: bool = False
+    ctx: Context, port: int, ingest_process: bool = False, pause_worker: bool = False
 ) -> Iterator[subprocess.Popen[bytes]]:
     env = {
         **os.environ,
@@ -274,8 +288,14 @@ def serve(
             children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()
             for child in children:
                 subprocess.run(["taskset", "-p", "-c", "1", child], check=True, capture_output=True)
+                worker_ready(int(child))
+                if pause_worker:  # the files queue the hits; it catches up after the load
+                    os.kill(int(child), signal.SIGSTOP)
         yield proc
     finally:
+        if ingest_process and pause_worker:
+            for child in children:
+                os.kill(int(child), signal.SIGCONT)
         if proc.poll() is None:
             proc.send_signal(signal.SIGTERM)  # graceful: the buffer is flushed
             proc.wait(timeout=120)
@@ -288,11 +308,13 @@ def run_clearpixel(
     script: Path,
     args: argparse.Namespace,
     ingest_process: bool = False,
+    pause_worker: bool = False,
 ) -> WrkResult:
     port = free_port()
-    with serve(ctx, port, ingest_process):
+    before = campaign_report(ctx, str(campaign_id)).personal_open_hits.total
+    with serve(ctx, port, ingest_process, pause_worker):
         result = wrk(name, port, script, args.duration, args.connections)
-    result.ingested = campaign_report(ctx, str(campaign_id)).personal_open_hits.total
+    result.ingested = campaign_report(ctx, str(campaign_id)).personal_open_hits.total - before
     return result
 
 
@@ -436,6 +458,17 @@ def main() -> None:
                 pg_script,
                 args,
                 ingest_process=True,
+            )
+        )
+        results.append(
+            run_clearpixel(
+                "clearpixel serve --ingest-process, PostgreSQL (worker paused during the load)",
+                pg_ctx,
+                pg_campaign,
+                pg_script,
+                args,
+                ingest_process=True,
+                pause_worker=True,
             )
         )
         throughput = ingest_throughput(pg_ctx, pg_campaign, pg_paths)
