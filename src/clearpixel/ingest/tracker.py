@@ -9,6 +9,7 @@ whether the contact consents now (R17); anonymous and deliverability hits carry 
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import re
 import sys
@@ -80,6 +81,9 @@ class Tracker:
         self._after_stop = after_stop
 
     async def start(self) -> None:
+        # Everything loaded so far lives as long as the process: out of the collector's
+        # sight, so the hits queued between flushes do not trigger full collections of it.
+        gc.freeze()
         if not self.buffer.handoff:
             # The ingest thread shares the interpreter with the event loop: hand the GIL
             # back every millisecond (default 5 ms) so a batch never holds answers back.
