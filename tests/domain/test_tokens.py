@@ -83,3 +83,15 @@ def test_garbage_is_refused_with_a_token_error(garbage):
 def test_short_keys_are_refused():
     with pytest.raises(ValueError, match="at least 32 bytes"):
         TokenSigner([b"short"])
+
+
+def test_verify_one_of_accepts_each_listed_kind_and_refuses_others():
+    signer = TokenSigner([KEY_A])
+    pixel = signer.sign(Token(TokenKind.PIXEL, contact_id=5, campaign_id=1, purposes=1))
+    deliverability = signer.sign(Token(TokenKind.DELIVERABILITY, contact_id=5, campaign_id=1))
+    kinds = (TokenKind.PIXEL, TokenKind.DELIVERABILITY)
+    assert signer.verify_one_of(pixel, kinds).kind is TokenKind.PIXEL
+    assert signer.verify_one_of(deliverability, kinds).kind is TokenKind.DELIVERABILITY
+    click = signer.sign(Token(TokenKind.CLICK, contact_id=5, campaign_id=1, link_id=2))
+    with pytest.raises(WrongKind):
+        signer.verify_one_of(click, kinds)

@@ -225,6 +225,13 @@ class TokenSigner:
         Raises a TokenError subclass; a token that fails is never attributed to anyone.
         `now` (unix seconds) is required to check the expiry of consent tokens.
         """
+        return self.verify_one_of(text, (kind,), now=now)
+
+    def verify_one_of(
+        self, text: str, kinds: Sequence[TokenKind], *, now: float | None = None
+    ) -> Token:
+        """`verify` for a token that may be of any of `kinds` (a pixel URL carries either a
+        personal or a deliverability token): one MAC check, whichever kind it is."""
         raw = _b64decode(text)
         if len(raw) < 2 + MAC_BYTES:
             raise MalformedToken("too short")
@@ -241,8 +248,10 @@ class TokenSigner:
             found = TokenKind(body[0] & 0x0F)
         except ValueError as exc:
             raise MalformedToken("unknown kind") from exc
-        if found is not kind:
-            raise WrongKind(f"expected a {kind.name} token, got {found.name}")
+        if found not in kinds:
+            expected = " or ".join(k.name for k in kinds)
+            raise WrongKind(f"expected a {expected} token, got {found.name}")
+        kind = found
         values: dict[str, int] = {}
         pos = 2
         for name in _FIELDS[kind]:

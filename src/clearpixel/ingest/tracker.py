@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable
 
 from clearpixel.context import Context
 from clearpixel.domain.events import DropReason, Hit, HitSource
-from clearpixel.domain.tokens import TokenError, TokenKind, WrongKind
+from clearpixel.domain.tokens import TokenError, TokenKind
 from clearpixel.ingest.buffer import HitBuffer
 from clearpixel.ingest.classify import Classifier, Rules, load_rules, truncate_ip
 from clearpixel.ingest.links import LinkCache, safe_location
@@ -27,6 +27,7 @@ from clearpixel.ingest.worker import IngestWorker
 log = logging.getLogger("clearpixel.ingest")
 PUBLIC_ID = re.compile(r"[A-Za-z0-9_-]{1,32}")
 MAX_UA = 512
+PIXEL_KINDS = (TokenKind.PIXEL, TokenKind.DELIVERABILITY)
 
 
 def build_pipeline(ctx: Context, rules: Rules | None = None) -> Pipeline:
@@ -104,18 +105,11 @@ class Tracker:
     ) -> None:
         """A personal or deliverability pixel hit."""
         try:
-            proof = self.signer.verify(token, TokenKind.PIXEL)
-            source = HitSource.PERSONAL
-        except WrongKind:
-            try:
-                proof = self.signer.verify(token, TokenKind.DELIVERABILITY)
-            except TokenError:
-                self.buffer.count_drop(DropReason.BAD_TOKEN)
-                return
-            source = HitSource.DELIVERABILITY
+            proof = self.signer.verify_one_of(token, PIXEL_KINDS)
         except TokenError:
             self.buffer.count_drop(DropReason.BAD_TOKEN)
             return
+        source = HitSource.PERSONAL if proof.kind is TokenKind.PIXEL else HitSource.DELIVERABILITY
         at = self.ctx.now().timestamp()
         verdict = self.classifier.classify(
             ip=ip,
