@@ -35,6 +35,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 @pytest.fixture
 def database_url(tmp_path: Path) -> Iterator[str]:
     """A URL to an empty database of its own: a SQLite file, or a fresh PostgreSQL schema."""
+    yield from fresh_database_url(tmp_path)
+
+
+def fresh_database_url(tmp_path: Path) -> Iterator[str]:
+    """A SQLite file in `tmp_path`, or a schema of its own on the shared PostgreSQL, dropped
+    when the generator ends."""
     if not PG_URL:
         yield f"sqlite:///{tmp_path / 'test.db'}"
         return

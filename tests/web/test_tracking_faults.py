@@ -22,8 +22,10 @@ import pytest
 from clearpixel.ingest.tracker import build_worker
 from clearpixel.web.server import ThreadedServer
 from clearpixel.web.tracking import GIF
+from tests.conftest import fresh_database_url
 from tests.helpers import make_contacts, make_list
 from tests.ingest.builders import make_campaign, make_send, pixel_token, rows
+from tests.private_postgres import PrivatePostgres
 from tests.web.tracking_support import eventually
 
 UA = "Mozilla/5.0 (X11; Linux x86_64; rv:115.0) Gecko/20100101 Thunderbird/115.3.1"
@@ -168,29 +170,35 @@ def test_sqlite_unreachable_under_load_loses_and_repeats_nothing(ctx, outage_ser
     run_outage(ctx, outage_server, paths, break_db, restore_db)
 
 
-@pytest.mark.postgres_only
-def test_postgres_stopped_under_load_loses_and_repeats_nothing(ctx, outage_server):
-    paths = setup_campaign(ctx)
-    version = sorted(os.listdir("/etc/postgresql"))[-1]
+@pytest.fixture
+def database_url(request, tmp_path) -> Iterator[str]:
+    """The test's database; the test that stops PostgreSQL gets a server of its own, so the
+    shared one (and every suite using it) is never touched."""
+    if request.node.get_closest_marker("postgres_only") is None:
+        yield from fresh_database_url(tmp_path)
+        return
+    with PrivatePostgres() as server:
+        request.node.private_postgres = server
+        yield server.url
 
-    def pg(action: str) -> None:
-        subprocess.run(
-            ["pg_ctlcluster", "--skip-systemctl-redirect", version, "main", action, "-m", "fast"]
-            if action == "stop"
-            else ["pg_ctlcluster", "--skip-systemctl-redirect", version, "main", action],
-            check=True,
-            timeout=60,
-        )
+
+@pytest.mark.postgres_only
+def test_postgres_stopped_under_load_loses_and_repeats_nothing(request, ctx, outage_server):
+    server: PrivatePostgres = request.node.private_postgres
+    paths = setup_campaign(ctx)
 
     def restore_db() -> None:
-        pg("start")
+        server.start()
         wait_until(
             lambda: (
-                subprocess.run(["pg_isready", "-h", "127.0.0.1", "-q"], check=False).returncode == 0
+                subprocess.run(
+                    ["pg_isready", "-h", "127.0.0.1", "-p", str(server.port), "-q"], check=False
+                ).returncode
+                == 0
             )
         )
 
-    run_outage(ctx, outage_server, paths, lambda: pg("stop"), restore_db)
+    run_outage(ctx, outage_server, paths, server.stop, restore_db)
 
 
 def free_port() -> int:
