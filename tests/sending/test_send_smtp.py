@@ -158,7 +158,7 @@ def test_footer_language_follows_the_locale_attribute(sent):
     _, _, _, by_rcpt = sent
     _, html_fr = parts(by_rcpt["zero1@example.org"])
     _, html_en = parts(by_rcpt["null0@example.org"])
-    assert "Gérer vos choix" in html_fr and "Manage your privacy choices" in html_en
+    assert "Refuser le suivi des ouvertures" in html_fr and "Refuse open tracking" in html_en
 
 
 @pytest.mark.parametrize("kind", [TokenKind.PIXEL, TokenKind.CLICK])

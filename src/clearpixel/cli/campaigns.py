@@ -1,15 +1,18 @@
-"""`clearpixel campaign create|ls|preview|send`."""
+"""`clearpixel campaign create|ls|preview|send|cancel|delete`."""
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from clearpixel.cli.base import campaign_app, console, context, err_console, print_json
 from clearpixel.domain.errors import ClearpixelError
+
+if TYPE_CHECKING:
+    from clearpixel.sending.delivery import SendReport
 
 # The sending service (templates, MIME, DKIM, SMTP) is imported inside the commands that use
 # it, so the rest of the CLI starts without it.
@@ -57,17 +60,23 @@ def create(
             name=name,
         )
     typer.echo(campaign.id)
+    for link in campaign.untracked_links:
+        err_console.print(
+            f"note: the link {link} depends on the recipient, so it is not tracked "
+            "(a click may only lead to an address registered for the campaign)"
+        )
 
 
 @campaign_app.command("ls")
 def ls(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
-    """Every campaign, newest first."""
+    """Every campaign, newest first, with its recipients by outcome."""
     from rich.table import Table
 
     from clearpixel.sending import service
 
     with context() as ctx:
         found = service.all_campaigns(ctx)
+        counts = service.send_counts(ctx)
     if as_json:
         print_json(
             [
@@ -80,15 +89,24 @@ def ls(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> Non
                     "subject": c.subject,
                     "from": c.from_addr,
                     "status": c.status,
+                    "status_detail": c.status_detail,
+                    "recipients": counts.get(c.id, {}),
                     "created_at": c.created_at.isoformat(),
                 }
                 for c in found
             ]
         )
         return
-    table = Table("id", "name", "kind", "list", "status", "created")
+    table = Table("id", "name", "kind", "list", "status", "sent", "failed", "skipped", "pending")
+    table.add_column("created")
     for c in found:
-        table.add_row(str(c.id), c.name, c.kind, c.list_name, c.status, f"{c.created_at:%Y-%m-%d}")
+        n = counts.get(c.id, {})
+        status = c.status + (f" ({c.status_detail})" if c.status_detail else "")
+        table.add_row(
+            str(c.id), c.name, c.kind, c.list_name, status,
+            *(str(n.get(k, 0)) for k in ("sent", "failed", "skipped", "pending")),
+            f"{c.created_at:%Y-%m-%d}",
+        )  # fmt: skip
     console.print(table)
 
 
@@ -116,7 +134,11 @@ def send(
         ),
     ] = None,
     smtp: str | None = typer.Option(
-        None, "--smtp", help="smtp://[user:pass@]host[:port], smtp+starttls://... or smtps://..."
+        None,
+        "--smtp",
+        help="Deliver by SMTP: smtp://user:pass@host:587 (STARTTLS when offered), "
+        "smtp+starttls://... (STARTTLS required) or smtps://...:465 (TLS). Credentials go in "
+        "the URL, percent-encoded (p@ss -> p%40ss); options: ?timeout=30&retries=4&backoff=1.",
     ),
     rate: float | None = typer.Option(None, "--rate", help="At most N messages per second."),
     concurrency: int = typer.Option(4, "--concurrency", help="Messages in flight at once."),
@@ -178,14 +200,51 @@ def send(
                 progress=on_progress,
             )
         by_mode = service.sent_by_mode(ctx, found.id)
+    print_send_report(report, by_mode, transport.name)
+
+
+def print_send_report(report: SendReport, by_mode: dict[str, int], via: str) -> None:
+    """What a send did: this run's outcomes, skipped recipients by reason, the totals and
+    the campaign's final status, and the first failures with their reasons."""
+    found = report.campaign
     console.print(
-        f"campaign {found.id} ({found.kind}) via {transport.name}: "
+        f"campaign {found.id} ({found.kind}) via {via}: "
         f"{report.sent} sent now, {report.failed} failed, {report.deferred} deferred, "
-        f"{report.skipped} skipped"
+        f"{report.skipped} skipped at send"
     )
+    if report.skipped_by_reason:
+        console.print(
+            "not sent to: "
+            + ", ".join(f"{n} {reason}" for reason, n in report.skipped_by_reason.items())
+        )
     console.print(
         "totals: "
         + (", ".join(f"{k} {v}" for k, v in sorted(report.by_status.items())) or "no recipient")
         + " | sent by mode: "
         + (", ".join(f"{k} {v}" for k, v in sorted(by_mode.items())) or "none")
     )
+    detail = f" ({report.status_detail})" if report.status_detail else ""
+    console.print(f"status: {report.status}{detail}")
+    for email, reason in report.failures:
+        console.print(f"failed: {email}: {reason}")
+
+
+@campaign_app.command("cancel")
+def cancel(campaign: str = typer.Argument(..., help="Campaign id (or public id).")) -> None:
+    """Stop a campaign being sent (by this or another process): the sender stops after the
+    messages in flight; `campaign send ID` resumes it later."""
+    from clearpixel.sending import service
+
+    with context() as ctx:
+        found = service.cancel_campaign(ctx, campaign)
+    console.print(f"campaign {found.id}: {found.status}")
+
+
+@campaign_app.command("delete")
+def delete(campaign: str = typer.Argument(..., help="Campaign id (or public id).")) -> None:
+    """Delete a draft (a campaign never sent)."""
+    from clearpixel.sending import service
+
+    with context() as ctx:
+        found = service.delete_campaign(ctx, campaign)
+    console.print(f"campaign {found.id} deleted")

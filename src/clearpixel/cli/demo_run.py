@@ -44,7 +44,7 @@ CITIES = (
 FLAGS_MIX = ((None, 0.30), (0, 0.20), (1, 0.20), (3, 0.15), (7, 0.10), (2, 0.05))
 
 NEWSLETTER = """<!doctype html>
-<html><head><meta charset="utf-8"><title>{{ subject }}</title></head>
+<html><head><meta charset="utf-8"><title>November news</title></head>
 <body>
 <h1>{% if locale == "fr" %}Bonjour{% else %}Hello{% endif %} {{ first_name }},</h1>
 <p>{% if locale == "fr" %}Les nouveautés de novembre : notre atelier de {{ city }} ouvre ses
@@ -56,7 +56,7 @@ portes.{% else %}What is new in November: our {{ city }} workshop opens its door
 """
 
 CONSENT_REQUEST = """<!doctype html>
-<html><head><meta charset="utf-8"><title>{{ subject }}</title></head>
+<html><head><meta charset="utf-8"><title>May we know when you open our emails?</title></head>
 <body>
 <p>{% if locale == "fr" %}Bonjour {{ first_name }}, pouvons-nous savoir quand vous ouvrez nos
 e-mails ? Vous choisissez, et pouvez changer d'avis à tout moment.{% else %}Hello

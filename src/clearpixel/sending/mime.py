@@ -20,13 +20,14 @@ import struct
 from dataclasses import dataclass
 from datetime import datetime
 from email.header import Header
-from email.utils import format_datetime, formataddr, parseaddr
+from email.utils import format_datetime, parseaddr
 from functools import lru_cache
 from pathlib import Path
 
 import dkim
 
 from clearpixel.domain.errors import ClearpixelError
+from clearpixel.sending.addresses import Mailbox, from_header, mailbox
 
 CRLF = "\r\n"
 CRLF_BYTES = b"\r\n"
@@ -52,14 +53,8 @@ def encode_header(name: str, value: str) -> str:
     return f"{name}: {folded.encode(linesep=CRLF)}"
 
 
-def address_header(name: str, address: str) -> str:
-    display, addr = parseaddr(address)
-    if not addr or "@" not in addr:
-        raise ClearpixelError(f"{name}: {address!r} is not an email address")
-    return f"{name}: {formataddr((display, addr), charset='utf-8')}"
-
-
 def domain_of(address: str) -> str:
+    """The domain of `address` (a header value or a bare address), as written."""
     return parseaddr(address)[1].rpartition("@")[2].lower()
 
 
@@ -157,15 +152,16 @@ class MimeLayout:
     """The fixed parts of one campaign's messages."""
 
     def __init__(self, *, from_addr: str, subject: str | None, dkim_key: DkimKey | None) -> None:
-        self.from_header = address_header("From", from_addr)
-        self.domain = domain_of(from_addr)
+        value, self.envelope_from = from_header(from_addr)
+        self.from_header = f"From: {value}"
+        self.domain = domain_of(self.envelope_from)
         self.subject_header = encode_header("Subject", subject) if subject is not None else None
         self.dkim_key = dkim_key
 
     def build(
         self,
         *,
-        to: str,
+        to: Mailbox | str,
         message_id: str,
         subject: str | None,
         date: datetime,
@@ -175,15 +171,16 @@ class MimeLayout:
         list_unsubscribe: tuple[str, str] | None,
         crlf: tuple[bool, bool] = (False, False),
     ) -> bytes:
-        """One complete message, as sent on the wire. `text` and `html` are str, or bytes
-        in UTF-8; `crlf` says for each whether its line ends are known to be CRLF already
-        (else any line ends are accepted and made CRLF)."""
-        if "\n" in to or "\r" in to:
-            raise ClearpixelError(f"recipient address {to!r} contains a line break")
+        """One complete message, as sent on the wire. `to` is written as it is (see
+        `addresses`: never RFC 2047, which mail readers cannot parse as an address). `text`
+        and `html` are str, or bytes in UTF-8; `crlf` says for each whether its line ends
+        are known to be CRLF already (else any line ends are accepted and made CRLF)."""
+        if isinstance(to, str):
+            to = mailbox(to)
         subject_header = self.subject_header or encode_header("Subject", subject or "")
         headers = [
             self.from_header,
-            encode_header("To", to) if not to.isascii() else f"To: {to}",
+            f"To: {to.header}",  # UTF-8 (RFC 6532) only for a non-ASCII local part
             subject_header,
             _date_header(date.replace(microsecond=0)),
             f"Message-ID: {message_id}",

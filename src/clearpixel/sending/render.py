@@ -31,13 +31,14 @@ from clearpixel.domain import urls
 from clearpixel.domain.errors import ClearpixelError
 from clearpixel.domain.policy import MessageKind, TrackingMode
 from clearpixel.domain.tokens import Token, TokenKind, TokenSigner
-from clearpixel.sending.compile import Compiled, crlf_lines
+from clearpixel.sending import sandbox
+from clearpixel.sending.addresses import Mailbox, mailbox
+from clearpixel.sending.compile import Compiled
 from clearpixel.sending.mime import DkimKey, MimeLayout
+from clearpixel.sending.parts import crlf_lines
+from clearpixel.sending.values import template_values
 
 PIXEL_ATTRS = 'width="1" height="1" alt="" style="display:block;width:1px;height:1px;border:0"'
-RESERVED = frozenset(
-    {"contact", "email", "preferences_url", "unsubscribe_url", "consent_url", "attributes"}
-)
 PREFS_MARK = "\x00prefs\x00"
 UNSUB_MARK = "\x00unsub\x00"
 FOOTERS = jinja2.Environment(
@@ -61,6 +62,7 @@ class Recipient(Protocol):
 class Rendered:
     message_id: str
     data: bytes
+    to: Mailbox
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,7 +120,8 @@ class Renderer:
         self.consent_days = timedelta(days=consent_link_days)
         subject = None if compiled.subject is not None else compiled.subject_text
         self.layout = MimeLayout(from_addr=campaign.from_addr, subject=subject, dkim_key=dkim_key)
-        self.anonymous_tag = _trusted(
+        # A plain str: the HTML tail is joined as text (a Markup here would escape the footer)
+        self.anonymous_tag = (
             f'<img src="{self.base}{urls.anonymous_pixel_path(campaign.public_id)}" {PIXEL_ATTRS}>'
         )
         self.bulk = self.kind in (MessageKind.MARKETING, MessageKind.CONSENT_REQUEST)
@@ -131,15 +134,13 @@ class Renderer:
     def render(
         self, contact: Recipient, mode: TrackingMode, *, purposes: int, now: datetime
     ) -> Rendered:
-        """The complete message for `contact` in `mode` (purposes: the flags granted now)."""
+        """The complete message for `contact` in `mode` (purposes: the flags granted now).
+        Raises ClearpixelError (template error, render limit, address that cannot be
+        written): a failure of this recipient alone."""
         cid = contact.id
         campaign_id = self.campaign.id
         base = self.base
-        values: dict[str, Any] = {
-            k: v for k, v in contact.attributes.items() if k not in RESERVED and k.isidentifier()
-        }
-        values["contact"] = {"email": contact.email, "attributes": dict(contact.attributes)}
-        values["email"] = contact.email
+        to = mailbox(contact.email)
         links: list[str] = []
         if self.track_clicks and self.link_ids:
             click = base + urls.CLICK_PREFIX
@@ -147,16 +148,13 @@ class Renderer:
                 campaign_id=campaign_id, contact_id=cid, link_ids=self.link_ids
             )
             links = [click + token for token in tokens]
-        show_preferences = self.kind is MessageKind.MARKETING or mode in (
-            TrackingMode.PERSONAL,
-            TrackingMode.DELIVERABILITY,
-        )
+        consent = self.kind is MessageKind.CONSENT_REQUEST
         wanted: list[Token] = []
-        if show_preferences:
+        if not consent:
             wanted.append(Token(TokenKind.PREFERENCES, cid))
         if self.bulk:
             wanted.append(Token(TokenKind.UNSUBSCRIBE, cid))
-        if self.kind is MessageKind.CONSENT_REQUEST:
+        if consent:
             expires = int((now + self.consent_days).timestamp())
             wanted.append(
                 Token(TokenKind.CONSENT, cid, campaign_id=campaign_id, expires_at=expires)
@@ -165,45 +163,38 @@ class Renderer:
         if pixel_token is not None:
             wanted.append(pixel_token)
         signed = iter(self.signer.sign_many(wanted))
+        platform: dict[str, str] = {}
         preferences = unsubscribe = unsub_token = ""
-        if show_preferences:
-            preferences = base + urls.preferences_path(next(signed))
-            values["preferences_url"] = _trusted(preferences)
+        if not consent:
+            preferences = platform["preferences_url"] = base + urls.preferences_path(next(signed))
         if self.bulk:
             unsub_token = next(signed)
-            unsubscribe = base + urls.unsubscribe_path(unsub_token)
-            values["unsubscribe_url"] = _trusted(unsubscribe)
-        if self.kind is MessageKind.CONSENT_REQUEST:
-            values["consent_url"] = _trusted(base + urls.consent_path(next(signed)))
+            unsubscribe = platform["unsubscribe_url"] = base + urls.unsubscribe_path(unsub_token)
+        if consent:
+            platform["consent_url"] = base + urls.consent_path(next(signed))
         if pixel_token is not None:
             pixel = f'<img src="{base}{urls.pixel_path(next(signed))}" {PIXEL_ATTRS}>'
-        elif mode is TrackingMode.ANONYMOUS and self.kind is not MessageKind.CONSENT_REQUEST:
+        elif mode is TrackingMode.ANONYMOUS and not consent:
             pixel = self.anonymous_tag
         else:
             pixel = ""
-        locale = footer_locale(contact.attributes)
-        flags = {
-            "preferences": show_preferences,
-            "unsubscribe": self.bulk,
-            "personal": mode is TrackingMode.PERSONAL,
-            "organisation": self.campaign.organisation,
-        }
-        footer_html = _footer(f"footer.{locale}.html", **flags)
-        footer_text = _footer(f"footer.{locale}.txt", **flags)
-        if show_preferences or self.bulk:
-            footer_html = footer_html.replace(PREFS_MARK, preferences).replace(
-                UNSUB_MARK, unsubscribe
-            )
-            footer_text = footer_text.replace(PREFS_MARK, preferences).replace(
-                UNSUB_MARK, unsubscribe
-            )
+        values = template_values(contact.email, contact.attributes, platform)
+        footer_html, footer_text = self._footers(
+            footer_locale(contact.attributes), mode, preferences, unsubscribe
+        )
         try:
             html, text = self.compiled.fill_utf8(
                 values, links, html_tail=pixel + footer_html, text_tail=footer_text
             )
-            subject = self.compiled.subject.render(values) if self.compiled.subject else None
-        except (jinja2.TemplateError, ValueError) as exc:
-            raise ClearpixelError(f"template error for contact {cid}: {exc}") from None
+            subject = (
+                sandbox.render(self.compiled.subject, values, self.compiled.limits)
+                if self.compiled.subject
+                else None
+            )
+        except sandbox.LimitExceeded as exc:
+            raise ClearpixelError(str(exc)) from None
+        except (jinja2.TemplateError, ArithmeticError, LookupError, TypeError, ValueError) as exc:
+            raise ClearpixelError(f"template error: {exc}") from None
         message_id = self.message_id(cid)
         list_unsubscribe = None
         if self.bulk:
@@ -212,7 +203,7 @@ class Renderer:
                 f"mailto:{self.mailto}?subject=unsubscribe-{unsub_token}",
             )
         data = self.layout.build(
-            to=contact.email,
+            to=to,
             message_id=message_id,
             subject=subject,
             date=now,
@@ -222,7 +213,30 @@ class Renderer:
             list_unsubscribe=list_unsubscribe,
             crlf=(self.compiled.text.crlf, self.compiled.html.crlf),
         )
-        return Rendered(message_id, data)
+        return Rendered(message_id, data, to)
+
+    def _footers(
+        self, locale: str, mode: TrackingMode, preferences: str, unsubscribe: str
+    ) -> tuple[str, str]:
+        """(HTML, text) footer: who sends, what the tracking does, and links that say what
+        one click does."""
+        show_preferences = self.kind is MessageKind.MARKETING or mode in (
+            TrackingMode.PERSONAL,
+            TrackingMode.DELIVERABILITY,
+        )
+        flags: dict[str, bool | str] = {
+            "preferences": show_preferences,
+            "unsubscribe": self.bulk,
+            "personal": mode is TrackingMode.PERSONAL,
+            "deliverability": mode is TrackingMode.DELIVERABILITY,
+            "organisation": self.campaign.organisation,
+        }
+        html = _footer(f"footer.{locale}.html", **flags)
+        text = _footer(f"footer.{locale}.txt", **flags)
+        if show_preferences or self.bulk:
+            html = html.replace(PREFS_MARK, preferences).replace(UNSUB_MARK, unsubscribe)
+            text = text.replace(PREFS_MARK, preferences).replace(UNSUB_MARK, unsubscribe)
+        return html, text
 
     def _pixel_token(self, mode: TrackingMode, cid: int, purposes: int) -> Token | None:
         """The token of a personal or deliverability pixel; None for the other modes."""

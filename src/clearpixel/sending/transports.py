@@ -253,10 +253,13 @@ class _SmtpSession:
     ) -> None:
         delay = self.config.backoff
         eight_bit = not data.isascii()
+        utf8 = not recipient.isascii()  # a non-ASCII local part (see `addresses`)
         for attempt in range(self.config.retries + 1):
             try:
                 client = await self._connected()
-                if not eight_bit:
+                if utf8:
+                    await self._send_utf8(client, sender, recipient, data)
+                elif not eight_bit:
                     await client.sendmail(sender, [recipient], data)
                 elif client.supports_extension("8bitmime"):
                     await client.sendmail(sender, [recipient], data, mail_options=["BODY=8BITMIME"])
@@ -286,6 +289,20 @@ class _SmtpSession:
                 await self.sleep(delay)
                 delay *= 2
         raise TemporaryFailure(str(error))
+
+    @staticmethod
+    async def _send_utf8(client: aiosmtplib.SMTP, sender: str, recipient: str, data: bytes) -> None:
+        """An internationalised message (RFC 6531): only to a server that offers SMTPUTF8;
+        otherwise this recipient fails for good, with the reason."""
+        if not client.supports_extension("smtputf8"):
+            raise PermanentFailure(
+                f"the SMTP server does not offer SMTPUTF8, which the address {recipient!r} "
+                "needs (its local part is not ASCII)"
+            )
+        options = ["SMTPUTF8"]
+        if client.supports_extension("8bitmime"):
+            options.append("BODY=8BITMIME")
+        await client.sendmail(sender, [recipient], data, mail_options=options)
 
     async def _reset(self) -> None:
         """After a refused transaction, clear it (RSET) or reconnect."""

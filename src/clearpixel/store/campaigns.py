@@ -12,11 +12,14 @@ import sqlalchemy as sa
 
 from clearpixel.domain.errors import ClearpixelError, NotFound
 from clearpixel.store.db import Tx
-from clearpixel.store.schema import audience_lists, campaign_links, campaigns
+from clearpixel.store.schema import audience_lists, campaign_links, campaigns, contacts
 
 DRAFT = "draft"
 SENDING = "sending"
-SENT = "sent"
+SENT = "sent"  # every recipient has an outcome (sent, failed or skipped)
+FAILED = "failed"  # the run stopped with recipients left; `campaign send` resumes it
+CANCELLED = "cancelled"  # stopped on request; `campaign send` resumes it
+DELETED = "deleted"  # a draft removed by its owner; kept so that its id is never reused
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +36,8 @@ class Campaign:
     from_addr: str
     status: str
     created_at: datetime
+    status_detail: str | None = None
+    untracked_links: tuple[str, ...] = ()  # filled at create: links left as written
 
 
 class UnknownCampaign(NotFound):
@@ -53,12 +58,15 @@ def _campaign(row: sa.Row[Any]) -> Campaign:
         from_addr=row.from_addr,
         status=row.status,
         created_at=row.created_at,
+        status_detail=row.status_detail,
     )
 
 
 def _select() -> sa.Select[Any]:
-    return sa.select(campaigns, audience_lists.c.name.label("list_name")).join(
-        audience_lists, audience_lists.c.id == campaigns.c.list_id
+    return (
+        sa.select(campaigns, audience_lists.c.name.label("list_name"))
+        .join(audience_lists, audience_lists.c.id == campaigns.c.list_id)
+        .where(campaigns.c.status != DELETED)
     )
 
 
@@ -114,8 +122,46 @@ def all_campaigns(tx: Tx) -> list[Campaign]:
     return [_campaign(r) for r in tx.execute(_select().order_by(campaigns.c.id.desc()))]
 
 
-def set_status(tx: Tx, campaign_id: int, status: str) -> None:
-    tx.execute(campaigns.update().where(campaigns.c.id == campaign_id).values(status=status))
+def set_status(
+    tx: Tx,
+    campaign_id: int,
+    status: str,
+    *,
+    detail: str | None = None,
+    only_from: Sequence[str] | None = None,
+) -> bool:
+    """Set the status (and why); with `only_from`, only when the status is one of those.
+    Returns whether the row changed."""
+    query = campaigns.update().where(campaigns.c.id == campaign_id)
+    if only_from is not None:
+        query = query.where(campaigns.c.status.in_(list(only_from)))
+    result = tx.execute(query.values(status=status, status_detail=detail))
+    return bool(result.rowcount)
+
+
+def get_status(tx: Tx, campaign_id: int) -> str:
+    """The status as stored now (what another process may have set, e.g. a cancel)."""
+    return str(
+        tx.execute(sa.select(campaigns.c.status).where(campaigns.c.id == campaign_id)).scalar_one()
+    )
+
+
+def list_attribute_names(tx: Tx, list_id: int, *, batch: int = 5000) -> set[str]:
+    """Every attribute name some contact of the list has (read in batches)."""
+    names: set[str] = set()
+    last = 0
+    while True:
+        rows = tx.execute(
+            sa.select(contacts.c.id, contacts.c.attributes)
+            .where(contacts.c.list_id == list_id, contacts.c.id > last)
+            .order_by(contacts.c.id)
+            .limit(batch)
+        ).all()
+        if not rows:
+            return names
+        for row in rows:
+            names.update(row.attributes or {})
+        last = rows[-1].id
 
 
 def get_links(tx: Tx, campaign_id: int) -> dict[int, str]:
@@ -135,6 +181,11 @@ def get_link_url(tx: Tx, campaign_id: int, link_id: int) -> str | None:
             campaign_links.c.campaign_id == campaign_id, campaign_links.c.link_id == link_id
         )
     ).scalar_one_or_none()
+
+
+def links_match(tx: Tx, campaign_id: int, urls: Sequence[str]) -> bool:
+    """Whether the campaign's registered links are exactly `urls` (ids 1..n), read only."""
+    return get_links(tx, campaign_id) == {i: url for i, url in enumerate(urls, start=1)}
 
 
 def register_links(tx: Tx, campaign_id: int, urls: Sequence[str]) -> None:

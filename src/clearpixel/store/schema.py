@@ -135,6 +135,7 @@ campaigns = sa.Table(
     sa.Column("from_addr", sa.String(320), nullable=False),
     sa.Column("status", sa.String(16), nullable=False, server_default="draft"),
     sa.Column("created_at", Timestamp, nullable=False),
+    sa.Column("status_detail", sa.Text, nullable=True),  # why it failed or was cancelled
 )
 
 # Links found when the campaign is compiled, with stable ids: a click redirects only to these.

@@ -119,6 +119,31 @@ def count_by_status(tx: Tx, campaign_id: int) -> dict[str, int]:
     return {row[0]: int(row[1]) for row in rows}
 
 
+def counts_by_campaign(tx: Tx) -> dict[int, dict[str, int]]:
+    """Send rows per status, for every campaign."""
+    rows = tx.execute(
+        sa.select(sends.c.campaign_id, sends.c.status, sa.func.count()).group_by(
+            sends.c.campaign_id, sends.c.status
+        )
+    )
+    out: dict[int, dict[str, int]] = {}
+    for campaign_id, status, count in rows:
+        out.setdefault(int(campaign_id), {})[str(status)] = int(count)
+    return out
+
+
+def failures(tx: Tx, campaign_id: int, *, limit: int = 20) -> list[tuple[str, str]]:
+    """(email, reason) of failed recipients, first ones first."""
+    rows = tx.execute(
+        sa.select(contacts.c.email, sends.c.error)
+        .join(contacts, contacts.c.id == sends.c.contact_id)
+        .where(sends.c.campaign_id == campaign_id, sends.c.status == FAILED)
+        .order_by(sends.c.id)
+        .limit(limit)
+    )
+    return [(row.email, row.error or "") for row in rows]
+
+
 def count_by_mode(tx: Tx, campaign_id: int) -> dict[str, int]:
     """Sent messages per tracking mode."""
     rows = tx.execute(

@@ -1,12 +1,13 @@
-"""REST API: campaigns — create (template checked, R1/R3), preview one recipient's exact
-message, send to the outbox folder, and the report read from counters."""
+"""REST API: campaigns — create (template checked and proved), preview one recipient's exact
+message, send to the outbox folder, cancel, delete a draft, and the report read from
+counters."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, Field
 
 from clearpixel.audience import contacts as contact_service
@@ -41,6 +42,14 @@ class CampaignOut(BaseModel):
     kind: str
     subject: str
     status: str
+    status_detail: str | None = None
+    recipients: dict[str, int] = Field(
+        default_factory=dict, description="Recipients by outcome: sent, failed, skipped, pending."
+    )
+    untracked_links: list[str] = Field(
+        default_factory=list,
+        description="Links that depend on the recipient, left untracked (at create only).",
+    )
     created_at: datetime
 
 
@@ -65,11 +74,17 @@ class SendOut(BaseModel):
     failed: int
     deferred: int
     skipped: int
+    skipped_by_reason: dict[str, int] = Field(
+        description="Recipients not sent to, by reason (unsubscribed, already consents, ...)."
+    )
     by_status: dict[str, int]
+    status: str
+    status_detail: str | None
+    failures: list[dict[str, str]] = Field(description="The first failed recipients, with why.")
     outbox: str
 
 
-def campaign_out(found: Campaign) -> CampaignOut:
+def campaign_out(found: Campaign, recipients: dict[str, int] | None = None) -> CampaignOut:
     return CampaignOut(
         id=found.id,
         public_id=found.public_id,
@@ -79,6 +94,9 @@ def campaign_out(found: Campaign) -> CampaignOut:
         kind=found.kind,
         subject=found.subject,
         status=found.status,
+        status_detail=found.status_detail,
+        recipients=recipients or {},
+        untracked_links=list(found.untracked_links),
         created_at=found.created_at,
     )
 
@@ -86,18 +104,21 @@ def campaign_out(found: Campaign) -> CampaignOut:
 @router.get("/campaigns", response_model=CampaignPage)
 def get_campaigns(request: Request, page: Annotated[Page, Depends()]) -> CampaignPage:
     """Campaigns in id order."""
-    found = [c for c in sending.all_campaigns(get_ctx(request)) if c.id > page.after]
+    ctx = get_ctx(request)
+    found = [c for c in sending.all_campaigns(ctx) if c.id > page.after]
+    counts = sending.send_counts(ctx)
     chosen = sorted(found, key=lambda c: c.id)[: page.limit]
     return CampaignPage(
-        items=[campaign_out(c) for c in chosen],
+        items=[campaign_out(c, counts.get(c.id)) for c in chosen],
         next_cursor=page.next_cursor([c.id for c in chosen]),
     )
 
 
 @router.post("/campaigns", response_model=CampaignOut, status_code=201)
 def post_campaign(request: Request, body: CampaignIn) -> CampaignOut:
-    """Create a campaign. Its template is compiled once and checked: a per-recipient value in
-    an automatically loaded URL is refused for marketing and consent requests (R1, R3)."""
+    """Create a campaign. Its template is checked: unknown variables, refused links, and
+    (marketing, consent requests) anything a mail client loads by itself that would differ
+    from one recipient to another are refused, with the reason."""
     ctx = get_ctx(request)
     target = contact_service.get_list(ctx, body.list_id)
     created = sending.create_campaign(
@@ -115,7 +136,23 @@ def post_campaign(request: Request, body: CampaignIn) -> CampaignOut:
 
 @router.get("/campaigns/{campaign_id}", response_model=CampaignOut)
 def get_campaign(request: Request, campaign_id: IdPath) -> CampaignOut:
-    return campaign_out(sending.get_campaign(get_ctx(request), campaign_id))
+    ctx = get_ctx(request)
+    found = sending.get_campaign(ctx, campaign_id)
+    return campaign_out(found, sending.send_counts(ctx).get(found.id))
+
+
+@router.post("/campaigns/{campaign_id}/cancel", response_model=CampaignOut)
+def post_cancel(request: Request, campaign_id: IdPath) -> CampaignOut:
+    """Stop a campaign being sent; the sender stops after the messages in flight. Sending it
+    again resumes it."""
+    return campaign_out(sending.cancel_campaign(get_ctx(request), campaign_id))
+
+
+@router.delete("/campaigns/{campaign_id}", status_code=204)
+def delete_campaign(request: Request, campaign_id: IdPath) -> Response:
+    """Delete a draft (a campaign never sent); any other status is refused."""
+    sending.delete_campaign(get_ctx(request), campaign_id)
+    return Response(status_code=204)
 
 
 @router.post("/campaigns/{campaign_id}/preview", response_model=PreviewOut)
@@ -140,7 +177,11 @@ def post_send(request: Request, campaign_id: IdPath) -> SendOut:
         failed=report.failed,
         deferred=report.deferred,
         skipped=report.skipped,
+        skipped_by_reason=report.skipped_by_reason,
         by_status=report.by_status,
+        status=report.status,
+        status_detail=report.status_detail,
+        failures=[{"email": e, "reason": r} for e, r in report.failures],
         outbox=str(outbox),
     )
 

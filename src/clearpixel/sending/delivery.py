@@ -1,0 +1,397 @@
+"""Sending a campaign, in two steps, both safe to interrupt at any point and to run again:
+
+1. record: stream the list and insert one `pending` send row per eligible recipient (mode
+   and purposes from the flags at that moment; a contact that already has a row keeps it);
+   the others are counted by reason (unsubscribed, already consents, cool-down, inactive);
+2. deliver: read pending rows in batches, check eligibility and decide the mode again from the
+   contact's flags now, render, hand to the transport, and mark the row `sent` as soon as the
+   transport accepted it. After a kill -9, a rerun sends exactly the rows not yet `sent`, so
+   at most the messages in flight at the kill (≤ concurrency) go twice.
+
+A recipient whose render or delivery fails is marked `failed` with its reason and the send
+goes on. Between batches the sender reads the campaign's status, so `campaign cancel` from
+another process stops it after the messages in flight. The run always leaves a final status:
+`sent` (every recipient has an outcome; failures counted), `failed` (stopped with recipients
+pending, or nobody could be sent to), `cancelled`; a campaign with no eligible recipient yet
+goes back to `draft`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+from collections import Counter
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from clearpixel.context import Context
+from clearpixel.domain.errors import ClearpixelError
+from clearpixel.domain.flags import has_open_tracking
+from clearpixel.domain.policy import MessageKind, TrackingMode, decide
+from clearpixel.sending.render import Renderer
+from clearpixel.sending.transports import DeliveryError, RateLimiter, Session, Transport
+from clearpixel.store import Tx
+from clearpixel.store import campaigns as campaign_store
+from clearpixel.store import sends as send_store
+from clearpixel.store.campaigns import Campaign
+from clearpixel.store.contacts import SUBSCRIBED, Contact, iter_contacts, set_cooldown
+
+Progress = Callable[[int, int], None]  # (done, total)
+Item = tuple[int, Contact, str, int, bytes, str, str]  # send id, contact, mode, purposes,
+# data, message id, envelope recipient
+CHECK_EVERY = 100  # rows between two reads of the campaign's status (cancel)
+
+
+@dataclass
+class SendReport:
+    campaign: Campaign
+    recorded: int = 0
+    sent: int = 0
+    failed: int = 0
+    deferred: int = 0
+    skipped: int = 0
+    by_status: dict[str, int] = field(default_factory=dict)
+    skipped_by_reason: dict[str, int] = field(default_factory=dict)
+    status: str = ""
+    status_detail: str | None = None
+    failures: list[tuple[str, str]] = field(default_factory=list)  # (email, reason), first ones
+
+
+def check_options(rate: float | None, concurrency: int, suppress_inactive_days: int | None) -> None:
+    if concurrency < 1:
+        raise ClearpixelError("--concurrency must be at least 1")
+    if rate is not None and rate <= 0:
+        raise ClearpixelError("--rate must be positive")
+    if suppress_inactive_days is not None and suppress_inactive_days < 1:
+        raise ClearpixelError("--suppress-inactive must be at least 1 day")
+
+
+def send(
+    ctx: Context,
+    campaign: Campaign,
+    renderer: Renderer,
+    transport: Transport,
+    *,
+    rate: float | None = None,
+    concurrency: int = 4,
+    suppress_inactive_days: int | None = None,
+    progress: Progress | None = None,
+) -> SendReport:
+    """Record the recipients, then deliver every pending message; see the module docstring.
+
+    Effects: `sends` rows; campaign status `sending`, then its final status; for consent
+    requests, each recipient's `consent_cooldown_until` once the request is sent. Raises
+    ClearpixelError when the run stopped on an error that is not one recipient's (the
+    campaign is then `failed`, and `campaign send` resumes it)."""
+    report = SendReport(campaign)
+    skipped: Counter[str] = Counter()
+    with ctx.db.begin() as tx:
+        campaign_store.set_status(tx, campaign.id, campaign_store.SENDING)
+    if campaign.status != campaign_store.SENT:
+        report.recorded = record_recipients(ctx, campaign, suppress_inactive_days, skipped)
+    stop: list[Exception] = []
+    cancelled = False
+    try:
+        cancelled = _run(
+            lambda: _deliver(
+                ctx, campaign, renderer, transport, rate, concurrency, report, skipped, progress
+            )
+        )
+    except Exception as exc:
+        stop.append(exc)
+    report.skipped_by_reason = dict(skipped.most_common())
+    _finish(ctx, report, cancelled=cancelled, error=stop[0] if stop else None)
+    if stop:
+        raise ClearpixelError(
+            f"the send stopped: {stop[0]}; campaign {campaign.id} is failed, with "
+            f"{report.by_status.get(send_store.PENDING, 0)} recipient(s) pending: "
+            "`campaign send` resumes it"
+        ) from stop[0]
+    return report
+
+
+def _finish(ctx: Context, report: SendReport, *, cancelled: bool, error: Exception | None) -> None:
+    """The campaign's final status, from its send rows."""
+    campaign_id = report.campaign.id
+    with ctx.db.begin() as tx:
+        report.by_status = send_store.count_by_status(tx, campaign_id)
+        pending = report.by_status.get(send_store.PENDING, 0)
+        sent = report.by_status.get(send_store.SENT, 0)
+        failed = report.by_status.get(send_store.FAILED, 0)
+        detail: str | None
+        if not report.by_status:
+            status, detail = campaign_store.DRAFT, "no eligible recipient yet"
+        elif pending and error is not None:
+            status, detail = campaign_store.FAILED, f"stopped: {error}"[:2000]
+        elif pending and cancelled:
+            status, detail = campaign_store.CANCELLED, f"cancelled with {pending} pending"
+        elif pending:
+            status = campaign_store.FAILED
+            detail = (
+                f"{pending} message(s) deferred by the server (temporary failure); "
+                "`campaign send` tries them again"
+            )
+        elif failed and not sent:
+            status, detail = campaign_store.FAILED, f"every recipient failed ({failed})"
+        else:
+            status = campaign_store.SENT
+            detail = f"{failed} recipient(s) failed" if failed else None
+        if cancelled and status != campaign_store.SENT:
+            campaign_store.set_status(tx, campaign_id, status, detail=detail)
+        else:
+            campaign_store.set_status(
+                tx,
+                campaign_id,
+                status,
+                detail=detail,
+                only_from=(campaign_store.SENDING, campaign_store.CANCELLED),
+            )
+        report.status, report.status_detail = status, detail
+        report.failures = send_store.failures(tx, campaign_id, limit=10)
+
+
+def record_recipients(
+    ctx: Context,
+    campaign: Campaign,
+    suppress_inactive_days: int | None,
+    skipped: Counter[str] | None = None,
+    *,
+    batch: int = 1000,
+) -> int:
+    """Step 1: a pending row per eligible contact, streamed from the list in batches; the
+    others counted in `skipped` by reason."""
+    kind = MessageKind(campaign.kind)
+    now = ctx.now()
+    inactive_before = (
+        now.date() - timedelta(days=suppress_inactive_days) if suppress_inactive_days else None
+    )
+    added = 0
+    rows: list[dict[str, object]] = []
+    with ctx.db.begin() as tx:
+        for contact in iter_contacts(tx, campaign.list_id):
+            reason = eligibility(contact, kind, now=now, inactive_before=inactive_before)
+            if reason:
+                if skipped is not None:
+                    skipped[reason] += 1
+                continue
+            mode, purposes = _mode(ctx, kind, contact.privacy_flags)
+            rows.append(
+                {
+                    "campaign_id": campaign.id,
+                    "contact_id": contact.id,
+                    "kind": kind.value,
+                    "mode": mode.value,
+                    "purposes": purposes,
+                }
+            )
+            if len(rows) >= batch:
+                added += send_store.insert_pending(tx, rows, now=now)
+                rows = []
+        added += send_store.insert_pending(tx, rows, now=now)
+    return added
+
+
+def eligibility(
+    contact: Contact, kind: MessageKind, *, now: datetime, inactive_before: date | None = None
+) -> str | None:
+    """Why `contact` must not get a message of `kind` now, or None when it may.
+
+    Unsubscribed contacts get no marketing mail and no consent request. A consent request
+    goes only to contacts without open-tracking consent and outside the cool-down (R8).
+    `--suppress-inactive`: a contact is inactive when its last open and last click are both
+    before the cut-off; a contact with neither date is kept, since without tracking consent
+    nothing is known of its activity and silence must not count against it.
+    """
+    bulk = kind in (MessageKind.MARKETING, MessageKind.CONSENT_REQUEST)
+    if bulk and contact.status != SUBSCRIBED:
+        return "unsubscribed"
+    if kind is MessageKind.CONSENT_REQUEST:
+        if has_open_tracking(contact.privacy_flags):
+            return "already consents"
+        until = contact.consent_cooldown_until
+        if until is not None and _aware(until) > now:
+            return "in consent-request cool-down"
+    if inactive_before is not None:
+        seen = [d for d in (contact.last_open_date, contact.last_click_date) if d is not None]
+        if seen and max(seen) < inactive_before:
+            return "inactive"
+    return None
+
+
+async def _deliver(
+    ctx: Context,
+    campaign: Campaign,
+    renderer: Renderer,
+    transport: Transport,
+    rate: float | None,
+    concurrency: int,
+    report: SendReport,
+    skipped: Counter[str],
+    progress: Progress | None,
+) -> bool:
+    """Step 2: render pending rows and send them with `concurrency` sessions. Returns
+    whether the campaign was cancelled meanwhile."""
+    kind = MessageKind(campaign.kind)
+    with ctx.db.connect() as conn:
+        total = send_store.count_by_status(conn, campaign.id).get(send_store.PENDING, 0)
+    queue: asyncio.Queue[Item | None] = asyncio.Queue(maxsize=concurrency * 2)
+    limiter = RateLimiter(rate)
+    done = 0
+    if progress:
+        progress(0, total)
+    envelope_from = renderer.layout.envelope_from
+    downgrade = renderer.layout.seven_bit
+    failure: list[Exception] = []
+
+    async def worker() -> None:
+        # A worker never dies early: after an unexpected error it keeps taking items (and
+        # drops them, they stay pending) so the producer is never stuck on a full queue.
+        nonlocal done
+        session: Session | None = None
+        try:
+            session = await transport.session()
+        except Exception as exc:
+            failure.append(exc)
+        while (item := await queue.get()) is not None:
+            if failure or session is None:
+                continue
+            try:
+                await _deliver_one(session, item)
+            except Exception as exc:
+                failure.append(exc)
+                continue
+            done += 1
+            if progress:
+                progress(done, total)
+        if session is not None:
+            with contextlib.suppress(Exception):
+                await session.close()
+
+    async def _deliver_one(session: Session, item: Item) -> None:
+        send_id, contact, mode, purposes, data, message_id, recipient = item
+        await limiter.wait()
+        try:
+            await session.send(
+                envelope_from, recipient, data, key=str(contact.id), downgrade=downgrade
+            )
+        except DeliveryError as exc:
+            with ctx.db.begin() as tx:
+                send_store.mark_failed(tx, send_id, str(exc), permanent=exc.permanent)
+            if exc.permanent:
+                report.failed += 1
+            else:
+                report.deferred += 1
+            return
+        with ctx.db.begin() as tx:
+            _mark_sent(ctx, tx, kind, send_id, contact, mode, purposes, message_id)
+        report.sent += 1
+
+    def cancelled() -> bool:
+        with ctx.db.connect() as conn:
+            return campaign_store.get_status(conn, campaign.id) == campaign_store.CANCELLED
+
+    workers = [asyncio.create_task(worker()) for _ in range(concurrency)]
+    stopped = False
+    try:
+        after = 0
+        while not failure and not (stopped := cancelled()):
+            with ctx.db.connect() as conn:
+                batch = send_store.pending_batch(conn, campaign.id, after=after)
+            if not batch:
+                break
+            after = batch[-1].id
+            for count, row in enumerate(batch, start=1):
+                if failure or (not count % CHECK_EVERY and (stopped := cancelled())):
+                    break
+                now = ctx.now()
+                reason = eligibility(row.contact, kind, now=now)
+                if reason:
+                    with ctx.db.begin() as tx:
+                        send_store.mark_skipped(tx, row.id, reason)
+                    skipped[reason] += 1
+                    report.skipped += 1
+                    done += 1
+                    continue
+                mode, purposes = _mode(ctx, kind, row.contact.privacy_flags)
+                try:
+                    rendered = renderer.render(row.contact, mode, purposes=purposes, now=now)
+                except ClearpixelError as exc:
+                    with ctx.db.begin() as tx:
+                        send_store.mark_failed(tx, row.id, str(exc), permanent=True)
+                    report.failed += 1
+                    done += 1
+                    continue
+                await queue.put(
+                    (
+                        row.id,
+                        row.contact,
+                        mode.value,
+                        purposes,
+                        rendered.data,
+                        rendered.message_id,
+                        rendered.to.envelope,
+                    )
+                )
+            if stopped:
+                break
+    finally:
+        for _ in workers:
+            await queue.put(None)
+        await asyncio.gather(*workers)
+    if failure:
+        raise failure[0]
+    return stopped
+
+
+def _run(make: Callable[[], Coroutine[Any, Any, bool]]) -> bool:
+    """Run a coroutine to completion from synchronous code, also when the calling thread
+    already runs an event loop (then in a thread of its own)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(make())
+    results: list[bool] = []
+    errors: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            results.append(asyncio.run(make()))
+        except BaseException as exc:
+            errors.append(exc)
+
+    thread = threading.Thread(target=target, name="clearpixel-send")
+    thread.start()
+    thread.join()
+    if errors:
+        raise errors[0]
+    return results[0]
+
+
+def _mark_sent(
+    ctx: Context,
+    tx: Tx,
+    kind: MessageKind,
+    send_id: int,
+    contact: Contact,
+    mode: str,
+    purposes: int,
+    message_id: str,
+) -> None:
+    now = ctx.now()
+    send_store.mark_sent(tx, send_id, message_id=message_id, mode=mode, purposes=purposes, now=now)
+    if kind is MessageKind.CONSENT_REQUEST:
+        # An unanswered request counts like a refusal for the cool-down (R8).
+        set_cooldown(tx, [contact.id], now + ctx.cooldown)
+
+
+def _mode(ctx: Context, kind: MessageKind, flags: int | None) -> tuple[TrackingMode, int]:
+    mode = decide(ctx.policy, kind, flags)
+    purposes = (flags or 0) & ctx.purposes.all_bits if mode is TrackingMode.PERSONAL else 0
+    return mode, purposes
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=UTC)

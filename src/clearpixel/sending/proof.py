@@ -1,0 +1,379 @@
+"""The create-time proof that a template gives no recipient a personal auto-loaded URL (R1)
+and gives a consent request no per-recipient URL but its own two links (R3): the template is
+judged by what it produces (R22), so no template syntax can hide a tag from the check.
+
+The compiled template is rendered, exactly as it will be sent (tracked links, platform URLs),
+for synthetic contacts whose every value differs: tokens, numbers, empty values, and values
+made of markup (a value that reaches the HTML unescaped then adds an element). Each condition
+that may depend on the recipient (`decisions.py`) is also forced true and false. Every output
+is parsed (`outputscan.py`) and its list of auto-loaded URLs must be the same in all of them;
+for a consent request, every URL of the HTML, the text and the subject must be, once the
+contact's consent and unsubscribe links are set aside. The first difference is refused,
+naming the element and, when it can, the variable or the condition's line.
+
+The same renders show which links the tracker could not rewrite (built by template syntax or
+per recipient) and where the footer lands. This runs once per campaign (create and send),
+never per recipient.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import jinja2
+from jinja2.sandbox import SandboxedEnvironment
+from markupsafe import Markup
+
+from clearpixel.domain.errors import ClearpixelError
+from clearpixel.domain.policy import MessageKind
+from clearpixel.sending import decisions, outputscan, sandbox
+from clearpixel.sending.values import template_values
+
+PROOF_HOST = "https://proof.clearpixel.invalid"
+CLICK_PREFIX = f"{PROOF_HOST}/c/"
+MAX_FORCED_RENDERS = 400
+ALL_COMBINATIONS_UP_TO = 5  # decisions: below this, every combination is rendered
+TAIL_TAG = "cp-tail-marker"
+
+
+class ProofError(ClearpixelError, ValueError):
+    """The template fails the proof; the message names the element or the construct."""
+
+
+@dataclass(frozen=True, slots=True)
+class Synthetic:
+    """One made-up contact for the proof."""
+
+    number: int
+    email: str
+    attributes: dict[str, Any]
+
+    def platform(self, kind: MessageKind) -> dict[str, str]:
+        n = self.number
+        urls = {"preferences_url": f"{PROOF_HOST}/preferences/p{n}"}
+        if kind in (MessageKind.MARKETING, MessageKind.CONSENT_REQUEST):
+            urls["unsubscribe_url"] = f"{PROOF_HOST}/unsubscribe/u{n}"
+        if kind is MessageKind.CONSENT_REQUEST:
+            urls["consent_url"] = f"{PROOF_HOST}/consent/k{n}"
+            del urls["preferences_url"]
+        return urls
+
+
+class _Attributes(dict[str, Any]):
+    """A synthetic contact's attributes: any name a template reads has a value."""
+
+    def __init__(self, make: Callable[[str], str]) -> None:
+        super().__init__()
+        self.make = make
+
+    def __missing__(self, key: str) -> Any:
+        return self.make(key)
+
+
+def synthetic_contacts(names: Collection[str]) -> list[Synthetic]:
+    """Contacts whose every value differs from the others': distinct tokens, numbers, empty
+    values, and markup that would show up as an element if a value reached the HTML raw."""
+
+    sorted_names = sorted(names)
+
+    def token(n: int, name: str) -> str:
+        return f"Q{n}x{name.replace('_', '')}Z"
+
+    makers: list[Callable[[str], str]] = [
+        lambda name: token(0, name),
+        lambda name: str(4711 + 10 * sorted_names.index(name)) if name in sorted_names else "91",
+        lambda name: "",
+        lambda name: f'"><img src="cpleak-{name}.png"><a href="cpleak-{name}">',
+    ]
+    emails = [
+        "q0xemailz@q0xdomainz.example",
+        "b4712@c4712.example.net",
+        "e@e.example",
+        '"><img src="cpleak-email.png"><a href="cpleak-email">@x.example',
+    ]
+    contacts = []
+    for n, (make, email) in enumerate(zip(makers, emails, strict=True)):
+        attributes = _Attributes(make)
+        for name in sorted_names:
+            attributes[name] = make(name)
+        contacts.append(Synthetic(n, email, attributes))
+    return contacts
+
+
+@dataclass
+class Render:
+    """One proof render: the outputs and what forced it."""
+
+    contact: Synthetic
+    forced: dict[int, bool]
+    html: str
+    text: str
+    subject: str
+    tracked_links: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Outcome:
+    """What the proof found besides refusals."""
+
+    untracked: list[str] = field(default_factory=list)  # per-recipient links, left as written
+    tail_ancestors: list[str] = field(default_factory=list)  # elements the footer lands in
+
+
+class Prover:
+    """Renders one compiled campaign for synthetic contacts and compares the outputs."""
+
+    def __init__(
+        self,
+        *,
+        kind: MessageKind,
+        html_env: SandboxedEnvironment,
+        text_env: SandboxedEnvironment,
+        html_source: str,
+        text_source: str,
+        subject: str,
+        names: Collection[str],
+        link_count: int,
+        limits: sandbox.RenderLimits,
+    ) -> None:
+        self.kind = kind
+        self.limits = limits
+        self.link_count = link_count
+        self.contacts = synthetic_contacts(names)
+        self.names = sorted(names)
+        html_tree, html_decisions = decisions.forcing_template(html_env, html_source)
+        text_tree, text_decisions = decisions.forcing_template(
+            text_env, text_source, first_id=len(html_decisions) + 1
+        )
+        subject_tree, subject_decisions = decisions.forcing_template(
+            text_env, subject, first_id=len(html_decisions) + len(text_decisions) + 1
+        )
+        self.decisions = [*html_decisions, *text_decisions, *subject_decisions]
+        self.html = html_env.from_string(html_tree)
+        self.text = text_env.from_string(text_tree)
+        self.subject = text_env.from_string(subject_tree)
+
+    def render(self, contact: Synthetic, forced: dict[int, bool]) -> Render:
+        links = [f"{CLICK_PREFIX}{contact.number}/{i}" for i in range(1, self.link_count + 1)]
+        values = template_values(contact.email, contact.attributes, contact.platform(self.kind))
+        values["_cp_decide"] = decisions.decide
+        for link_id, url in enumerate(links, start=1):
+            values[f"_cp_l{link_id}"] = Markup(url)  # noqa: S704 - the proof's own URLs
+        values["_cp_tail"] = Markup(f"<{TAIL_TAG}></{TAIL_TAG}>")  # noqa: S704 - its marker
+        token = decisions.forcing(forced)
+        try:
+            html = sandbox.render(self.html, dict(values), self.limits)
+            text = sandbox.render(self.text, dict(values), self.limits)
+            subject = sandbox.render(self.subject, dict(values), self.limits)
+        except sandbox.LimitExceeded:
+            raise
+        except (jinja2.TemplateError, ArithmeticError, LookupError, TypeError, ValueError) as exc:
+            raise ProofError(self._failure(contact, forced, exc)) from None
+        finally:
+            decisions.release(token)
+        return Render(contact, forced, html, text, subject, links)
+
+    def _failure(self, contact: Synthetic, forced: dict[int, bool], exc: Exception) -> str:
+        lineno = getattr(exc, "lineno", None)
+        where = f" (line {lineno})" if lineno else ""
+        if forced:
+            return f"the template fails{where} when {self._conditions(forced)}: {exc}"
+        if contact.number == 2:
+            return f"the template fails{where} for a contact whose values are empty: {exc}"
+        return f"the template fails{where} when rendered for a sample contact: {exc}"
+
+    def _conditions(self, forced: dict[int, bool]) -> str:
+        by_id = {d.id: d for d in self.decisions}
+        parts = [
+            f"the condition on line {by_id[i].lineno} is {'true' if v else 'false'}"
+            for i, v in sorted(forced.items())
+        ]
+        return " and ".join(parts)
+
+    def renders(self) -> list[Render]:
+        """Natural renders of every synthetic contact, then forced renders of the first."""
+        done = [self.render(c, {}) for c in self.contacts]
+        base = self.contacts[0]
+        for forced in self._forcings():
+            done.append(self.render(base, forced))
+        return done
+
+    def _forcings(self) -> list[dict[int, bool]]:
+        ids = [d.id for d in self.decisions]
+        if not ids:
+            return []
+        if len(ids) <= ALL_COMBINATIONS_UP_TO:
+            return [
+                dict(zip(ids, values, strict=True))
+                for values in itertools.product((True, False), repeat=len(ids))
+            ]
+        if 2 * len(ids) > MAX_FORCED_RENDERS:
+            raise ProofError(
+                f"the template has {len(ids)} conditions that depend on the recipient; "
+                f"at most {MAX_FORCED_RENDERS // 2} can be checked"
+            )
+        out = []
+        for d in self.decisions:
+            for value in (True, False):
+                out.append({**dict(d.path), d.id: value})
+        return out
+
+    # --- comparisons ---------------------------------------------------------------------
+
+    def check(self, renders: Sequence[Render]) -> Outcome:
+        """Refuse (ProofError) when the outputs differ where the kind allows no difference."""
+        first = renders[0]
+        protected = self.kind in (MessageKind.MARKETING, MessageKind.CONSENT_REQUEST)
+        if protected:
+            reference = self._fingerprint(first)
+            for other in renders[1:]:
+                self._compare(reference, self._fingerprint(other), first, other)
+        return Outcome(
+            untracked=self._untracked(renders), tail_ancestors=self._tail_ancestors(first)
+        )
+
+    def _fingerprint(self, render: Render) -> list[outputscan.Item]:
+        consent = self.kind is MessageKind.CONSENT_REQUEST
+        items = outputscan.scan(render.html, links=consent)
+        if consent:
+            items += outputscan.text_urls(render.text) + outputscan.text_urls(render.subject)
+            platform = render.contact.platform(self.kind)
+            names = {url: "{{ " + name + " }}" for name, url in platform.items()}
+            items = [
+                outputscan.Item(i.tag, i.attribute, _replace_all(i.value, names), i.where)
+                for i in items
+            ]
+        return items
+
+    def _compare(
+        self,
+        reference: list[outputscan.Item],
+        other: list[outputscan.Item],
+        first: Render,
+        render: Render,
+    ) -> None:
+        for a, b in itertools.zip_longest(reference, other):
+            if a == b:
+                continue
+            item = a if a is not None else b
+            assert item is not None
+            raise ProofError(self._explain(item, a, b, first, render))
+
+    def _explain(
+        self,
+        item: outputscan.Item,
+        a: outputscan.Item | None,
+        b: outputscan.Item | None,
+        first: Render,
+        render: Render,
+    ) -> str:
+        consent = self.kind is MessageKind.CONSENT_REQUEST
+        rule = (
+            "a consent request may carry no address that differs from one recipient to "
+            "another, except {{ consent_url }} and {{ unsubscribe_url }}"
+            if consent
+            else "a marketing email may not make the mail client load anything that differs "
+            "from one recipient to another (only the platform's own pixel may, with consent)"
+        )
+        what = item.describe()
+        if item.where == "text":
+            what = "the address written in the text" if item.tag == "text" else what
+        if render.forced:
+            shown = self._readable(item.value, first.contact)
+            present = "with" if a is not None else "without"
+            return (
+                f"{what} ({shown!r}) appears only for some recipients: the output differs when "
+                f"{self._conditions(render.forced)} (it is {present} it otherwise); {rule}"
+            )
+        if a is not None and b is not None and a.value != b.value and a.tag == b.tag:
+            shown = self._readable(a.value, first.contact)
+            variables = self._variables(a.value, first.contact)
+            built = f", built from {variables}" if variables else ""
+            return f"{what} is {shown!r}{built}: it differs per recipient; {rule}"
+        shown = self._readable(item.value, render.contact if a is None else first.contact)
+        if render.contact.number == 3 or first.contact.number == 3:
+            return (
+                f"{what} ({shown!r}) appears when a contact's value contains markup: a value "
+                f"reaches the HTML without escaping; {rule}"
+            )
+        return f"{what} ({shown!r}) appears for some recipients only; {rule}"
+
+    def _variables(self, value: str, contact: Synthetic) -> str:
+        found = []
+        low = value.lower()
+        if contact.email.lower() in low or contact.email.replace("@", "%40").lower() in low:
+            found.append("{{ email }}")
+        for name in self.names:
+            token = str(contact.attributes[name])
+            if token and token.lower() in low:
+                found.append("{{ " + name + " }}")
+        for name, url in contact.platform(self.kind).items():
+            if url in value:
+                found.append("{{ " + name + " }}")
+        return ", ".join(found)
+
+    def _readable(self, value: str, contact: Synthetic) -> str:
+        out = value
+        replacements = {contact.email: "{{ email }}"}
+        for name in self.names:
+            token = str(contact.attributes[name])
+            if len(token) > 2:
+                replacements[token] = "{{ " + name + " }}"
+        for name, url in contact.platform(self.kind).items():
+            replacements[url] = "{{ " + name + " }}"
+        out = _replace_all(out, replacements)
+        return out if len(out) <= 160 else out[:157] + "..."
+
+    def _untracked(self, renders: Sequence[Render]) -> list[str]:
+        """http(s) links in the outputs that are neither tracked nor the platform's. One that
+        every sample contact gets alike could have been tracked: refused, naming it. The
+        others depend on the recipient and cannot be tracked (a click may only reach a
+        registered URL): noted, and left as written."""
+        if self.kind is MessageKind.CONSENT_REQUEST:
+            return []
+        natural = [r for r in renders if not r.forced and r.contact.number != 2]
+        seen = [set(self._plain_links(r)) for r in natural]
+        for render in renders:
+            if render.contact.number == 2:
+                continue
+            for href in self._plain_links(render):
+                if all(href in links for links in seen) and not self._variables(
+                    href, render.contact
+                ):
+                    raise ProofError(
+                        f"the link {href!r} is built with template syntax the tracker cannot "
+                        'rewrite; write its address plainly in <a href="..."> (links in '
+                        "loops and conditions are tracked when their address is written "
+                        "plainly)"
+                    )
+        notes: list[str] = []
+        for href in self._plain_links(natural[0]):
+            shown = self._readable(href, natural[0].contact)
+            if shown not in notes and len(notes) < 5:
+                notes.append(shown)
+        return notes
+
+    def _plain_links(self, render: Render) -> list[str]:
+        platform = set(render.contact.platform(self.kind).values())
+        return [
+            href
+            for href in outputscan.links(render.html)
+            if href.lower().startswith(("http://", "https://"))
+            and href not in platform
+            and not href.startswith(PROOF_HOST)
+        ]
+
+    def _tail_ancestors(self, render: Render) -> list[str]:
+        """The elements, innermost first, that are still open where the footer goes."""
+        found = outputscan.tail_ancestors(render.html, TAIL_TAG)
+        return ["?"] if found is None else found
+
+
+def _replace_all(value: str, replacements: dict[str, str]) -> str:
+    for old in sorted(replacements, key=len, reverse=True):
+        if old:
+            value = value.replace(old, replacements[old])
+    return value
