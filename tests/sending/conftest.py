@@ -51,13 +51,13 @@ class Handler:
 
 
 class SmtpServer:
-    def __init__(self, handler: Handler) -> None:
+    def __init__(self, handler: Handler, **options: Any) -> None:
         sock = socket.socket()
         sock.bind(("127.0.0.1", 0))
         self.port = sock.getsockname()[1]
         sock.close()
         self.handler = handler
-        self.controller = Controller(handler, hostname="127.0.0.1", port=self.port)
+        self.controller = Controller(handler, hostname="127.0.0.1", port=self.port, **options)
 
     @property
     def url(self) -> str:

@@ -44,6 +44,7 @@ class Item:
     attribute: str
     value: str
     where: str = "tree"  # tree, raw (as written), conditional comment, text
+    loads: bool = True  # fetched on display (else followed when clicked)
 
     def describe(self) -> str:
         return f"<{self.tag} {self.attribute}>" if self.attribute else f"<{self.tag}>"
@@ -64,8 +65,10 @@ def _followed(tag: str, name: str) -> bool:
 def _items(tag: str, attributes: list[tuple[str, str]], *, links: bool, where: str) -> list[Item]:
     found = []
     for name, value in attributes:
-        if _loads(tag, name) or (links and _followed(tag, name)):
+        if _loads(tag, name):
             found.append(Item(tag, name, value.strip(), where))
+        elif links and _followed(tag, name):
+            found.append(Item(tag, name, value.strip(), where, loads=False))
     return found
 
 
@@ -92,7 +95,7 @@ def _text_urls(node: LexborNode, tag: str) -> list[Item]:
     for child in node.iter(include_text=True):
         if child.tag == "-text":
             for url in TEXT_URL.findall(child.text_content or ""):
-                out.append(Item(tag, "text", url, "text"))
+                out.append(Item(tag, "text", url, "text", loads=False))
     return out
 
 
@@ -121,13 +124,15 @@ def scan(html: str, *, links: bool = False) -> list[Item]:
         inner = match.group(1)
         inside = [*_tree_items(LexborHTMLParser(inner), links=links)]
         inside += _raw_items(inner, links=links)
-        found.extend(Item(i.tag, i.attribute, i.value, "conditional comment") for i in inside)
+        found.extend(
+            Item(i.tag, i.attribute, i.value, "conditional comment", i.loads) for i in inside
+        )
     return found
 
 
 def text_urls(text: str) -> list[Item]:
     """URLs written in a plain-text part or a subject."""
-    return [Item("text", "", url, "text") for url in TEXT_URL.findall(text)]
+    return [Item("text", "", url, "text", loads=False) for url in TEXT_URL.findall(text)]
 
 
 def tail_ancestors(html: str, marker: str) -> list[str] | None:

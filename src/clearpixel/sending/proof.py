@@ -242,8 +242,13 @@ class Prover:
             items += outputscan.text_urls(render.text) + outputscan.text_urls(render.subject)
             platform = render.contact.platform(self.kind)
             names = {url: "{{ " + name + " }}" for name, url in platform.items()}
+            # a consent request's own links may differ, as links; never as something loaded
             items = [
-                outputscan.Item(i.tag, i.attribute, _replace_all(i.value, names), i.where)
+                i
+                if i.loads
+                else outputscan.Item(
+                    i.tag, i.attribute, _replace_all(i.value, names), i.where, False
+                )
                 for i in items
             ]
         return items
