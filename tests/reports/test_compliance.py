@@ -35,3 +35,29 @@ def test_flags_changed_behind_the_ledger_make_the_installation_not_compliant(cli
     findings = {f["topic"]: f for f in json.loads(result.stdout)}
     assert findings["flags = replay of the ledger"]["status"] == "not compliant"
     assert f"contact {cid}" in findings["flags = replay of the ledger"]["detail"]
+
+
+def test_check_warns_while_organisation_settings_are_the_example_defaults(cli):
+    findings = {f["topic"]: f for f in json.loads(cli("check", "--json").stdout)}
+    placeholder = findings["organisation settings"]
+    assert placeholder["status"] == "warning"
+    for variable in (
+        "CLEARPIXEL_ORGANISATION",
+        "CLEARPIXEL_PRIVACY_POLICY_URL",
+        "CLEARPIXEL_FROM_ADDRESS",
+        "CLEARPIXEL_UNSUBSCRIBE_MAILTO",
+    ):
+        assert variable in placeholder["detail"]
+    cli.env = {
+        **cli.env,
+        "CLEARPIXEL_ORGANISATION": "Atelier Lumière",
+        "CLEARPIXEL_PRIVACY_POLICY_URL": "https://atelier.example/privacy",
+        "CLEARPIXEL_FROM_ADDRESS": "news@atelier.example",
+        "CLEARPIXEL_UNSUBSCRIBE_MAILTO": "unsubscribe@atelier.example",
+    }
+    findings = {f["topic"]: f for f in json.loads(cli("check", "--json").stdout)}
+    assert findings["organisation settings"] == {
+        "topic": "organisation settings",
+        "status": "ok",
+        "detail": "Atelier Lumière",
+    }

@@ -15,7 +15,41 @@ from pathlib import Path
 
 import typer
 
-from clearpixel.cli.base import app, context
+from clearpixel.cli.base import app, console, context, err_console
+
+LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1", "0.0.0.0"})  # noqa: S104 - names only
+
+
+def startup_lines(base_url: str, host: str, port: int) -> tuple[list[str], list[str]]:
+    """(what serve prints, warnings): the URLs it answers on, and a warning when
+    CLEARPIXEL_BASE_URL, which every link in every email uses, does not point at it."""
+    from urllib.parse import urlsplit
+
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104 - names only
+    here = f"http://{shown}:{port}"
+    lines = [
+        f"clearpixel answers on {here} (listening on {host}:{port})",
+        f"  admin UI        {here}/admin",
+        f"  API and docs    {here}/api/v1/docs",
+        f"  signup form     {here}/subscribe/LIST",
+        f"  links in emails {base_url}",
+    ]
+    warnings = []
+    target = urlsplit(base_url)
+    target_port = target.port or (443 if target.scheme == "https" else 80)
+    if (target.hostname or "") in LOOPBACK or target.hostname == host:
+        if target_port != port:
+            warnings.append(
+                f"CLEARPIXEL_BASE_URL is {base_url}, but this server answers on port {port}: "
+                "pixels, clicks and consent links in emails would not reach it; set "
+                f"CLEARPIXEL_BASE_URL={here} (or the public URL that proxies to it)"
+            )
+    else:
+        warnings.append(
+            f"emails link to {base_url}: make sure it reaches this server (a reverse proxy "
+            f"to {here}), or pixels, clicks and consent links will not arrive"
+        )
+    return lines, warnings
 
 
 def _ingest_command() -> list[str]:
@@ -42,6 +76,11 @@ def serve(
 
     with context() as ctx:
         web = create_app(ctx)
+        lines, warnings = startup_lines(ctx.settings.base_url, host, port)
+        for line in lines:
+            console.print(line)
+        for warning in warnings:
+            err_console.print(f"[bold yellow]warning:[/] {warning}")
         if ingest_process:
             # its own session: a signal to this process group reaches the server only; the
             # server stops the worker after its last flush and waits while it drains

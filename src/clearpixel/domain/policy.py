@@ -50,7 +50,9 @@ class TrackingPolicy:
 
     def __post_init__(self) -> None:
         if self.nonconsent_mode is TrackingMode.PERSONAL:
-            raise PolicyError("nonconsent_mode cannot be 'personal': that needs consent (R1)")
+            raise PolicyError(
+                "nonconsent_mode cannot be 'personal': personal tracking needs consent"
+            )
 
     @property
     def compliant(self) -> bool:

@@ -13,7 +13,7 @@ from enum import StrEnum
 from urllib.parse import urlsplit
 
 from clearpixel.audience.integrity import check_flags, verify_ledger
-from clearpixel.config import ConfigError
+from clearpixel.config import ConfigError, Settings
 from clearpixel.consent.notices import list_notices, missing_elements
 from clearpixel.context import Context
 from clearpixel.domain.policy import Strategy
@@ -70,6 +70,35 @@ def _base_url(ctx: Context) -> Finding:
     )
 
 
+# Settings that name the organisation to recipients: a placeholder left in them puts a wrong
+# name, address or policy link in every email and consent page.
+PLACEHOLDERS = {
+    "organisation": ("CLEARPIXEL_ORGANISATION", "the sender named in every footer and notice"),
+    "privacy_policy_url": ("CLEARPIXEL_PRIVACY_POLICY_URL", "the privacy policy linked from forms"),
+    "from_address": ("CLEARPIXEL_FROM_ADDRESS", "the From address of campaigns"),
+    "unsubscribe_mailto": (
+        "CLEARPIXEL_UNSUBSCRIBE_MAILTO",
+        "the mailbox of List-Unsubscribe by email",
+    ),
+}
+
+
+def _placeholders(ctx: Context) -> Finding:
+    defaults = Settings.model_fields
+    left = [
+        f"{variable} ({meaning})"
+        for field, (variable, meaning) in PLACEHOLDERS.items()
+        if getattr(ctx.settings, field) == defaults[field].default
+    ]
+    if left:
+        return Finding(
+            "organisation settings",
+            Status.WARNING,
+            "still the example default, set: " + "; ".join(left),
+        )
+    return Finding("organisation settings", Status.OK, ctx.settings.organisation)
+
+
 def _ledger(ctx: Context) -> Finding:
     report = verify_ledger(ctx)
     if report.fault:
@@ -118,6 +147,7 @@ def check_installation(ctx: Context) -> list[Finding]:
         _strategy(ctx),
         _keys(ctx),
         _base_url(ctx),
+        _placeholders(ctx),
         _ledger(ctx),
         _flags(ctx),
         _notices(ctx),

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from clearpixel import __version__
@@ -42,13 +43,18 @@ def create_app(ctx: Context) -> FrontDoor:
             await consent_pages.stop_expiry(expiry)
             await tracker.stop()
 
-    framework = FastAPI(
+    # The API docs page with Swagger UI's script, style and icon served by the installation
+    # itself (fastapi-offline ships them): it works without internet and loads nothing from
+    # a CDN. validatorUrl none: no badge fetched from the public validator either.
+    framework = FastAPIOffline(
         title="clearpixel",
         version=__version__,
         lifespan=lifespan,
         docs_url="/api/v1/docs",
         openapi_url="/api/v1/openapi.json",
         redoc_url=None,
+        static_url="/api/v1/docs/static",
+        swagger_ui_parameters={"validatorUrl": None},
     )
     framework.state.ctx = ctx
     framework.include_router(health.router)
