@@ -103,6 +103,8 @@ RUNAWAY = [
         "limit",
     ),
     ("{{ 'x' * 1000000000 }}", "output limit"),
+    ("{% set big = 'x' * 4000 %}{% for i in range(99000) %}{{ big }}{% endfor %}",
+     "output limit"),
     ("{% set ns = namespace(s='x') %}{% for i in range(60) %}{% set ns.s = ns.s ~ ns.s %}"
      "{% endfor %}{{ ns.s }}", "limit"),
     ("{{ 'x'|center(1000000000) }}", "at most"),

@@ -102,9 +102,9 @@ def compile_campaign(
     problem, or LimitExceeded when a render of the proof goes over `limits`."""
     try:
         return _compile(kind, subject, html, text, attributes, limits)
-    except (ClearpixelError, ValueError) as exc:
-        if isinstance(exc, TemplateRefused) or type(exc).__name__ == "LimitExceeded":
-            raise
+    except (TemplateRefused, sandbox.LimitExceeded):
+        raise
+    except (ClearpixelError, ValueError) as exc:  # a refused link, an unknown variable
         raise TemplateRefused(str(exc)) from None
 
 

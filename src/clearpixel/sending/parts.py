@@ -46,8 +46,8 @@ def environment(*, autoescape: bool, crlf: bool = False) -> LimitedEnvironment:
     Only a block that rewrites its own output (`{% filter %}`, `{% call %}`) escapes this;
     `Part.crlf` says so."""
     env = LimitedEnvironment(autoescape=autoescape, undefined=jinja2.Undefined)
-    env.finalize = sandbox.output_counter(crlf_lines if crlf else None)
     if crlf:
+        env.finalize = crlf_lines
         env.newline_sequence = "\r\n"
     return env
 

@@ -12,7 +12,9 @@ Going over a limit raises `LimitExceeded`, whose message names the limit.
 
 The checks are added when a template is compiled (`_generate`): each `{% for %}` iterates
 through `_cp_loop`, each `~` goes through `_cp_sized`, and each loop, macro and call body
-starts by charging its static text (`_cp_spend`). A template without loops pays nothing more.
+charges its static text on entry (`_cp_spend`) and each expression it writes (`_cp_out`).
+Outside those bodies every piece is written once, so a template without loops pays only for
+setting the budget.
 """
 
 from __future__ import annotations
@@ -136,6 +138,15 @@ def _spend(size: int) -> str:
     return ""
 
 
+def _out(value: Any) -> Any:
+    """An expression written inside a loop, macro or call body: counted against the output
+    limit."""
+    budget = _BUDGET.get()
+    if budget is not None:
+        budget.spend_output(len(value) if isinstance(value, str) else 16)
+    return value
+
+
 def _sized(value: Any) -> Any:
     """The result of `~`, refused when too long."""
     if isinstance(value, str):
@@ -195,7 +206,7 @@ class LimitedEnvironment(SandboxedEnvironment):
 
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)
-        self.globals.update(_cp_loop=_loop, _cp_spend=_spend, _cp_sized=_sized)
+        self.globals.update(_cp_loop=_loop, _cp_spend=_spend, _cp_sized=_sized, _cp_out=_out)
         self.filters = {name: _guard_filter(name, f) for name, f in self.filters.items()}
 
     def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
@@ -247,12 +258,21 @@ REPEATED = (nodes.For, nodes.Macro, nodes.CallBlock)  # bodies that may run many
 
 
 def _add_checks(tree: nodes.Template) -> None:
-    """Route loops and `~` through the budget, and charge each repeated body's static text."""
+    """Route loops and `~` through the budget, and charge what each repeated body writes:
+    its static text on entry, each of its `{{ expressions }}` as written. (Outside loops,
+    macros and calls, a template writes each piece once: its size is bounded already.)"""
     everything = list(tree.find_all(nodes.Node))
     for node in everything:
         if isinstance(node, nodes.For):
             node.iter = _call("_cp_loop", node.iter, lineno=node.lineno)
         if isinstance(node, REPEATED):
+            for output in _outputs(node.body):
+                output.nodes = [
+                    item
+                    if isinstance(item, nodes.TemplateData)
+                    else _call("_cp_out", item, lineno=item.lineno)
+                    for item in output.nodes
+                ]
             static = _static_size(node.body)
             if static:
                 spend = _call("_cp_spend", nodes.Const(static), lineno=node.lineno)
@@ -264,6 +284,20 @@ def _add_checks(tree: nodes.Template) -> None:
                 for i, item in enumerate(value):
                     if isinstance(item, nodes.Concat):
                         value[i] = _call("_cp_sized", item, lineno=item.lineno)
+
+
+def _outputs(body: list[nodes.Node]) -> list[nodes.Output]:
+    """The Output statements of a body, without those of the repeated bodies inside it
+    (which wrap their own)."""
+    found: list[nodes.Output] = []
+    for node in body:
+        if isinstance(node, nodes.Output):
+            found.append(node)
+        elif not isinstance(node, REPEATED):
+            found.extend(
+                _outputs([c for c in node.iter_child_nodes() if isinstance(c, nodes.Stmt)])
+            )
+    return found
 
 
 def _static_size(body: list[nodes.Node]) -> int:
@@ -280,16 +314,3 @@ def _static_size(body: list[nodes.Node]) -> int:
 
 def _call(name: str, arg: nodes.Node, *, lineno: int) -> nodes.Call:
     return nodes.Call(nodes.Name(name, "load"), [arg], [], None, None, lineno=lineno)
-
-
-def output_counter(finalize: Callable[[Any], Any] | None = None) -> Callable[[Any], Any]:
-    """An environment's `finalize`: counts what each `{{ expression }}` writes, then applies
-    `finalize`."""
-
-    def count(value: Any) -> Any:
-        budget = _BUDGET.get()
-        if budget is not None and isinstance(value, str):
-            budget.spend_output(len(value))
-        return finalize(value) if finalize is not None else value
-
-    return count
