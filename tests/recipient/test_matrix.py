@@ -178,6 +178,25 @@ def world(tmp_path_factory: pytest.TempPathFactory, database: str) -> Iterator[W
     ctx.db.dispose()
 
 
+@pytest.fixture(scope="module")
+def chromium(request: pytest.FixtureRequest, browser_type_launch_args: dict[str, Any]) -> Any:
+    """One Chromium for the whole matrix, stopped with the module: pytest-playwright's
+    session browser would keep its event loop running in the main thread for the tests that
+    follow, which then cannot call asyncio.run (when a session browser already runs, that
+    one is shared)."""
+    import asyncio
+
+    from playwright.sync_api import sync_playwright
+
+    if asyncio._get_running_loop() is not None:
+        yield request.getfixturevalue("browser")
+        return
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(**browser_type_launch_args)
+        yield browser
+        browser.close()
+
+
 def _parse(data: bytes) -> EmailMessage:
     """The message as bytes (8bit bodies decoded as their charset says)."""
     message = email.message_from_bytes(data, policy=email.policy.default)
@@ -266,14 +285,14 @@ def _pixel_kind(world: World, url: str) -> tuple[TokenKind, int]:
 
 @pytest.mark.parametrize(("kind", "mode", "locale"), CELLS)
 def test_what_the_recipient_sees_and_loads_in_chromium(
-    world, browser, artifacts_dir, kind, mode, locale
+    world, chromium, artifacts_dir, kind, mode, locale
 ):
     base = world.server.url
     others: set[tuple[str, ...]] = set()
     anonymous: set[tuple[str, ...]] = set()
     for received in world.cell(kind, mode, locale):
         html = _body(_parse(received.data), "html")
-        page, requested = _open(world, browser, html)
+        page, requested = _open(world, chromium, html)
         try:
             platform = [u for u in requested if u.startswith(base)]
             others.add(tuple(sorted(u for u in requested if not u.startswith(base))))
