@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -32,17 +33,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(skip)
 
 
-@pytest.fixture
-def database_url(tmp_path: Path) -> Iterator[str]:
-    """A URL to an empty database of its own: a SQLite file, or a fresh PostgreSQL schema."""
-    yield from fresh_database_url(tmp_path)
-
-
-def fresh_database_url(tmp_path: Path) -> Iterator[str]:
-    """A SQLite file in `tmp_path`, or a schema of its own on the shared PostgreSQL, dropped
-    when the generator ends."""
+@contextmanager
+def fresh_database(folder: Path) -> Iterator[str]:
+    """A URL to an empty database of its own: a SQLite file in `folder`, or a fresh
+    PostgreSQL schema (dropped afterwards)."""
     if not PG_URL:
-        yield f"sqlite:///{tmp_path / 'test.db'}"
+        yield f"sqlite:///{folder / 'test.db'}"
         return
     schema = "t_" + uuid.uuid4().hex[:16]
     admin = sa.create_engine(PG_URL, isolation_level="AUTOCOMMIT", pool_pre_ping=True)
@@ -55,6 +51,13 @@ def fresh_database_url(tmp_path: Path) -> Iterator[str]:
         with admin.connect() as conn:
             conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
         admin.dispose()
+
+
+@pytest.fixture
+def database_url(tmp_path: Path) -> Iterator[str]:
+    """A URL to an empty database of its own (see `fresh_database`)."""
+    with fresh_database(tmp_path) as url:
+        yield url
 
 
 @pytest.fixture

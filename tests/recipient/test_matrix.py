@@ -17,7 +17,6 @@ import email
 import email.policy
 import os
 import re
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from email.message import EmailMessage
@@ -26,7 +25,6 @@ from typing import Any
 
 import idna
 import pytest
-import sqlalchemy as sa
 
 from clearpixel.config import Settings
 from clearpixel.context import Context, open_context
@@ -37,7 +35,7 @@ from clearpixel.sending.transports import OutboxTransport, SmtpConfig, SmtpTrans
 from clearpixel.store.purposes import sync_purposes
 from clearpixel.store.sends import get_send
 from clearpixel.web.server import ThreadedServer
-from tests.conftest import FIXED_NOW, PG_URL, TEST_KEY
+from tests.conftest import FIXED_NOW, TEST_KEY, fresh_database
 from tests.helpers import make_list
 from tests.recipient.newsletter import CONSENT_REQUEST, NEWSLETTER
 from tests.sending.conftest import Handler, SmtpServer, add_contacts
@@ -100,21 +98,8 @@ class World:
 
 @pytest.fixture(scope="module")
 def database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    tmp = tmp_path_factory.mktemp("recipient-db")
-    if not PG_URL:
-        yield f"sqlite:///{tmp / 'matrix.db'}"
-        return
-    schema = "t_" + uuid.uuid4().hex[:16]
-    admin = sa.create_engine(PG_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
-    sep = "&" if "?" in PG_URL else "?"
-    try:
-        yield f"{PG_URL}{sep}options=-csearch_path%3D{schema}"
-    finally:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
-        admin.dispose()
+    with fresh_database(tmp_path_factory.mktemp("recipient-db")) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

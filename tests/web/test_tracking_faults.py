@@ -22,7 +22,7 @@ import pytest
 from clearpixel.ingest.tracker import build_worker
 from clearpixel.web.server import ThreadedServer
 from clearpixel.web.tracking import GIF
-from tests.conftest import fresh_database_url
+from tests.conftest import fresh_database
 from tests.helpers import make_contacts, make_list
 from tests.ingest.builders import make_campaign, make_send, pixel_token, rows
 from tests.private_postgres import PrivatePostgres
@@ -175,7 +175,8 @@ def database_url(request, tmp_path) -> Iterator[str]:
     """The test's database; the test that stops PostgreSQL gets a server of its own, so the
     shared one (and every suite using it) is never touched."""
     if request.node.get_closest_marker("postgres_only") is None:
-        yield from fresh_database_url(tmp_path)
+        with fresh_database(tmp_path) as url:
+            yield url
         return
     with PrivatePostgres() as server:
         request.node.private_postgres = server

@@ -85,7 +85,7 @@ def auto_loaded(tree: LexborHTMLParser, source: str | None = None) -> list[Resou
     return found
 
 
-RAW_TAG = re.compile(r"""<([a-zA-Z][\w:-]*)((?:[^>"']|"[^"]*"|'[^']*')*)>""")
+RAW_TAG = re.compile(r"""<([a-zA-Z][\w:.-]*)((?:[^>"']|"[^"]*"|'[^']*')*)>""")
 RAW_ATTRIBUTE = re.compile(r"""([^\s"'=<>/]+)(?:\s*=\s*("[^"]*"|'[^']*'|[^\s"'>]+))?""")
 
 
@@ -115,8 +115,3 @@ def elements(tree: LexborHTMLParser) -> list[LexborNode]:
     if root is None:
         return []
     return [n for n in root.traverse() if n.tag and not n.tag.startswith("-")]
-
-
-def link_hrefs(tree: LexborHTMLParser) -> list[str]:
-    """href of every <a> and <area>, in document order (entities decoded)."""
-    return [node.attributes.get("href") or "" for node in tree.css("a[href], area[href]")]

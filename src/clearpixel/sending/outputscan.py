@@ -16,6 +16,8 @@ from dataclasses import dataclass
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
+from clearpixel.sending import htmlscan
+
 # Attributes whose value a client may fetch on display, on any element.
 LOADING = frozenset(
     {
@@ -27,9 +29,9 @@ LOADING = frozenset(
 LINK_TAGS = frozenset({"a", "area"})
 # Attributes that lead somewhere when followed (compared in consent requests only).
 FOLLOWED = frozenset({"href", "xlink:href", "action", "formaction", "cite", "longdesc"})
-CONDITIONAL = re.compile(r"<!--\[if[^\]]*\]>(.*?)<!\[endif\]-->", re.I | re.S)
-RAW_TAG = re.compile(r"""<([a-zA-Z][\w:.-]*)((?:[^>"']|"[^"]*"|'[^']*')*)>""")
-RAW_ATTRIBUTE = re.compile(r"""([^\s"'=<>/]+)(?:\s*=\s*("[^"]*"|'[^']*'|[^\s"'>]+))?""")
+CONDITIONAL = htmlscan.CONDITIONAL_COMMENT
+RAW_TAG = htmlscan.RAW_TAG
+RAW_ATTRIBUTE = htmlscan.RAW_ATTRIBUTE
 RAW_STYLE = re.compile(r"<style\b[^>]*>(.*?)(?:</style\s*>|\Z)", re.I | re.S)
 TEXT_URL = re.compile(
     r"""(?:[a-z][a-z0-9+.-]*:)?//[^\s<>"'`]+|\b(?:mailto|tel):[^\s<>"'`]+""", re.I
