@@ -177,7 +177,7 @@ def record_recipients(
                 if skipped is not None:
                     skipped[reason] += 1
                 continue
-            mode, purposes = _mode(ctx, kind, contact.privacy_flags)
+            mode, purposes = mode_for(ctx, kind, contact.privacy_flags)
             rows.append(
                 {
                     "campaign_id": campaign.id,
@@ -315,7 +315,7 @@ async def _deliver(
                     report.skipped += 1
                     done += 1
                     continue
-                mode, purposes = _mode(ctx, kind, row.contact.privacy_flags)
+                mode, purposes = mode_for(ctx, kind, row.contact.privacy_flags)
                 try:
                     rendered = renderer.render(row.contact, mode, purposes=purposes, now=now)
                 except ClearpixelError as exc:
@@ -387,7 +387,8 @@ def _mark_sent(
         set_cooldown(tx, [contact.id], now + ctx.cooldown)
 
 
-def _mode(ctx: Context, kind: MessageKind, flags: int | None) -> tuple[TrackingMode, int]:
+def mode_for(ctx: Context, kind: MessageKind, flags: int | None) -> tuple[TrackingMode, int]:
+    """The tracking mode for these flags now, and the purposes a personal pixel names."""
     mode = decide(ctx.policy, kind, flags)
     purposes = (flags or 0) & ctx.purposes.all_bits if mode is TrackingMode.PERSONAL else 0
     return mode, purposes

@@ -12,7 +12,7 @@ import secrets
 
 from clearpixel.context import Context
 from clearpixel.domain.errors import ClearpixelError
-from clearpixel.domain.policy import MessageKind, TrackingMode, decide
+from clearpixel.domain.policy import MessageKind
 from clearpixel.sending import delivery
 from clearpixel.sending.addresses import from_header, no_line_break
 from clearpixel.sending.compile import Compiled, compile_campaign
@@ -155,11 +155,7 @@ def preview(ctx: Context, ref: str | int, email: str) -> bytes:
     if contact is None:
         raise ClearpixelError(f"{email!r} is not a contact of list {campaign.list_name!r}")
     renderer = renderer_for(ctx, campaign)
-    kind = kind_of(campaign.kind)
-    mode = decide(ctx.policy, kind, contact.privacy_flags)
-    purposes = (
-        (contact.privacy_flags or 0) & ctx.purposes.all_bits if mode is TrackingMode.PERSONAL else 0
-    )
+    mode, purposes = delivery.mode_for(ctx, kind_of(campaign.kind), contact.privacy_flags)
     return renderer.render(contact, mode, purposes=purposes, now=ctx.now()).data
 
 
