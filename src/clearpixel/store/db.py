@@ -16,6 +16,7 @@ from clearpixel.domain.errors import ClearpixelError
 
 Tx = Connection
 MIGRATIONS = Path(__file__).parent / "migrations"
+_READ_ONLY = "clearpixel_read_only"
 
 
 class StoreError(ClearpixelError, RuntimeError):
@@ -38,8 +39,11 @@ def _sqlite_engine(url: str) -> sa.Engine:
 
     @sa.event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
-        # BEGIN IMMEDIATE: writers queue for the lock instead of failing on upgrade.
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # Writers (`begin()`) take the write lock up front with BEGIN IMMEDIATE, so they queue
+        # for it instead of failing on upgrade; readers (`connect()`) BEGIN DEFERRED and, in
+        # WAL mode, never wait for a writer nor make one wait.
+        reading = conn.get_execution_options().get(_READ_ONLY, False)
+        conn.exec_driver_sql("BEGIN" if reading else "BEGIN IMMEDIATE")
 
     return engine
 
@@ -69,9 +73,10 @@ class Database:
 
     @contextmanager
     def connect(self) -> Iterator[Tx]:
-        """A read connection (its implicit transaction is rolled back at the end)."""
+        """A read connection (its implicit transaction is rolled back at the end). On SQLite
+        it reads a snapshot without taking the write lock: never write through it."""
         with self.engine.connect() as conn:
-            yield conn
+            yield conn.execution_options(**{_READ_ONLY: True})
 
     def migrate(self) -> None:
         """Bring the schema to the newest migration (creates it on first run)."""
@@ -83,7 +88,7 @@ class Database:
 
     def ping(self) -> None:
         """Raise if the database cannot be reached."""
-        with self.engine.connect() as conn:
+        with self.connect() as conn:
             conn.exec_driver_sql("SELECT 1")
 
     def dispose(self) -> None:
