@@ -22,6 +22,7 @@ from clearpixel.domain.policy import Strategy, TrackingMode, TrackingPolicy
 
 MIN_COOLDOWN_DAYS = 183
 SECRET_KEYS_FILE = "secret_keys"
+LEDGER_KEY_FILE = "ledger_key.pem"
 
 
 class ConfigError(ClearpixelError, RuntimeError):
@@ -56,6 +57,9 @@ class Settings(BaseSettings):
     dkim_selector: str = ""
     dkim_domain: str = ""
     dkim_key_file: Path | None = None
+    ledger_key_file: Path | None = None
+    checkpoint_dir: Path | None = None
+    checkpoint_minutes: float = Field(default=60, gt=0)
 
     @field_validator("secret_keys", mode="before")
     @classmethod
@@ -96,6 +100,16 @@ class Settings(BaseSettings):
     def db_url(self) -> str:
         """The database URL; the embedded default is SQLite in the data folder."""
         return self.database_url or f"sqlite:///{(self.data_dir / 'clearpixel.db').resolve()}"
+
+    @property
+    def ledger_key_path(self) -> Path:
+        """The Ed25519 key that signs ledger checkpoints (outside the database)."""
+        return self.ledger_key_file or self.data_dir / LEDGER_KEY_FILE
+
+    @property
+    def checkpoint_path(self) -> Path:
+        """The folder where signed ledger checkpoints are written."""
+        return self.checkpoint_dir or self.data_dir / "checkpoints"
 
     @cached_property
     def purpose_set(self) -> Purposes:

@@ -2,6 +2,7 @@ import json
 
 import sqlalchemy as sa
 
+from clearpixel.audience.checkpoints import ensure_ledger_key
 from clearpixel.consent import record_decision
 from clearpixel.domain.ledger import Method
 from tests.helpers import make_contacts, make_list
@@ -9,12 +10,22 @@ from tests.helpers import make_contacts, make_list
 
 def test_a_sound_installation_is_compliant(cli, ctx):
     make_contacts(ctx, make_list(ctx), [None, 0, 1, 3])
+    ensure_ledger_key(ctx.settings)
+    cli("ledger", "checkpoint")
     result = cli("check", "--json")
     findings = {f["topic"]: f["status"] for f in json.loads(result.stdout)}
     assert findings["tracking strategy"] == "ok"
     assert findings["consent ledger"] == "ok"
     assert findings["flags = replay of the ledger"] == "ok"
     assert "not compliant" not in findings.values()
+
+
+def test_a_ledger_no_checkpoint_anchors_is_a_warning(cli, ctx):
+    make_contacts(ctx, make_list(ctx), [1])
+    result = cli("check", "--json")
+    findings = {f["topic"]: f for f in json.loads(result.stdout)}
+    assert findings["consent ledger"]["status"] == "warning"
+    assert "no signed checkpoint" in findings["consent ledger"]["detail"]
 
 
 def test_legacy_strategy_is_reported_not_compliant(cli):

@@ -1,5 +1,6 @@
-"""The two whole-store checks: `ledger verify` (the hash chain, R11) and `flags check`
-(fold(ledger) == flags for every contact, R10). Both stream; neither loads the store."""
+"""The two whole-store checks: `ledger verify` (the hash chain, R11, against the signed
+checkpoints kept outside the database, R21) and `flags check` (fold(ledger) == flags for
+every contact, R10). Both stream; neither loads the store."""
 
 from __future__ import annotations
 
@@ -8,11 +9,14 @@ from contextlib import closing
 from dataclasses import dataclass
 from itertools import chain as concat
 
+from clearpixel.audience.checkpoints import Found, compare_stored
 from clearpixel.context import Context
+from clearpixel.domain.checkpoints import contradiction
 from clearpixel.domain.flags import apply
 from clearpixel.domain.ledger import ChainFault, ChainVerifier
 from clearpixel.store.contacts import get_contact, iter_all_flags
 from clearpixel.store.ledger import iter_changes_by_contact, iter_entries, read_head
+from clearpixel.store.roles import separate_owner
 
 Progress = Callable[[int], None]
 
@@ -21,21 +25,48 @@ Progress = Callable[[int], None]
 class LedgerReport:
     entries: int
     fault: ChainFault | None
+    checkpoints: int = 0
 
 
-def verify_ledger(ctx: Context, *, progress: Progress | None = None) -> LedgerReport:
-    """Walk the chain from the genesis in seq order, then compare its end with the ledger
-    head, which catches entries removed from the end. Returns the first fault, if any."""
+def verify_ledger(
+    ctx: Context, *, checkpoints: list[Found] | None = None, progress: Progress | None = None
+) -> LedgerReport:
+    """Walk the chain from the genesis in seq order, recomputing every hash, and compare it
+    with each signed checkpoint as it passes the checkpoint's seq; then compare its end with
+    the ledger head and with the checkpoints beyond it. Returns the first fault, if any: a
+    checkpoint contradicts a chain rewritten with recomputed hashes, or truncated with the
+    head rolled back, which the chain alone cannot show. A checkpoint file that cannot be
+    read or whose signature does not hold is a fault too (seq 0)."""
+    found = checkpoints or []
+    for item in found:
+        if item.checkpoint is None:
+            return LedgerReport(0, ChainFault(0, item.problem))
+    by_seq: dict[int, list[Found]] = {}
+    for item in found:
+        assert item.checkpoint is not None
+        by_seq.setdefault(item.checkpoint.seq, []).append(item)
     verifier = ChainVerifier()
     with ctx.db.connect() as conn:
         for entry in iter_entries(conn):
             fault = verifier.feed(entry)
             if fault:
                 return LedgerReport(verifier.count, fault)
+            for item in by_seq.get(entry.seq, ()):
+                assert item.checkpoint is not None
+                problem = contradiction(
+                    item.checkpoint, chain_end=entry.seq, hash_at_seq=entry.hash
+                )
+                if problem:
+                    return LedgerReport(verifier.count, ChainFault(entry.seq, problem))
             if progress and verifier.count % 10000 == 0:
                 progress(verifier.count)
         head_seq, head_hash = read_head(conn)
     last = verifier.expected_seq - 1
+    beyond = [i.checkpoint for i in found if i.checkpoint and i.checkpoint.seq > last]
+    if beyond:
+        latest = max(beyond, key=lambda c: c.seq)
+        problem = contradiction(latest, chain_end=last, hash_at_seq=None)
+        return LedgerReport(verifier.count, ChainFault(last + 1, problem))
     if head_seq > last:
         fault = ChainFault(
             last + 1,
@@ -46,7 +77,7 @@ def verify_ledger(ctx: Context, *, progress: Progress | None = None) -> LedgerRe
     if head_seq != last or head_hash != verifier.prev_hash:
         fault = ChainFault(last, f"the ledger head (seq {head_seq}) does not match entry {last}")
         return LedgerReport(verifier.count, fault)
-    return LedgerReport(verifier.count, None)
+    return LedgerReport(verifier.count, None, len(found))
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,12 +100,22 @@ class FlagsMismatch:
 class FlagsReport:
     contacts: int
     mismatch: FlagsMismatch | None
+    checkpoint_problem: str = ""
 
 
-def check_flags(ctx: Context, *, progress: Progress | None = None) -> FlagsReport:
+def check_flags(
+    ctx: Context, *, checkpoints: list[Found] | None = None, progress: Progress | None = None
+) -> FlagsReport:
     """fold(ledger) == privacy_flags for every contact, merging two streams ordered by
-    contact id. A contact with NULL flags and no entry is consistent (never asked)."""
+    contact id. A contact with NULL flags and no entry is consistent (never asked). First,
+    the ledger the flags are folded from is compared with the signed checkpoints (its end
+    and its stored hash at each checkpoint): flags that match a rewritten ledger prove
+    nothing, so a contradiction is reported instead of "fold == flags"."""
     checked = 0
+    with ctx.db.connect() as conn:
+        problem = compare_stored(conn, checkpoints or [])
+    if problem:
+        return FlagsReport(0, None, problem)
     with ctx.db.connect() as conn, closing(iter_changes_by_contact(conn)) as stream:
         changes = _Peek(stream)
         for contact_id, stored in concat(iter_all_flags(conn), [(None, None)]):
@@ -109,3 +150,11 @@ class _Peek:
         assert self.head is not None
         item, self.head = self.head, next(self.items, None)
         return item
+
+
+def protect_ledger(ctx: Context, *, owner: str, app: str) -> list[str]:
+    """Hand the schema to the PostgreSQL role `owner` and grant the application's role
+    `app` only what it needs, so the application cannot drop the ledger's triggers (see
+    store/roles.py). Returns the tables handed over."""
+    with ctx.db.begin() as tx:
+        return separate_owner(tx, owner=owner, app=app)

@@ -28,6 +28,8 @@ from clearpixel.cli.base import (
 if TYPE_CHECKING:
     from rich.progress import TaskID
 
+    from clearpixel.audience.checkpoints import Found
+
 # Services (and through them the store, SQLAlchemy and Alembic) are imported inside the
 # commands: Typer needs only the signatures, so `clearpixel --help` starts without them.
 
@@ -48,24 +50,53 @@ class FormatChoice(StrEnum):
 
 
 @app.command()
-def init() -> None:
-    """Create the data folder, the signing key and the database (safe to run again)."""
+def init(
+    db_owner: Annotated[
+        str,
+        typer.Option(
+            "--db-owner",
+            help="PostgreSQL: the role that owns the tables (not the application's role), so "
+            "the application cannot drop the ledger's triggers. Needs --app-role.",
+        ),
+    ] = "",
+    app_role: Annotated[
+        str,
+        typer.Option("--app-role", help="PostgreSQL: the role the application connects as."),
+    ] = "",
+) -> None:
+    """Create the data folder, the signing keys and the database (safe to run again)."""
     from clearpixel.audience import lists as list_service
+    from clearpixel.audience.checkpoints import ensure_ledger_key, public_key_path
+    from clearpixel.audience.integrity import protect_ledger
     from clearpixel.config import ensure_secret_keys, load_settings
     from clearpixel.context import open_context
 
+    if bool(db_owner) != bool(app_role):
+        _say("error: --db-owner and --app-role go together", err=True)
+        raise typer.Exit(code=2)
     settings = load_settings()
     key_file = ensure_secret_keys(settings)
+    ledger_key = ensure_ledger_key(settings)
     ctx = open_context(settings)
     try:
         list_service.sync_purposes(ctx)
         from clearpixel.cli.admin_cmds import ensure_admin_account
 
         ensure_admin_account(ctx)
+        if db_owner:
+            tables = protect_ledger(ctx, owner=db_owner, app=app_role)
+            console.print(
+                f"database owner: {db_owner} owns {len(tables)} tables; {app_role} may append "
+                "to the ledger, not change it or its triggers"
+            )
     finally:
         ctx.db.dispose()
     console.print(f"data folder: {settings.data_dir.resolve()}")
     console.print(f"signing keys: {key_file if not settings.secret_keys else 'from environment'}")
+    console.print(
+        f"ledger checkpoint key: {ledger_key} (public key to keep elsewhere: "
+        f"{public_key_path(settings)})"
+    )
     console.print(f"database: {ctx.db.dialect} ready")
 
 
@@ -284,14 +315,44 @@ def flags_revoke(
     _bulk(list_name, purpose, basis, only_null, grant=False)
 
 
+_Checkpoints = Annotated[
+    list[Path] | None,
+    typer.Option(
+        "--checkpoints",
+        help="A checkpoint file or folder to check the ledger against, besides the "
+        "installation's own (repeat for more).",
+    ),
+]
+_PublicKeys = Annotated[
+    list[Path] | None,
+    typer.Option(
+        "--public-key",
+        help="Trust only checkpoints signed by this public key (PEM; repeat for more). "
+        "Default: the installation's own key.",
+    ),
+]
+
+
+def _checkpoints(extra: list[Path] | None, keys: list[Path] | None) -> list[Found]:
+    from clearpixel.audience.checkpoints import gather
+    from clearpixel.config import load_settings
+
+    return gather(load_settings(), extra or [], public_keys=keys or [])
+
+
 @flags_app.command("check")
-def flags_check() -> None:
-    """Prove fold(ledger) == privacy_flags for every contact; exit 1 naming the first that
-    differs."""
+def flags_check(checkpoints: _Checkpoints = None, public_key: _PublicKeys = None) -> None:
+    """Prove fold(ledger) == privacy_flags for every contact, on a ledger that agrees with
+    the signed checkpoints; exit 1 naming the first contact that differs or the
+    contradiction."""
     from clearpixel.audience.integrity import check_flags
 
+    found = _checkpoints(checkpoints, public_key)
     with context() as ctx:
-        report = check_flags(ctx)
+        report = check_flags(ctx, checkpoints=found)
+    if report.checkpoint_problem:
+        _say(f"flags check failed: {report.checkpoint_problem}", err=True)
+        raise typer.Exit(code=1)
     if report.mismatch:
         _say(f"flags check failed: {report.mismatch.describe()}", err=True)
         raise typer.Exit(code=1)
@@ -299,17 +360,55 @@ def flags_check() -> None:
 
 
 @ledger_app.command("verify")
-def ledger_verify() -> None:
-    """Verify the consent ledger's hash chain and its head; exit 1 naming the first bad
-    entry."""
+def ledger_verify(checkpoints: _Checkpoints = None, public_key: _PublicKeys = None) -> None:
+    """Verify the consent ledger's hash chain, its head and every signed checkpoint (the
+    installation's own and those given); exit 1 naming the first fault."""
     from clearpixel.audience.integrity import verify_ledger
 
+    found = _checkpoints(checkpoints, public_key)
     with context() as ctx:
-        report = verify_ledger(ctx)
+        report = verify_ledger(ctx, checkpoints=found)
     if report.fault:
-        _say(f"ledger verify failed at seq {report.fault.seq}: {report.fault.problem}", err=True)
+        where = f" at seq {report.fault.seq}" if report.fault.seq else ""
+        _say(f"ledger verify failed{where}: {report.fault.problem}", err=True)
         raise typer.Exit(code=1)
-    _say(f"ledger verify: {report.entries} entries, chain intact")
+    anchored = (
+        f", agrees with {report.checkpoints} signed checkpoint(s)"
+        if report.checkpoints
+        else "; no signed checkpoint to compare with (run `clearpixel ledger checkpoint`)"
+    )
+    _say(f"ledger verify: {report.entries} entries, chain intact{anchored}")
+
+
+@ledger_app.command("checkpoint")
+def ledger_checkpoint(
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output", help="Also write the checkpoint to this file (to keep elsewhere)."
+        ),
+    ] = None,
+) -> None:
+    """Sign the ledger head now, write the checkpoint to the checkpoint folder and print it
+    (JSON) for a data-protection officer or a third party to keep."""
+    from clearpixel.audience.checkpoints import write_checkpoint
+
+    with context() as ctx:
+        checkpoint, path = write_checkpoint(ctx)
+    if output is not None:
+        output.write_text(checkpoint.to_json())
+    _say(f"checkpoint of entry {checkpoint.seq} written to {path}", err=True)
+    typer.echo(checkpoint.to_json(), nl=False)
+
+
+@ledger_app.command("public-key")
+def ledger_public_key() -> None:
+    """Print the public key (PEM) that checks this installation's ledger checkpoints."""
+    from clearpixel.audience.checkpoints import load_private_key, public_key_pem
+    from clearpixel.config import load_settings
+
+    key = load_private_key(load_settings()).public_key()
+    typer.echo(public_key_pem(key).decode(), nl=False)
 
 
 # --- consent show -----------------------------------------------------------------------------

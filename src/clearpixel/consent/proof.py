@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from clearpixel.audience.checkpoints import compare_stored, gather
 from clearpixel.consent.forms import normalise_email
 from clearpixel.consent.i18n import environment, purpose_label
 from clearpixel.context import Context
@@ -34,6 +36,13 @@ HASH_RULE = (
     "hash = SHA-256 (hex) of hashed_fields serialised as JSON with keys sorted, separators "
     "',' and ':', UTF-8 without escaping; 'at' is UTC as YYYY-MM-DDTHH:MM:SS.ffffffZ. "
     "prev_hash must equal previous_entry_hash, and next_entry_prev_hash must equal hash."
+)
+
+CHECKPOINT_RULE = (
+    "A checkpoint is signed (Ed25519) with a key kept outside the database; its signature "
+    "covers the sorted, compact JSON of format, seq, hash, at and key_id. Check it with the "
+    "installation's public key (`clearpixel ledger public-key`): entry `seq` of the ledger "
+    "must have exactly `hash`, so no entry up to it can have been changed since `at`."
 )
 
 
@@ -94,6 +103,8 @@ def proof_for(ctx: Context, email: str, list_name: str) -> dict[str, Any]:
         found = notices_by_id(conn, [e.notice_id for e in entries if e.notice_id is not None])
         links = neighbour_hashes(conn, [e.seq for e in entries])
         head_seq, head_hash = head(conn)
+        anchors = gather(ctx.settings)
+        contradicted = compare_stored(conn, anchors)
     notices: dict[int, dict[str, Any]] = {}
     for item in found.values():
         notices[item.id] = {
@@ -113,8 +124,13 @@ def proof_for(ctx: Context, email: str, list_name: str) -> dict[str, Any]:
         if notice is not None:
             notice = {**notice, "matches_entry": notice["sha256"] == e.notice_sha256}
         out_entries.append(_entry(e, ctx.purposes, notice, links[e.seq]))
+    latest = max(
+        (a.checkpoint for a in anchors if a.checkpoint is not None),
+        key=lambda c: c.seq,
+        default=None,
+    )
     return {
-        "all_verified": all(_sound(x) for x in out_entries),
+        "all_verified": all(_sound(x) for x in out_entries) and not contradicted,
         "format": FORMAT,
         "generated_at": _iso(ctx.now()),
         "organisation": ctx.settings.organisation,
@@ -129,6 +145,12 @@ def proof_for(ctx: Context, email: str, list_name: str) -> dict[str, Any]:
         "purposes": {p.name: p.bit for p in ctx.purposes},
         "hash_rule": HASH_RULE,
         "ledger_head": {"seq": head_seq, "hash": head_hash},
+        "checkpoints": {
+            "checked": len(anchors),
+            "contradiction": contradicted or None,
+            "latest": asdict(latest) if latest else None,
+            "rule": CHECKPOINT_RULE,
+        },
         "entries": out_entries,
     }
 

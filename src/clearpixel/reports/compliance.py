@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from urllib.parse import urlsplit
 
+from clearpixel.audience.checkpoints import gather
 from clearpixel.audience.integrity import check_flags, verify_ledger
 from clearpixel.config import ConfigError, Settings
 from clearpixel.consent.notices import list_notices, missing_elements
@@ -100,16 +101,29 @@ def _placeholders(ctx: Context) -> Finding:
 
 
 def _ledger(ctx: Context) -> Finding:
-    report = verify_ledger(ctx)
+    report = verify_ledger(ctx, checkpoints=gather(ctx.settings))
     if report.fault:
+        where = f"entry {report.fault.seq}: " if report.fault.seq else ""
+        return Finding("consent ledger", Status.FAIL, f"{where}{report.fault.problem}")
+    if not report.checkpoints:
         return Finding(
-            "consent ledger", Status.FAIL, f"entry {report.fault.seq}: {report.fault.problem}"
+            "consent ledger",
+            Status.WARNING,
+            f"{report.entries} entries, chain intact, but no signed checkpoint anchors it "
+            "outside the database: run `clearpixel ledger checkpoint` and keep a copy elsewhere",
         )
-    return Finding("consent ledger", Status.OK, f"{report.entries} entries, chain intact")
+    return Finding(
+        "consent ledger",
+        Status.OK,
+        f"{report.entries} entries, chain intact, agrees with {report.checkpoints} signed "
+        "checkpoint(s)",
+    )
 
 
 def _flags(ctx: Context) -> Finding:
-    report = check_flags(ctx)
+    report = check_flags(ctx, checkpoints=gather(ctx.settings))
+    if report.checkpoint_problem:
+        return Finding("flags = replay of the ledger", Status.FAIL, report.checkpoint_problem)
     if report.mismatch:
         m = report.mismatch
         return Finding(

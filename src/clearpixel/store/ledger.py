@@ -448,6 +448,21 @@ def iter_entries(tx: Tx, *, batch: int = 10000) -> Iterator[LedgerEntry]:
         last = rows[-1].seq
 
 
+def hash_at(tx: Tx, seq: int) -> str | None:
+    """The stored hash of entry `seq` (None when there is no such entry)."""
+    value = tx.execute(
+        sa.select(consent_ledger.c.hash).where(consent_ledger.c.seq == seq)
+    ).scalar_one_or_none()
+    return None if value is None else str(value)
+
+
+def last_seq(tx: Tx) -> int:
+    """The seq of the last stored entry (0 when the ledger is empty), whatever the head says."""
+    return int(
+        tx.execute(sa.select(sa.func.coalesce(sa.func.max(consent_ledger.c.seq), 0))).scalar_one()
+    )
+
+
 def entries_for_contact(tx: Tx, contact_id: int) -> list[LedgerEntry]:
     """One contact's entries, oldest first."""
     rows = tx.execute(

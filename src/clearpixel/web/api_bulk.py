@@ -13,6 +13,7 @@ from fastapi import APIRouter, File, Form, Request, UploadFile
 from pydantic import BaseModel, Field
 
 from clearpixel.audience import contacts as contact_service
+from clearpixel.audience.checkpoints import gather
 from clearpixel.audience.csv_import import FlagsMode, import_csv
 from clearpixel.audience.integrity import check_flags, verify_ledger
 from clearpixel.consent.bulk import bulk_change
@@ -145,8 +146,10 @@ def post_bulk(request: Request, body: BulkIn, list_id: IdPath, key_id: KeyDep) -
 
 @router.get("/ledger/verify", response_model=VerifyOut, tags=["ledger"])
 def get_verify(request: Request) -> VerifyOut:
-    """Check the whole hash chain and its head (R11): the first fault, if any."""
-    report = verify_ledger(get_ctx(request))
+    """Check the whole hash chain, its head and the installation's signed checkpoints (R11,
+    R21): the first fault, if any."""
+    ctx = get_ctx(request)
+    report = verify_ledger(ctx, checkpoints=gather(ctx.settings))
     fault = report.fault
     return VerifyOut(
         ok=fault is None,
@@ -166,9 +169,11 @@ def get_consent_report(request: Request) -> dict[str, Any]:
 @router.get("/ledger/flags-check", response_model=FlagsCheckOut, tags=["ledger"])
 def get_flags_check(request: Request) -> FlagsCheckOut:
     """fold(ledger) == privacy_flags for every contact (R10)."""
-    report = check_flags(get_ctx(request))
+    ctx = get_ctx(request)
+    report = check_flags(ctx, checkpoints=gather(ctx.settings))
     return FlagsCheckOut(
-        ok=report.mismatch is None,
+        ok=report.mismatch is None and not report.checkpoint_problem,
         contacts=report.contacts,
-        problem=report.mismatch.describe() if report.mismatch else None,
+        problem=report.checkpoint_problem
+        or (report.mismatch.describe() if report.mismatch else None),
     )

@@ -3,6 +3,9 @@ front of the framework, the fastest path the stack allows; everything else goes 
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -11,8 +14,11 @@ from fastapi_offline import FastAPIOffline
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from clearpixel import __version__
+from clearpixel.audience.checkpoints import run_schedule
 from clearpixel.context import Context
 from clearpixel.web import admin, api, consent_pages, health, tracking
+
+log = logging.getLogger("clearpixel.web")
 
 
 class FrontDoor:
@@ -29,6 +35,17 @@ class FrontDoor:
             await self.framework(scope, receive, send)
 
 
+def _start_checkpoints(ctx: Context) -> asyncio.Task[None] | None:
+    """Sign the ledger head on a schedule (R21) when the installation has a checkpoint key."""
+    if not ctx.settings.ledger_key_path.exists():
+        log.warning(
+            "no ledger checkpoint key (%s): run `clearpixel init`", ctx.settings.ledger_key_path
+        )
+        return None
+    every = ctx.settings.checkpoint_minutes * 60
+    return asyncio.create_task(run_schedule(ctx, every=every), name="clearpixel-checkpoints")
+
+
 def create_app(ctx: Context) -> FrontDoor:
     """Build the whole web app for one installation."""
     tracker = tracking.TrackingEndpoints(ctx)
@@ -37,9 +54,14 @@ def create_app(ctx: Context) -> FrontDoor:
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         await tracker.start()
         expiry = consent_pages.start_expiry(ctx)
+        checkpoints = _start_checkpoints(ctx)
         try:
             yield
         finally:
+            if checkpoints is not None:
+                checkpoints.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await checkpoints
             await consent_pages.stop_expiry(expiry)
             await tracker.stop()
 
