@@ -36,3 +36,22 @@ def test_attributes_with_tabs_newlines_backslashes_quotes_and_unicode_round_trip
         cli("contacts", "export", "--list", "newsletter", "--format", "json").stdout
     )
     assert {r["email"]: r for r in exported}["ann@example.org"]["attributes"] == awkward
+
+
+def test_a_nul_in_a_cell_is_refused_with_its_line_and_nothing_is_imported(cli, tmp_path):
+    cli("lists", "create", "newsletter")
+    path = tmp_path / "nul.csv"
+    path.write_bytes(
+        b"email,note\nann@example.org,fine\nbob@example.org,bad\x00cell\ncy@example.org,ok\n"
+    )
+    result = cli("contacts", "import", str(path), "--list", "newsletter", ok=False)
+    assert result.exit_code == 2
+    assert "line 3: column 'note' holds a NUL character" in result.output
+    exported = cli("contacts", "export", "--list", "newsletter", "--format", "json").stdout
+    assert json.loads(exported) == []
+    skipped = cli(
+        "contacts", "import", str(path), "--list", "newsletter", "--skip-invalid", ok=False
+    )
+    assert skipped.exit_code == 0, skipped.output
+    exported = cli("contacts", "export", "--list", "newsletter", "--format", "json").stdout
+    assert sorted(r["email"] for r in json.loads(exported)) == ["ann@example.org", "cy@example.org"]

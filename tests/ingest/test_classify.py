@@ -157,3 +157,28 @@ def parse_reason():
     from clearpixel.domain.events import MachineReason
 
     return MachineReason.APPLE_MPP
+
+
+def test_the_verdict_cache_is_bounded_by_size_not_only_by_entries():
+    """Distinct 50 KB user agents (what a flood can send where heads are not capped; 3,000
+    of 100 KB kept +283 MB) leave the classifier holding a few MB at most."""
+    import gc
+    import tracemalloc
+
+    from clearpixel.ingest.classify import Classifier, load_rules
+
+    classifier = Classifier(load_rules())
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        verdicts = set()
+        for i in range(600):
+            agent = f"Mozilla/5.0 flood {i} " + "x" * 50_000
+            verdicts.add(classifier.classify(ip="203.0.113.9", user_agent=agent).rule)
+            del agent
+        gc.collect()
+        kept = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert kept < 8 * 1024 * 1024, f"{kept / 1e6:.0f} MB kept"
+    assert len(verdicts) == 1

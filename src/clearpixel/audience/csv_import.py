@@ -181,6 +181,8 @@ class _Pass:
             raise ImportRefused(f"{self.path.name} is empty: it needs a header with 'email'")
         index: dict[str, int] = {}
         for position, name in enumerate(names):
+            if "\x00" in name:
+                raise ImportRefused(f"column {position + 1} of the header holds a NUL character")
             if not name:
                 raise ImportRefused(f"column {position + 1} of the header has no name")
             key = name.lower() if name.lower() in RESERVED else name
@@ -199,6 +201,9 @@ class _Pass:
     def _parse(self, line: int, fields: list[str], index: dict[str, int]) -> _Row | str:
         if len(fields) != len(self.header):
             return f"{len(fields)} fields where the header has {len(self.header)}"
+        for position, cell in enumerate(fields):
+            if "\x00" in cell:
+                return f"column {self.header[position].strip()!r} holds a NUL character"
         try:
             email = normalise_email(fields[index["email"]])
         except InvalidEmail as exc:

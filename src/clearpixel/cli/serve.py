@@ -73,6 +73,7 @@ def serve(
     import uvicorn
 
     from clearpixel.web.app import create_app
+    from clearpixel.web.server import server_config
 
     with context() as ctx:
         web = create_app(ctx)
@@ -94,4 +95,4 @@ def serve(
                 worker.wait()
 
             web.tracker.tracker.hand_off(after_stop=stop_worker)
-        uvicorn.run(web, host=host, port=port, log_level="warning", access_log=False)
+        uvicorn.Server(server_config(web, host=host, port=port)).run()

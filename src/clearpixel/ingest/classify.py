@@ -238,13 +238,24 @@ class BurstTracker:
         return len({addr for _, addr in seen}) >= self.distinct
 
 
+# The verdict cache by user agent is bounded by the characters it keeps, not only by its
+# entries: 3,000 distinct 100 KB user agents used to keep +283 MB. A user agent longer than
+# MAX_CACHED_UA is classified every time (never seen from a real mail client; the server caps
+# request heads anyway).
+MAX_CACHED_UA = 1024
+UA_CACHE_CHARS = 4_000_000
+UA_CACHE_ENTRIES = 10_000
+
+
 class Classifier:
-    """Applies the rules to one request; pure apart from the burst memory."""
+    """Applies the rules to one request; pure apart from the burst memory and the verdict
+    cache (both bounded)."""
 
     def __init__(self, rules: Rules) -> None:
         self.rules = rules
         self.burst = BurstTracker()
         self._ua_cache: dict[str, Classification] = {}
+        self._ua_cache_chars = 0
 
     def classify(
         self,
@@ -288,9 +299,16 @@ class Classifier:
                     name = f"ua:{rule.name}@{self.rules.ua_version}"
                     result = Classification(rule.verdict, rule.reason, name)
                     break
-        if len(self._ua_cache) > 10_000:
+        if len(user_agent) > MAX_CACHED_UA:
+            return result
+        if (
+            len(self._ua_cache) >= UA_CACHE_ENTRIES
+            or self._ua_cache_chars + len(user_agent) > UA_CACHE_CHARS
+        ):
             self._ua_cache.clear()
+            self._ua_cache_chars = 0
         self._ua_cache[user_agent] = result
+        self._ua_cache_chars += len(user_agent)
         return result
 
 

@@ -30,6 +30,7 @@ STATIC = Path(__file__).parent / "static" / "admin"
 SESSION_COOKIE = "cp_admin"
 PRE_COOKIE = "cp_pre"
 PAGE_SIZE = 50
+MAX_ID = 2**31 - 1  # ids are 32-bit integers: a larger one names nothing (404, not 500)
 SECURITY_HEADERS = {
     "Cache-Control": "no-store",
     "Referrer-Policy": "same-origin",
@@ -223,6 +224,8 @@ def campaign_page(request: Request, campaign_id: int) -> Response:
     session = _session(request)
     if session is None:
         return _to_login(request)
+    if not 1 <= campaign_id <= MAX_ID:
+        return _problem(request, session, 404, "Not found.")
     try:
         values = admin_pages.campaign(get_ctx(request), campaign_id)
     except NotFound as exc:
@@ -244,12 +247,14 @@ def list_page(request: Request, list_id: int, q: str = "", after: int = 0) -> Re
     session = _session(request)
     if session is None:
         return _to_login(request)
+    if not 1 <= list_id <= MAX_ID:
+        return _problem(request, session, 404, "Not found.")
     ctx = get_ctx(request)
     q = q.replace("\x00", "")[:320]
     try:
         target = contact_service.get_list(ctx, list_id)
         found = contact_service.contacts_page(
-            ctx, list_id, after=max(after, 0), limit=PAGE_SIZE, search=q
+            ctx, list_id, after=min(max(after, 0), MAX_ID), limit=PAGE_SIZE, search=q
         )
         total = contact_service.count_contacts(ctx, list_id, search=q)
     except NotFound as exc:
@@ -273,6 +278,8 @@ def contact_page(request: Request, contact_id: int) -> Response:
     session = _session(request)
     if session is None:
         return _to_login(request)
+    if not 1 <= contact_id <= MAX_ID:
+        return _problem(request, session, 404, "Not found.")
     try:
         values = admin_pages.contact(get_ctx(request), contact_id)
     except NotFound as exc:
@@ -285,6 +292,8 @@ def contact_proof(request: Request, contact_id: int, format: str = "html") -> Re
     session = _session(request)
     if session is None:
         return _to_login(request)
+    if not 1 <= contact_id <= MAX_ID:
+        return _problem(request, session, 404, "Not found.")
     try:
         body, media_type, filename = admin_pages.proof(get_ctx(request), contact_id, format)
     except NotFound as exc:
@@ -307,6 +316,8 @@ async def contact_decision(request: Request, contact_id: int) -> Response:
     session = _session(request)
     if session is None:
         return _to_login(request)
+    if not 1 <= contact_id <= MAX_ID:
+        return _problem(request, session, 404, "Not found.")
     form = await request.form()
     if not _form_ok(request, session, form):
         return _problem(request, session, 400, "This form expired; reload the page.")

@@ -22,6 +22,7 @@ from clearpixel.audience.contacts import ContactExists
 from clearpixel.domain.errors import ClearpixelError, NotFound
 from clearpixel.store.lists import ListExists
 from clearpixel.web.deps import get_ctx
+from clearpixel.web.limits import key_id_from
 
 MAX_ID = 2**31 - 1
 CONFLICTS: tuple[type[Exception], ...] = (ContactExists, ListExists)
@@ -66,6 +67,16 @@ def _validation_message(exc: RequestValidationError) -> str:
     return "; ".join(parts) or "invalid request"
 
 
+def _id_out_of_range(exc: RequestValidationError) -> bool:
+    """A path id beyond the integer range names nothing that can exist: 404, like any id
+    that is not there (not a 422 that suggests the request could be mended)."""
+    errors = exc.errors()
+    return bool(errors) and all(
+        err.get("loc", ("",))[0] == "path" and err.get("type") == "less_than_equal"
+        for err in errors
+    )
+
+
 class ApiRoute(APIRoute):
     """A route whose errors all come out as the one error body."""
 
@@ -76,6 +87,8 @@ class ApiRoute(APIRoute):
             try:
                 return await handler(request)
             except RequestValidationError as exc:
+                if _id_out_of_range(exc):
+                    return error_response(404, "no such resource: the id is out of range")
                 return error_response(422, _validation_message(exc))
             except HTTPException as exc:
                 return error_response(exc.status_code, str(exc.detail))
@@ -96,7 +109,12 @@ def api_key(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> int:
-    """The id of the presented, unrevoked API key; 401 otherwise."""
+    """The id of the presented, unrevoked API key; 401 otherwise. Served, the key was
+    already checked before the body was read (web/limits.py); this check remains for an app
+    mounted without that guard."""
+    checked = key_id_from(request.state)
+    if checked is not None:
+        return checked
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise HTTPException(401, "an API key is required: Authorization: Bearer <key>")
     key_id = access.api_key_id(get_ctx(request), credentials.credentials)

@@ -17,6 +17,7 @@ from clearpixel import __version__
 from clearpixel.audience.checkpoints import run_schedule
 from clearpixel.context import Context
 from clearpixel.web import admin, api, consent_pages, health, tracking
+from clearpixel.web.limits import RequestLimits
 
 log = logging.getLogger("clearpixel.web")
 
@@ -83,4 +84,4 @@ def create_app(ctx: Context) -> FrontDoor:
     framework.include_router(consent_pages.router)
     framework.include_router(admin.router)
     framework.include_router(api.router)
-    return FrontDoor(tracker, framework)
+    return FrontDoor(tracker, RequestLimits(framework, ctx))

@@ -1,16 +1,35 @@
-"""The whole web app under uvicorn on a free loopback port, in a thread: what the demo drives
-its simulated recipients against, and what the tests serve over real HTTP."""
+"""The whole web app under uvicorn: `server_config` (what `clearpixel serve` runs: the guarded
+HTTP protocol of web/connections.py), and `ThreadedServer`, the same on a free loopback port
+in a thread: what the demo drives its simulated recipients against, and what the tests serve
+over real HTTP."""
 
 from __future__ import annotations
 
 import socket
 import threading
 import time
+from typing import Any
 
 import uvicorn
 
 from clearpixel.context import Context
 from clearpixel.web.app import create_app
+from clearpixel.web.connections import GuardedHttpProtocol
+
+
+def server_config(app: Any, *, host: str, port: int, **options: Any) -> uvicorn.Config:
+    """uvicorn's configuration for the app: the guarded HTTP protocol (bounded request
+    heads, request timeouts), a 5 s keep-alive, no access log."""
+    return uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        http=GuardedHttpProtocol,
+        timeout_keep_alive=5,
+        log_level="warning",
+        access_log=False,
+        **options,
+    )
 
 
 class ThreadedServer:
@@ -22,12 +41,10 @@ class ThreadedServer:
             sock.bind(("127.0.0.1", 0))
             self.port = int(sock.getsockname()[1])
         self.url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(
+        config = server_config(
             create_app(ctx),
             host="127.0.0.1",
             port=self.port,
-            log_level="warning",
-            access_log=False,
             lifespan="on",
             proxy_headers=trust_loopback_proxy,
             forwarded_allow_ips="127.0.0.1" if trust_loopback_proxy else None,
