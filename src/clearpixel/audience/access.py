@@ -1,8 +1,16 @@
-"""Who may act on the audience: the admin account (argon2 password, signed session cookie,
-CSRF tokens, rate-limited sign-in) and the REST API keys (stored as SHA-256, revocable).
+"""Who may act on the audience: the admin account (argon2 password, server-side sessions,
+CSRF tokens, throttled sign-in) and the REST API keys (stored as SHA-256, revocable).
 
-Sessions and CSRF tokens are HMAC-SHA-256 over the installation's signing keys (sign with the
-first, accept any), so rotating keys signs everyone out once the old key is dropped.
+A session is a row (`admin_sessions`, keyed by the SHA-256 of a random token); the cookie
+holds the token and its HMAC-SHA-256 over the installation's signing keys (sign with the
+first, accept any), so a forged cookie is refused without a query, and signing out or a
+password change ends sessions on the server: a replayed cookie finds nothing.
+
+Sign-in is throttled per address and per account with growing delays, never by locking the
+account: after `FREE_FAILURES` failures an address must wait 1 s, then 2 s, 4 s... (at most
+15 minutes) after its latest failure; an address that has failed against the account also
+waits as long as the account's own failures (from every address) demand. An address with no
+recent failure is never held back, so failures from anywhere else cannot lock the owner out.
 """
 
 from __future__ import annotations
@@ -10,10 +18,10 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import json
+import math
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -23,8 +31,9 @@ from clearpixel.domain.errors import ClearpixelError, NotFound
 from clearpixel.store import admin as store
 
 ADMIN_USERNAME = "admin"
-LOGIN_WINDOW = timedelta(minutes=15)
-MAX_FAILURES = 5
+LOGIN_WINDOW = timedelta(hours=24)  # failures older than this are forgotten
+FREE_FAILURES = 3  # failures an address may make before it has to wait
+MAX_DELAY = timedelta(minutes=15)
 SESSION_LIFETIME = timedelta(hours=12)
 API_KEY_PREFIX = "cpk_"
 
@@ -37,15 +46,24 @@ class LoginRefused(ClearpixelError):
 
 
 class LoginRateLimited(ClearpixelError):
-    """Too many failed sign-ins for this account or from this address."""
+    """This address failed too often lately: it must wait before trying again."""
 
 
 @dataclass(frozen=True, slots=True)
 class Session:
+    """A signed-in session: `nonce` is its secret token (the CSRF tokens are bound to it)."""
+
     admin_id: int
     username: str
     nonce: str
     expires: int
+
+
+def delay_after(failures: int) -> timedelta:
+    """How long an address waits after its latest failure, given a count of failures."""
+    if failures < FREE_FAILURES:
+        return timedelta(0)
+    return min(timedelta(seconds=2 ** min(failures - FREE_FAILURES, 20)), MAX_DELAY)
 
 
 def ensure_admin(ctx: Context, *, password: str | None = None) -> str | None:
@@ -61,38 +79,77 @@ def ensure_admin(ctx: Context, *, password: str | None = None) -> str | None:
         chosen = password or secrets.token_urlsafe(12)
         if len(chosen) < 8:
             raise ClearpixelError("the admin password must have at least 8 characters")
-        store.upsert_admin(tx, ADMIN_USERNAME, _hasher.hash(chosen), now=ctx.now())
+        admin_id = store.upsert_admin(tx, ADMIN_USERNAME, _hasher.hash(chosen), now=ctx.now())
+        store.delete_sessions(tx, admin_id)  # a new password ends every session
         return chosen
 
 
 def sign_in(ctx: Context, username: str, password: str, *, ip: str) -> Session:
-    """Check a password; returns a new session. Raises LoginRateLimited after MAX_FAILURES
-    failures within LOGIN_WINDOW for the account or the address, LoginRefused otherwise.
+    """Check a password; returns a new session. Raises LoginRateLimited when this address
+    must still wait (see the module docstring), LoginRefused otherwise.
 
-    Effects: a failure is stored (login_failures); a success clears the account's failures.
-    """
+    Effects: a failure is stored (login_failures); a success clears this address's failures
+    and stores the session (admin_sessions)."""
     now = ctx.now()
     username = username.strip()[:64]
     with ctx.db.begin() as tx:
         store.prune_login_failures(tx, before=now - LOGIN_WINDOW)
-        by_user, by_ip = store.count_login_failures(
+        failures = store.count_login_failures(
             tx, username=username, ip=ip, since=now - LOGIN_WINDOW
         )
-        if by_user >= MAX_FAILURES or by_ip >= MAX_FAILURES:
-            raise LoginRateLimited(
-                "too many failed sign-ins; try again in "
-                f"{int(LOGIN_WINDOW.total_seconds() // 60)} minutes"
-            )
+        if failures.by_ip and failures.last_from_ip is not None:
+            wait = delay_after(failures.by_ip)
+            if failures.by_pair:
+                wait = max(wait, delay_after(failures.by_user))
+            last = failures.last_from_ip
+            if last.tzinfo is None:
+                last = last.replace(tzinfo=UTC)
+            left = last + wait - now
+            if left > timedelta(0):
+                seconds = math.ceil(left.total_seconds())
+                raise LoginRateLimited(
+                    "too many failed sign-ins from this address; try again in "
+                    f"{seconds} second{'s' if seconds != 1 else ''}"
+                )
         account = store.get_admin(tx, username)
         ok = _password_ok(account.password_hash if account else _DUMMY_HASH, password)
         if account is None or not ok:
             store.record_login_failure(tx, username, ip, now=now)
         else:
-            store.clear_login_failures(tx, username=username)
+            store.clear_login_failures(tx, ip=ip)
+            token = secrets.token_urlsafe(32)
+            expires = now + SESSION_LIFETIME
+            store.prune_sessions(tx, now=now)
+            store.insert_session(tx, _token_hash(token), account.id, now=now, expires=expires)
     if account is None or not ok:  # raised after the commit, so the failure is counted
         raise LoginRefused("wrong username or password")
-    expires = int((now + SESSION_LIFETIME).timestamp())
-    return Session(account.id, account.username, secrets.token_urlsafe(16), expires)
+    return Session(account.id, account.username, token, int(expires.timestamp()))
+
+
+def sign_out(ctx: Context, session: Session) -> None:
+    """End the session on the server. Effects: its admin_sessions row is deleted."""
+    with ctx.db.begin() as tx:
+        store.delete_session(tx, _token_hash(session.nonce))
+
+
+def change_password(ctx: Context, session: Session, current: str, new: str) -> int:
+    """Set a new password for the session's account after checking the current one; every
+    other session of the account ends. Returns how many ended. Raises LoginRefused when the
+    current password is wrong, ClearpixelError when the new one is too short.
+
+    Effects: admin_accounts.password_hash; admin_sessions rows but this one deleted."""
+    if len(new) < 8:
+        raise ClearpixelError("the new password must have at least 8 characters")
+    with ctx.db.begin() as tx:
+        account = store.get_admin_by_id(tx, session.admin_id)
+        if account is None or not _password_ok(account.password_hash, current):
+            raise LoginRefused("the current password is wrong")
+        store.set_password_hash(tx, account.id, _hasher.hash(new))
+        return store.delete_sessions(tx, account.id, keep=_token_hash(session.nonce))
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def _password_ok(stored: str, given: str) -> bool:
@@ -106,10 +163,6 @@ def _b64(raw: bytes) -> str:
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
 
 
-def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
 def _mac(key: bytes, purpose: str, payload: str) -> str:
     return _b64(hmac.new(key, f"{purpose}|{payload}".encode(), hashlib.sha256).digest())
 
@@ -121,36 +174,25 @@ def _verify_mac(ctx: Context, purpose: str, payload: str, mac: str) -> bool:
 
 
 def session_cookie(ctx: Context, session: Session) -> str:
-    """The cookie value: base64url JSON payload and its HMAC."""
-    payload = _b64(
-        json.dumps(
-            {
-                "a": session.admin_id,
-                "u": session.username,
-                "n": session.nonce,
-                "e": session.expires,
-            },
-            separators=(",", ":"),
-        ).encode()
-    )
-    return f"{payload}.{_mac(ctx.settings.signing_keys()[0], 'admin-session', payload)}"
+    """The cookie value: the session's token and its HMAC."""
+    token = session.nonce
+    return f"{token}.{_mac(ctx.settings.signing_keys()[0], 'admin-session', token)}"
 
 
 def read_session(ctx: Context, cookie: str | None) -> Session | None:
-    """The session a cookie holds, or None when it is missing, forged or expired."""
-    if not cookie or cookie.count(".") != 1:
+    """The live session a cookie names, or None when it is missing, forged, expired or
+    ended (signed out, password changed)."""
+    if not cookie or cookie.count(".") != 1 or len(cookie) > 200:
         return None
-    payload, mac = cookie.split(".")
-    if not _verify_mac(ctx, "admin-session", payload, mac):
+    token, mac = cookie.split(".")
+    if not _verify_mac(ctx, "admin-session", token, mac):
         return None
-    try:
-        data = json.loads(_unb64(payload))
-        session = Session(int(data["a"]), str(data["u"]), str(data["n"]), int(data["e"]))
-    except (ValueError, KeyError, TypeError):
+    with ctx.db.connect() as conn:
+        found = store.live_session(conn, _token_hash(token), now=ctx.now())
+    if found is None:
         return None
-    if session.expires < ctx.now().timestamp():
-        return None
-    return session
+    account, expires = found
+    return Session(account.id, account.username, token, int(expires.timestamp()))
 
 
 def csrf_token(ctx: Context, nonce: str) -> str:

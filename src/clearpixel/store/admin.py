@@ -1,4 +1,4 @@
-"""Named queries for the admin account, REST API keys and failed sign-ins."""
+"""Named queries for the admin account, its sessions, REST API keys and failed sign-ins."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from datetime import datetime
 import sqlalchemy as sa
 
 from clearpixel.store.db import Tx
-from clearpixel.store.schema import admin_accounts, api_keys, login_failures
+from clearpixel.store.schema import admin_accounts, admin_sessions, api_keys, login_failures
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,29 +91,91 @@ def revoke_api_key(tx: Tx, key_id: int, *, now: datetime) -> bool:
     return bool(result.rowcount)
 
 
+def insert_session(
+    tx: Tx, token_hash: str, admin_id: int, *, now: datetime, expires: datetime
+) -> None:
+    tx.execute(
+        admin_sessions.insert().values(
+            token_hash=token_hash, admin_id=admin_id, created_at=now, expires_at=expires
+        )
+    )
+
+
+def live_session(tx: Tx, token_hash: str, *, now: datetime) -> tuple[AdminAccount, datetime] | None:
+    """The account of an unexpired session and the session's expiry, or None."""
+    row = tx.execute(
+        sa.select(admin_accounts, admin_sessions.c.expires_at)
+        .join(admin_sessions, admin_sessions.c.admin_id == admin_accounts.c.id)
+        .where(admin_sessions.c.token_hash == token_hash, admin_sessions.c.expires_at > now)
+    ).first()
+    if row is None:
+        return None
+    return AdminAccount(row.id, row.username, row.password_hash, row.created_at), row.expires_at
+
+
+def delete_session(tx: Tx, token_hash: str) -> None:
+    tx.execute(admin_sessions.delete().where(admin_sessions.c.token_hash == token_hash))
+
+
+def delete_sessions(tx: Tx, admin_id: int, *, keep: str | None = None) -> int:
+    """End every session of the account but `keep`; returns how many ended."""
+    query = admin_sessions.delete().where(admin_sessions.c.admin_id == admin_id)
+    if keep is not None:
+        query = query.where(admin_sessions.c.token_hash != keep)
+    return int(tx.execute(query).rowcount)
+
+
+def prune_sessions(tx: Tx, *, now: datetime) -> None:
+    tx.execute(admin_sessions.delete().where(admin_sessions.c.expires_at <= now))
+
+
+def set_password_hash(tx: Tx, admin_id: int, password_hash: str) -> None:
+    tx.execute(
+        admin_accounts.update()
+        .where(admin_accounts.c.id == admin_id)
+        .values(password_hash=password_hash)
+    )
+
+
 def record_login_failure(tx: Tx, username: str, ip: str, *, now: datetime) -> None:
     tx.execute(login_failures.insert().values(username=username[:64], ip=ip[:64], at=now))
 
 
-def count_login_failures(tx: Tx, *, username: str, ip: str, since: datetime) -> tuple[int, int]:
-    """Failures since `since`: (for this username, from this IP)."""
+@dataclass(frozen=True, slots=True)
+class Failures:
+    """Failed sign-ins since a time: from this address (any account), against this account
+    (any address), against this account from this address, and the address's latest."""
+
+    by_ip: int
+    by_user: int
+    by_pair: int
+    last_from_ip: datetime | None
+
+
+def count_login_failures(tx: Tx, *, username: str, ip: str, since: datetime) -> Failures:
+    user, addr = username[:64], ip[:64]
+    recent = login_failures.c.at >= since
+    by_ip, last = tx.execute(
+        sa.select(sa.func.count(), sa.func.max(login_failures.c.at)).where(
+            login_failures.c.ip == addr, recent
+        )
+    ).one()
     by_user = tx.execute(
+        sa.select(sa.func.count()).where(login_failures.c.username == user, recent)
+    ).scalar_one()
+    by_pair = tx.execute(
         sa.select(sa.func.count()).where(
-            login_failures.c.username == username[:64], login_failures.c.at >= since
+            login_failures.c.username == user, login_failures.c.ip == addr, recent
         )
     ).scalar_one()
-    by_ip = tx.execute(
-        sa.select(sa.func.count()).where(
-            login_failures.c.ip == ip[:64], login_failures.c.at >= since
-        )
-    ).scalar_one()
-    return int(by_user), int(by_ip)
+    return Failures(int(by_ip), int(by_user), int(by_pair), last)
 
 
 def prune_login_failures(tx: Tx, *, before: datetime) -> None:
     tx.execute(login_failures.delete().where(login_failures.c.at < before))
 
 
-def clear_login_failures(tx: Tx, *, username: str) -> None:
-    """After a successful sign-in the account's counter starts again."""
-    tx.execute(login_failures.delete().where(login_failures.c.username == username[:64]))
+def clear_login_failures(tx: Tx, *, ip: str) -> None:
+    """After a successful sign-in from an address, that address starts again (the failures
+    others made against the account are kept: they still slow those others)."""
+    tx.execute(login_failures.delete().where(login_failures.c.ip == ip[:64]))

@@ -200,6 +200,17 @@ login_failures = sa.Table(
     sa.Column("at", Timestamp, nullable=False, index=True),
 )
 
+# Signed-in admin sessions: the cookie holds a random token and its MAC; only the token's
+# SHA-256 is stored. Signing out deletes the row, a password change deletes the others.
+admin_sessions = sa.Table(
+    "admin_sessions",
+    metadata,
+    sa.Column("token_hash", sa.String(64), primary_key=True),
+    sa.Column("admin_id", sa.Integer, nullable=False, index=True),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Column("expires_at", Timestamp, nullable=False),
+)
+
 # --- consent web: one row per consent request a contact saw or answered -----------------------
 
 # Keyed by the (campaign, contact) pair a consent token names. `viewed_at` is the first GET of

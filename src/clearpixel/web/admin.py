@@ -154,7 +154,13 @@ async def login(request: Request) -> Response:
             error=message,
         )
         response.set_cookie(
-            PRE_COOKIE, fresh, max_age=3600, httponly=True, samesite="lax", path="/admin"
+            PRE_COOKIE,
+            fresh,
+            max_age=3600,
+            httponly=True,
+            samesite="lax",
+            secure=_secure(request, ctx),
+            path="/admin",
         )
         return response
 
@@ -201,9 +207,36 @@ async def logout(request: Request) -> Response:
         return _to_login(request)
     if not _form_ok(request, session, form):
         return _problem(request, session, 400, "This form expired; reload the page.")
+    await _in_thread(access.sign_out, get_ctx(request), session)
     response = RedirectResponse("/admin/login", status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/admin")
     return response
+
+
+@router.post("/password")
+async def change_password(request: Request) -> Response:
+    """Change the admin password (the current one first); every other session ends."""
+    session = _session(request)
+    if session is None:
+        return _to_login(request)
+    form = await request.form()
+    if not _form_ok(request, session, form):
+        return _problem(request, session, 400, "This form expired; reload the page.")
+    new = str(form.get("new_password") or "")
+    if new != str(form.get("confirm_password") or ""):
+        return _problem(request, session, 400, "The two new passwords differ; nothing changed.")
+    try:
+        ended = await _in_thread(
+            access.change_password,
+            get_ctx(request),
+            session,
+            str(form.get("current_password") or ""),
+            new,
+        )
+    except ClearpixelError as exc:
+        return _problem(request, session, 400, f"{exc}; nothing changed.")
+    others = f"{ended} other session{'s' if ended != 1 else ''}"
+    return _problem(request, session, 200, f"Password changed; {others} signed out.")
 
 
 # --- pages ------------------------------------------------------------------------------------
