@@ -7,4 +7,4 @@ def test_healthz_reports_the_database(ctx):
     with TestClient(create_app(ctx)) as client:
         response = client.get("/healthz")
     assert response.status_code == 200
-    assert response.json()["database"] == ctx.db.dialect
+    assert response.json()["database"] == "ok"

@@ -60,6 +60,7 @@ class Settings(BaseSettings):
     ledger_key_file: Path | None = None
     checkpoint_dir: Path | None = None
     checkpoint_minutes: float = Field(default=60, gt=0)
+    ingest_lag_seconds: float = Field(default=60, gt=0)
 
     @field_validator("secret_keys", mode="before")
     @classmethod

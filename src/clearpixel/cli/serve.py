@@ -4,13 +4,17 @@ With `--ingest-process` the serving process only verifies, classifies and append
 spill file; a child `clearpixel ingest --parent PID` applies them to the database, so ingest
 never competes with answering for the interpreter. At shutdown, after the last flush, serve
 stops the child and waits while it drains (a SIGTERM to serve loses nothing); a child whose
-server died (kill -9) drains and exits on its own."""
+server died (kill -9) drains and exits on its own. A child that dies while serve runs (killed,
+crashed) is started again after a second: its spill files are its queue, so nothing is lost,
+and each batch id is applied once."""
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import typer
@@ -59,6 +63,51 @@ def _ingest_command() -> list[str]:
     return [sys.executable, "-c", "from clearpixel.cli import main; main()"]
 
 
+log = logging.getLogger("clearpixel.serve")
+
+
+class IngestSupervisor:
+    """Runs the ingest worker (`clearpixel ingest --parent PID`) in its own session and
+    starts it again whenever it exits while serving."""
+
+    def __init__(self, command: list[str], *, restart_after: float = 1.0) -> None:
+        self.command = command
+        self.restart_after = restart_after
+        self.stopping = threading.Event()
+        self._lock = threading.Lock()
+        self.restarts = 0
+        self.process = self._spawn()
+        self._watcher = threading.Thread(target=self._watch, name="ingest-supervisor", daemon=True)
+        self._watcher.start()
+
+    def _spawn(self) -> subprocess.Popen[bytes]:
+        # its own session: a signal to this process group reaches the server only; the
+        # server stops the worker after its last flush and waits while it drains
+        return subprocess.Popen(self.command, start_new_session=True)  # noqa: S603
+
+    def _watch(self) -> None:
+        while True:
+            with self._lock:
+                process = self.process
+            code = process.wait()
+            if self.stopping.wait(self.restart_after):
+                return
+            log.warning("the ingest worker exited (%s); starting it again", code)
+            with self._lock:
+                if self.stopping.is_set():
+                    return
+                self.process = self._spawn()
+                self.restarts += 1
+
+    def stop(self) -> None:
+        """Stop the worker and wait while it drains what was handed off."""
+        self.stopping.set()
+        with self._lock:
+            process = self.process
+        process.terminate()
+        process.wait()
+
+
 @app.command()
 def serve(
     host: str = typer.Option("127.0.0.1", help="Address to listen on."),
@@ -83,16 +132,6 @@ def serve(
         for warning in warnings:
             err_console.print(f"[bold yellow]warning:[/] {warning}")
         if ingest_process:
-            # its own session: a signal to this process group reaches the server only; the
-            # server stops the worker after its last flush and waits while it drains
-            worker = subprocess.Popen(  # noqa: S603 (our own executable, fixed arguments)
-                [*_ingest_command(), "ingest", "--parent", str(os.getpid())],
-                start_new_session=True,
-            )
-
-            def stop_worker() -> None:
-                worker.terminate()
-                worker.wait()
-
-            web.tracker.tracker.hand_off(after_stop=stop_worker)
+            worker = IngestSupervisor([*_ingest_command(), "ingest", "--parent", str(os.getpid())])
+            web.tracker.tracker.hand_off(after_stop=worker.stop)
         uvicorn.Server(server_config(web, host=host, port=port)).run()

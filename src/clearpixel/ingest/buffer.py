@@ -249,6 +249,11 @@ class HitBuffer:
     def __len__(self) -> int:
         return len(self._hits)
 
+    def oldest_queued_at(self) -> float | None:
+        """When the oldest hit still in memory arrived (None when none is queued)."""
+        hits = self._hits
+        return hits[0].at if hits else None
+
     async def start(self) -> None:
         if not self.handoff:
             self.spill.adopt_orphans()

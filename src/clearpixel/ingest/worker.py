@@ -17,10 +17,12 @@ import fcntl
 import logging
 import os
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
 from clearpixel.ingest.buffer import batch_from_json
+from clearpixel.ingest.lag import write_progress
 from clearpixel.ingest.pipeline import Batch
 
 log = logging.getLogger("clearpixel.ingest")
@@ -47,7 +49,10 @@ class IngestWorker:
         self.unreadable = 0
 
     def run(self, *, until: Callable[[], bool] = lambda: False) -> None:
-        """Ingest until `stop()` is called or `until()` holds, then drain what is complete."""
+        """Ingest until `stop()` is called or `until()` holds, then drain what is complete.
+        After each pass that ingested something, and at least every second, the offsets
+        reached are written for `/healthz` (ingest/lag.py)."""
+        reported = 0.0
         while not self.stopping.is_set() and not until():
             try:
                 done = self.pass_once()
@@ -55,6 +60,10 @@ class IngestWorker:
                 log.warning("ingest failed, will retry: %s", str(exc)[:200])
                 self.stopping.wait(self.retry_after)
                 continue
+            now = time.time()
+            if done or now - reported >= 1.0:
+                self._report(now)
+                reported = now
             if not done:
                 self.stopping.wait(self.poll)
         try:
@@ -64,6 +73,12 @@ class IngestWorker:
 
     def stop(self) -> None:
         self.stopping.set()
+
+    def _report(self, now: float) -> None:
+        try:
+            write_progress(self.directory, self._offsets, now=now)
+        except OSError as exc:
+            log.warning("ingest progress not written: %s", exc)
 
     def pass_once(self) -> int:
         """Ingest every complete batch now readable, oldest file first; remove the files whose

@@ -80,6 +80,7 @@ def create_app(ctx: Context) -> FrontDoor:
         swagger_ui_parameters={"validatorUrl": None},
     )
     framework.state.ctx = ctx
+    framework.state.tracker = tracker.tracker
     framework.include_router(health.router)
     framework.include_router(consent_pages.router)
     framework.include_router(admin.router)
