@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import sqlalchemy as sa
 from alembic import command
@@ -24,10 +27,40 @@ class StoreError(ClearpixelError, RuntimeError):
 
 
 def _sqlite_engine(url: str) -> sa.Engine:
-    engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+    """SQLite in WAL mode. A database file is opened read-write, never created by a
+    connection (it is created once, here, when missing): a file moved away makes new
+    connections fail, so hits spill, instead of creating an empty database in its place. A
+    pooled connection whose file is no longer the one at the path (moved away, replaced) is
+    dropped when checked out, so once the file is back every connection uses it again."""
+    path = url.removeprefix("sqlite:///")
+    if not path or path == ":memory:":
+        return _configure_sqlite(
+            sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}),
+            path=None,
+        )
+    if not Path(path).exists():
+        sqlite3.connect(path).close()
 
+    def open_existing() -> sqlite3.Connection:
+        uri = f"file:{quote(path)}?mode=rw"
+        return sqlite3.connect(uri, uri=True, check_same_thread=False, timeout=30)
+
+    return _configure_sqlite(sa.create_engine("sqlite://", creator=open_existing), path=path)
+
+
+def _file_identity(path: str) -> tuple[int, int] | None:
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return None
+    return stat.st_dev, stat.st_ino
+
+
+def _configure_sqlite(engine: sa.Engine, *, path: str | None) -> sa.Engine:
     @sa.event.listens_for(engine, "connect")
-    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+    def _on_connect(dbapi_conn: Any, record: Any) -> None:
+        if path is not None:
+            record.info["file"] = _file_identity(path)
         # Let SQLAlchemy emit BEGIN itself, so a writer can take the lock up front.
         dbapi_conn.isolation_level = None
         cursor = dbapi_conn.cursor()
@@ -36,6 +69,13 @@ def _sqlite_engine(url: str) -> sa.Engine:
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.close()
+
+    if path is not None:
+
+        @sa.event.listens_for(engine, "checkout")
+        def _on_checkout(_dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+            if record.info.get("file") != _file_identity(path):
+                raise sa.exc.DisconnectionError(f"{path} is no longer the file this opened")
 
     @sa.event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
