@@ -45,7 +45,10 @@ def _sqlite_engine(url: str) -> sa.Engine:
         uri = f"file:{quote(path)}?mode=rw"
         return sqlite3.connect(uri, uri=True, check_same_thread=False, timeout=30)
 
-    return _configure_sqlite(sa.create_engine("sqlite://", creator=open_existing), path=path)
+    # the pool a file database gets (the URL alone would look like an in-memory database,
+    # whose per-thread pool closes connections other threads still use)
+    engine = sa.create_engine("sqlite://", creator=open_existing, poolclass=sa.pool.QueuePool)
+    return _configure_sqlite(engine, path=path)
 
 
 def _file_identity(path: str) -> tuple[int, int] | None:
