@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
+from unittest.mock import ANY
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -231,3 +232,33 @@ def test_public_key_command_prints_the_key_that_checks_checkpoints(cli, ledger):
     printed = cli("ledger", "public-key").stdout
     assert printed.startswith("-----BEGIN PUBLIC KEY-----")
     assert printed.encode() == public_key_path(ledger.settings).read_bytes()
+
+
+def test_the_proof_anchors_each_entry_to_a_checkpoint_through_the_chain(cli, ledger):
+    """Another contact's entry 2 is rewritten; only its own hash and entry 3's link are
+    mended. The proof of contact 1 (entries 1 and 4) shows nothing wrong in its own entries
+    and their links, nor in the stored hash at the checkpoint: recomputing the chain from
+    entry 1 to the checkpoint does."""
+    cli("ledger", "checkpoint")
+    assert proof_for(ledger, "person0@example.org", "newsletter")["all_verified"] is True
+    with ledger.db.connect() as conn:
+        entries = list(iter_entries(conn))
+    forged = replace(entries[1], email="someone-else@example.org")
+    forged = replace(forged, hash=entry_hash(forged))
+    with ledger.db.begin() as tx:
+        drop_triggers(tx, ledger)
+        tx.exec_driver_sql(
+            sql(ledger, "UPDATE consent_ledger SET email = %s, hash = %s WHERE seq = 2"),
+            (forged.email, forged.hash),
+        )
+        tx.exec_driver_sql(
+            sql(ledger, "UPDATE consent_ledger SET prev_hash = %s WHERE seq = 3"), (forged.hash,)
+        )
+    proof = proof_for(ledger, "person0@example.org", "newsletter")
+    assert all(e["hash_verified"] and e["links_verified"] for e in proof["entries"])
+    assert proof["checkpoints"]["contradiction"] is None
+    first, last = proof["entries"]
+    assert first["anchor"] == {"checkpoint_seq": 4, "checkpoint_at": ANY, "verified": False}
+    assert last["anchor"]["verified"] is True
+    assert proof["all_verified"] is False
+    assert cli("ledger", "verify", ok=False).exit_code == 1

@@ -2,7 +2,10 @@
 was shown (checked against its SHA-256), the evidence, and the hash-chain links, in a form a
 third party can check without clearpixel: `hashed_fields` serialised as sorted, compact UTF-8
 JSON hashes (SHA-256) to `hash`, `prev_hash` equals the previous entry's `hash`, and the next
-entry's `prev_hash` equals this `hash`.
+entry's `prev_hash` equals this `hash`. Each entry is also anchored to the first signed
+checkpoint at or after it (R21): the chain from the entry to the checkpoint, every hash
+recomputed, must end at the hash the checkpoint signs; and no checkpoint may contradict the
+stored chain. `all_verified` is false otherwise.
 
 `build_proof` returns plain data (JSON-ready); `render_proof_html` a printable page for a
 data-protection officer. The admin UI can serve the same with `proof_for(ctx, email, list)`.
@@ -17,15 +20,16 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from clearpixel.audience.checkpoints import compare_stored, gather
+from clearpixel.audience.checkpoints import Found, compare_stored, gather
 from clearpixel.consent.forms import normalise_email
 from clearpixel.consent.i18n import environment, purpose_label
 from clearpixel.context import Context
 from clearpixel.domain.errors import NotFound
 from clearpixel.domain.flags import Purposes
-from clearpixel.domain.ledger import LedgerEntry, canonical
+from clearpixel.domain.ledger import LedgerEntry, canonical, segment_reaches
 from clearpixel.store.contacts import find_contact
-from clearpixel.store.ledger import entries_for_contact
+from clearpixel.store.db import Tx
+from clearpixel.store.ledger import entries_for_contact, iter_entries
 from clearpixel.store.lists import get_list
 from clearpixel.store.notices import notices_by_id
 from clearpixel.store.proof import head, neighbour_hashes
@@ -105,6 +109,7 @@ def proof_for(ctx: Context, email: str, list_name: str) -> dict[str, Any]:
         head_seq, head_hash = head(conn)
         anchors = gather(ctx.settings)
         contradicted = compare_stored(conn, anchors)
+        anchored = _anchor(conn, [e.seq for e in entries], anchors)
     notices: dict[int, dict[str, Any]] = {}
     for item in found.values():
         notices[item.id] = {
@@ -123,7 +128,9 @@ def proof_for(ctx: Context, email: str, list_name: str) -> dict[str, Any]:
         )
         if notice is not None:
             notice = {**notice, "matches_entry": notice["sha256"] == e.notice_sha256}
-        out_entries.append(_entry(e, ctx.purposes, notice, links[e.seq]))
+        out_entries.append(
+            {**_entry(e, ctx.purposes, notice, links[e.seq]), "anchor": anchored.get(e.seq)}
+        )
     latest = max(
         (a.checkpoint for a in anchors if a.checkpoint is not None),
         key=lambda c: c.seq,
@@ -158,7 +165,29 @@ def proof_for(ctx: Context, email: str, list_name: str) -> dict[str, Any]:
 def _sound(entry: dict[str, Any]) -> bool:
     notice = entry["notice"]
     notice_ok = notice is None or (notice["sha256_verified"] and notice["matches_entry"])
-    return bool(entry["hash_verified"] and entry["links_verified"] and notice_ok)
+    anchor = entry.get("anchor")
+    anchor_ok = anchor is None or anchor["verified"]
+    return bool(entry["hash_verified"] and entry["links_verified"] and notice_ok and anchor_ok)
+
+
+def _anchor(tx: Tx, seqs: list[int], anchors: list[Found]) -> dict[int, dict[str, Any]]:
+    """For each entry, the first signed checkpoint at or after it and whether the chain from
+    the entry to the checkpoint's seq, every hash recomputed, ends at the signed hash: then
+    the entry is exactly what the chain held when the checkpoint was signed. An entry newer
+    than every checkpoint has no anchor (None) yet."""
+    signed = sorted((a.checkpoint for a in anchors if a.checkpoint), key=lambda c: c.seq)
+    result: dict[int, dict[str, Any]] = {}
+    for seq in seqs:
+        checkpoint = next((c for c in signed if c.seq >= seq), None)
+        if checkpoint is None:
+            continue
+        segment = iter_entries(tx, after=seq - 1, upto=checkpoint.seq)
+        result[seq] = {
+            "checkpoint_seq": checkpoint.seq,
+            "checkpoint_at": checkpoint.at,
+            "verified": segment_reaches(segment, checkpoint.hash),
+        }
+    return result
 
 
 def render_proof_html(proof: dict[str, Any], *, locale: str = "en") -> str:

@@ -397,3 +397,18 @@ def verify_chain(entries: Iterable[LedgerEntry]) -> ChainFault | None:
         if fault:
             return fault
     return None
+
+
+def segment_reaches(entries: Iterable[LedgerEntry], target_hash: str) -> bool:
+    """True when `entries` (consecutive, in seq order) chain from the first to a last entry
+    whose recomputed hash is `target_hash`: each entry's hash recomputed from its content,
+    each `prev_hash` equal to the previous entry's. Anchors every entry of the segment to a
+    signed checkpoint of its last seq."""
+    expected_seq: int | None = None
+    computed: str | None = None
+    for entry in entries:
+        if expected_seq is not None and (entry.seq != expected_seq or entry.prev_hash != computed):
+            return False
+        computed = entry_hash(entry)
+        expected_seq = entry.seq + 1
+    return computed == target_hash

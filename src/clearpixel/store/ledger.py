@@ -432,16 +432,16 @@ def _row(entry: LedgerEntry) -> dict[str, Any]:
     return {name: getattr(entry, name) for name in _COLUMNS}
 
 
-def iter_entries(tx: Tx, *, batch: int = 10000) -> Iterator[LedgerEntry]:
-    """Every entry in stored seq order, read in batches."""
-    last = 0
+def iter_entries(
+    tx: Tx, *, batch: int = 10000, after: int = 0, upto: int | None = None
+) -> Iterator[LedgerEntry]:
+    """Every entry in stored seq order (those with `after` < seq <= `upto`), in batches."""
+    last = after
     while True:
-        rows = tx.execute(
-            sa.select(consent_ledger)
-            .where(consent_ledger.c.seq > last)
-            .order_by(consent_ledger.c.seq)
-            .limit(batch)
-        ).all()
+        query = sa.select(consent_ledger).where(consent_ledger.c.seq > last)
+        if upto is not None:
+            query = query.where(consent_ledger.c.seq <= upto)
+        rows = tx.execute(query.order_by(consent_ledger.c.seq).limit(batch)).all()
         if not rows:
             return
         yield from (_entry(row) for row in rows)
