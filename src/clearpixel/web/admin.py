@@ -111,17 +111,20 @@ def stylesheet() -> FileResponse:
     return FileResponse(STATIC / "admin.css", media_type="text/css; charset=utf-8")
 
 
-@router.get("/login")
-def login_page(request: Request, next: str = "/admin") -> Response:
+def _login_form(
+    request: Request, nonce: str, target: str, *, error: str = "", status: int = 200
+) -> Response:
+    """The sign-in page, its CSRF token bound to the pre-session cookie `nonce` (set again,
+    HttpOnly, SameSite=Lax, Secure on https)."""
     ctx = get_ctx(request)
-    nonce = request.cookies.get(PRE_COOKIE) or access.new_nonce()
     response = _render(
         request,
         "login.html",
         None,
+        status_code=status,
         login_csrf=access.csrf_token(ctx, nonce),
-        next=_safe_next(next),
-        error="",
+        next=target,
+        error=error,
     )
     response.set_cookie(
         PRE_COOKIE,
@@ -135,6 +138,12 @@ def login_page(request: Request, next: str = "/admin") -> Response:
     return response
 
 
+@router.get("/login")
+def login_page(request: Request, next: str = "/admin") -> Response:
+    nonce = request.cookies.get(PRE_COOKIE) or access.new_nonce()
+    return _login_form(request, nonce, _safe_next(next))
+
+
 @router.post("/login")
 async def login(request: Request) -> Response:
     ctx = get_ctx(request)
@@ -144,25 +153,7 @@ async def login(request: Request) -> Response:
     fresh = nonce or access.new_nonce()
 
     def again(message: str, status: int) -> Response:
-        response = _render(
-            request,
-            "login.html",
-            None,
-            status_code=status,
-            login_csrf=access.csrf_token(ctx, fresh),
-            next=target,
-            error=message,
-        )
-        response.set_cookie(
-            PRE_COOKIE,
-            fresh,
-            max_age=3600,
-            httponly=True,
-            samesite="lax",
-            secure=_secure(request, ctx),
-            path="/admin",
-        )
-        return response
+        return _login_form(request, fresh, target, error=message, status=status)
 
     if not access.csrf_ok(ctx, nonce, str(form.get("csrf") or "")):
         return again("This form expired; please sign in again.", 400)
