@@ -72,3 +72,16 @@ def test_check_warns_while_organisation_settings_are_the_example_defaults(cli):
         "status": "ok",
         "detail": "Atelier Lumière",
     }
+
+
+def test_entries_left_unanchored_by_a_stale_checkpoint_are_a_warning(cli, ctx):
+    (cid,) = make_contacts(ctx, make_list(ctx), [None])
+    ensure_ledger_key(ctx.settings)
+    cli("ledger", "checkpoint")  # at FIXED_NOW, of an empty ledger
+    record_decision(ctx.db, cid, granted=1, method=Method.API, now=ctx.now(), cooldown=ctx.cooldown)
+    fresh = json.loads(cli("check", "--json").stdout)
+    assert {f["topic"]: f["status"] for f in fresh}["consent ledger"] == "ok"
+    cli.env = {**cli.env, "CLEARPIXEL_CHECKPOINT_MINUTES": "0.0001"}  # the schedule is late
+    stale = {f["topic"]: f for f in json.loads(cli("check", "--json").stdout)}
+    assert stale["consent ledger"]["status"] == "warning"
+    assert "the newest 1 are not anchored" in stale["consent ledger"]["detail"]

@@ -9,6 +9,7 @@ and a stored notice that lacks a required element.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from enum import StrEnum
 from urllib.parse import urlsplit
 
@@ -101,7 +102,8 @@ def _placeholders(ctx: Context) -> Finding:
 
 
 def _ledger(ctx: Context) -> Finding:
-    report = verify_ledger(ctx, checkpoints=gather(ctx.settings))
+    found = gather(ctx.settings)
+    report = verify_ledger(ctx, checkpoints=found)
     if report.fault:
         where = f"entry {report.fault.seq}: " if report.fault.seq else ""
         return Finding("consent ledger", Status.FAIL, f"{where}{report.fault.problem}")
@@ -111,6 +113,17 @@ def _ledger(ctx: Context) -> Finding:
             Status.WARNING,
             f"{report.entries} entries, chain intact, but no signed checkpoint anchors it "
             "outside the database: run `clearpixel ledger checkpoint` and keep a copy elsewhere",
+        )
+    latest = max((f.checkpoint for f in found if f.checkpoint), key=lambda c: c.seq)
+    unanchored = report.entries - latest.seq
+    age = ctx.now() - datetime.fromisoformat(latest.at)
+    if unanchored and age > 2 * timedelta(minutes=ctx.settings.checkpoint_minutes):
+        return Finding(
+            "consent ledger",
+            Status.WARNING,
+            f"{report.entries} entries, chain intact, but the newest {unanchored} are not "
+            f"anchored: the latest checkpoint is of {latest.at} (does `serve` run? "
+            "`clearpixel ledger checkpoint` writes one now)",
         )
     return Finding(
         "consent ledger",
