@@ -11,11 +11,16 @@ or trickles its head a byte at a time, stays open for ever. Here:
   (or of the first byte after its previous response), else it is closed;
 - a request body must arrive within `BODY_TIMEOUT` seconds plus one second per
   `BODY_MIN_RATE` bytes it announces, else the connection is closed.
+
+A deadline is a number on the connection, checked by one sweep of the server's connections
+every `SWEEP_EVERY` seconds: no timer is armed per request, so the pixel path pays almost
+nothing for it.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterable
 from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
@@ -24,6 +29,7 @@ MAX_HEAD_BYTES = 32 * 1024
 HEAD_TIMEOUT = 10.0
 BODY_TIMEOUT = 30.0
 BODY_MIN_RATE = 128 * 1024
+SWEEP_EVERY = 0.5
 
 _TOO_LARGE = b"Request header fields too large.\n"
 _431 = (
@@ -37,61 +43,57 @@ class _HeadTooLarge(Exception):
     pass
 
 
+async def _sweep(connections: Iterable[object], loop: asyncio.AbstractEventLoop) -> None:
+    """Close every guarded connection past its deadline, for as long as the server runs."""
+    while True:
+        await asyncio.sleep(SWEEP_EVERY)
+        now = loop.time()
+        for connection in list(connections):
+            if isinstance(connection, GuardedHttpProtocol) and 0 < connection.deadline < now:
+                connection.too_slow()
+
+
 class GuardedHttpProtocol(HttpToolsProtocol):
-    """uvicorn's httptools protocol with a bounded request head and request timeouts."""
+    """uvicorn's httptools protocol with a bounded request head and request deadlines."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._in_head = True
         self._received = 0  # bytes of the current head received so far
-        self._head = 0  # bytes of the current head parsed so far
         self._head_too_large = False
-        self._deadline: asyncio.TimerHandle | None = None
+        self.deadline = 0.0  # loop time by which the current head or body must be in; 0: none
 
-    def _arm(self, seconds: float) -> None:
-        self._disarm()
-        self._deadline = self.loop.call_later(seconds, self._too_slow)
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self.deadline = self.loop.time() + HEAD_TIMEOUT
+        state = self.server_state
+        if getattr(state, "clearpixel_sweeper", None) is None:
+            sweeper = self.loop.create_task(_sweep(self.connections, self.loop))
+            state.clearpixel_sweeper = sweeper  # type: ignore[attr-defined]
 
-    def _disarm(self) -> None:
-        if self._deadline is not None:
-            self._deadline.cancel()
-            self._deadline = None
-
-    def _too_slow(self) -> None:
-        self._deadline = None
+    def too_slow(self) -> None:
+        """The deadline passed: close the connection (a request in progress sees the client
+        leave)."""
+        self.deadline = 0.0
         if not self.transport.is_closing():
             self.transport.close()
 
     def _refuse_head(self) -> None:
-        self._disarm()
+        self.deadline = 0.0
         if not self.transport.is_closing():
             self.transport.write(_431)
             self.transport.close()
-
-    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        super().connection_made(transport)
-        self._arm(HEAD_TIMEOUT)
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self._disarm()
-        super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
         if self.transport.is_closing():
             return
         if self._in_head:
-            if self._deadline is None:
-                self._arm(HEAD_TIMEOUT)  # the next request on a kept-alive connection
+            if not self.deadline:
+                self.deadline = self.loop.time() + HEAD_TIMEOUT  # the next request
             self._received += len(data)
         super().data_received(data)
         if self._in_head and self._received > MAX_HEAD_BYTES:
             self._refuse_head()  # all of it is head: nothing of a body arrives before it ends
-
-    def _count(self, size: int) -> None:
-        self._head += size
-        if self._head > MAX_HEAD_BYTES:
-            self._head_too_large = True
-            raise _HeadTooLarge  # the parser stops; uvicorn answers through send_400_response
 
     def send_400_response(self, msg: str) -> None:
         if self._head_too_large:
@@ -99,32 +101,28 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         else:
             super().send_400_response(msg)
 
-    def on_message_begin(self) -> None:
-        self._head = 0
-        super().on_message_begin()
-
-    def on_url(self, url: bytes) -> None:
-        self._count(len(url))
-        super().on_url(url)
-
-    def on_header(self, name: bytes, value: bytes) -> None:
-        self._count(len(name) + len(value) + 4)
-        super().on_header(name, value)
-
     def on_headers_complete(self) -> None:
-        self._in_head = False
-        self._received = 0
+        size = len(self.url)
         announced = 0
         for name, value in self.headers:
+            size += len(name) + len(value) + 4
             if name == b"content-length" and value.isdigit():
                 announced = int(value)
-        self._arm(BODY_TIMEOUT + announced / BODY_MIN_RATE)
+        if size > MAX_HEAD_BYTES:  # a head that arrived whole in one read
+            self._head_too_large = True
+            raise _HeadTooLarge  # the parser stops; uvicorn answers via send_400_response
+        self._in_head = False
+        self._received = 0
+        self.deadline = self.loop.time() + BODY_TIMEOUT + announced / BODY_MIN_RATE
         super().on_headers_complete()
 
     def on_message_complete(self) -> None:
-        self._disarm()
+        self.deadline = 0.0
         super().on_message_complete()
 
     def on_response_complete(self) -> None:
         self._in_head = True
         super().on_response_complete()
+
+
+__all__ = ["GuardedHttpProtocol"]
