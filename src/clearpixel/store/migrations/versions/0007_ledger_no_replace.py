@@ -6,14 +6,14 @@ to rewrite an entry with the append-only triggers in place. A BEFORE INSERT trig
 before the conflict is resolved and refuses an insert whose seq already exists. (PostgreSQL
 has no REPLACE; its upsert is an UPDATE, which the existing trigger refuses.)
 
-Revision ID: 0006
-Revises: 0005
+Revision ID: 0007
+Revises: 0006
 """
 
 from alembic import op
 
-revision = "0006"
-down_revision = "0005"
+revision = "0007"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
