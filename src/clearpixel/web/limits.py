@@ -26,6 +26,7 @@ from clearpixel.context import Context
 
 API_PREFIX = "/api/v1/"
 API_OPEN = frozenset({"/api/v1/docs", "/api/v1/openapi.json", "/api/v1/docs/oauth2-redirect"})
+API_DOCS_ASSETS = "/api/v1/docs/static/"  # Swagger UI's script, style and icon
 STATE_KEY = "clearpixel_api_key_id"
 MB = 1024 * 1024
 
@@ -74,7 +75,11 @@ class RequestLimits:
             await self.app(scope, receive, send)
             return
         path: str = scope["path"]
-        if path.startswith(API_PREFIX) and path not in API_OPEN:
+        if (
+            path.startswith(API_PREFIX)
+            and path not in API_OPEN
+            and not path.startswith(API_DOCS_ASSETS)
+        ):
             key_id = await run_in_threadpool(self._key_id, scope)
             if key_id is None:
                 await self._answer(send, 401, "unauthorized", _key_message(scope))
