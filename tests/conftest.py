@@ -12,12 +12,18 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from hypothesis import settings as hypothesis_settings
 from typer.testing import CliRunner
 
 from clearpixel.config import Settings
 from clearpixel.context import Context, open_context
 from clearpixel.store.purposes import sync_purposes
 from clearpixel.web.server import ThreadedServer
+
+# Tests assert behaviour, not speed: no per-example deadline (a loaded machine would make
+# any deadline flaky).
+hypothesis_settings.register_profile("clearpixel", deadline=None)
+hypothesis_settings.load_profile("clearpixel")
 
 PG_URL = os.environ.get("CLEARPIXEL_TEST_DATABASE_URL", "")
 TEST_KEY = "test-signing-key-0123456789abcdef0123456789"
