@@ -56,23 +56,22 @@ def test_bulk_decision_that_changes_nothing_is_not_logged(ctx):
     assert result.entries == []
 
 
-def test_withdrawal_detaches_stored_personal_opens_but_keeps_clicks(ctx):
-    from clearpixel.store.schema import personal_events
+def test_withdrawal_forgets_every_personal_event_and_the_activity_dates(ctx):
+    from clearpixel.store.schema import contacts, personal_events
 
-    (cid,) = make_contacts(ctx, make_list(ctx), [3])
+    cid, other = make_contacts(ctx, make_list(ctx), [3, 1])
     with ctx.db.begin() as tx:
-        for event in ("open", "open", "click"):
+        for who, event in ((cid, "open"), (cid, "open"), (cid, "click"), (other, "click")):
             tx.execute(
                 personal_events.insert().values(
-                    campaign_id=1,
-                    contact_id=cid,
-                    event=event,
-                    at=ctx.now(),
-                    verdict="human",
-                    ip="203.0.113.0",
-                    user_agent="Mozilla/5.0 (Macintosh) leaky",
+                    campaign_id=1, contact_id=who, event=event, at=ctx.now(), verdict="human"
                 )
             )
+        tx.execute(
+            contacts.update().values(
+                last_open_date=ctx.now().date(), last_click_date=ctx.now().date()
+            )
+        )
     result = record_decision(
         ctx.db,
         cid,
@@ -82,12 +81,15 @@ def test_withdrawal_detaches_stored_personal_opens_but_keeps_clicks(ctx):
         cooldown=ctx.cooldown,
     )
     assert result.withdrawn == [cid]
-    assert result.detached_events == 2
+    assert result.forgotten_events == 3
     with ctx.db.connect() as conn:
         rows = conn.execute(sa.select(personal_events)).all()
-    assert len(rows) == 3  # campaign totals unchanged
-    opens = [r for r in rows if r.event == "open"]
-    assert all(r.contact_id is None and r.ip is None and r.user_agent is None for r in opens)
+        dates = {
+            r.id: (r.last_open_date, r.last_click_date) for r in conn.execute(sa.select(contacts))
+        }
+    assert [(r.contact_id, r.event) for r in rows] == [(other, "click")]
+    assert dates[cid] == (None, None)
+    assert dates[other] == (ctx.now().date(), ctx.now().date())
     assert flags_of(ctx, cid) == 2
 
 

@@ -13,7 +13,6 @@ from clearpixel.ingest.classify import (
     merge_ranges,
     parse_ranges,
     read_cidrs,
-    truncate_ip,
 )
 
 HOME_IP = "192.0.2.10"
@@ -125,12 +124,6 @@ def test_several_addresses_on_one_message_within_seconds_is_a_burst():
 def test_scanner_network_is_marked_for_the_delivery_check(classifier):
     result = classifier.classify(ip="148.163.130.10", user_agent=USER_AGENTS[3][0])
     assert result.scanner_net and result.verdict is Verdict.HUMAN
-
-
-def test_truncate_ip():
-    assert truncate_ip("203.0.113.77") == "203.0.113.0/24"
-    assert truncate_ip("2001:db8:1234:5678::1") == "2001:db8:1234::/48"
-    assert truncate_ip("garbage") == ""
 
 
 def test_range_set_and_loading_ranges():

@@ -52,11 +52,7 @@ def test_personal_pixel_answers_the_gif_and_records_one_open(ctx, live_server, c
     assert_gif(*request(live_server.url, path, headers={"User-Agent": UA}))
     assert eventually(lambda: hit_count(ctx) == 1)
     (event,) = rows(ctx, "personal_events")
-    assert (event["contact_id"], event["verdict"], event["ip"]) == (
-        contact,
-        "human",
-        "127.0.0.0/24",
-    )
+    assert (event["contact_id"], event["verdict"]) == (contact, "human")
 
 
 def test_head_answers_the_same_and_records_nothing(ctx, live_server, campaign):
@@ -156,8 +152,9 @@ def test_click_on_a_campaign_created_after_start_is_found(ctx, live_server):
 
 
 def test_open_after_withdrawal_over_http_leaves_no_ip_or_user_agent(ctx, live_server, campaign):
-    """R5/R17 end to end: stored opens are detached by the withdrawal, and a later hit on the
-    earlier pixel stores nothing personal: neither the address nor the user agent remains."""
+    """R5/R17 end to end: the requester's address and user agent are never stored, the stored
+    open is forgotten by the withdrawal, and a later hit on the earlier pixel stores nothing
+    personal."""
     from clearpixel.consent import record_decision
     from clearpixel.domain.ledger import Method
     from tests.ingest.builders import find_text_anywhere
@@ -167,7 +164,8 @@ def test_open_after_withdrawal_over_http_leaves_no_ip_or_user_agent(ctx, live_se
     marker_ua = UA + " LeakMarker/7"
     request(live_server.url, path, headers={"User-Agent": marker_ua})
     assert eventually(lambda: hit_count(ctx) == 1)
-    assert find_text_anywhere(ctx, ["LeakMarker", "127.0.0."])  # stored while consenting
+    assert find_text_anywhere(ctx, ["LeakMarker", "127.0.0."]) == []  # not even while consenting
+    assert [e["contact_id"] for e in rows(ctx, "personal_events")] == [contact]
 
     record_decision(
         ctx.db,
@@ -180,5 +178,5 @@ def test_open_after_withdrawal_over_http_leaves_no_ip_or_user_agent(ctx, live_se
     assert_gif(*request(live_server.url, path, headers={"User-Agent": marker_ua}))
     assert eventually(lambda: hit_count(ctx) == 2)
     assert find_text_anywhere(ctx, ["LeakMarker", "127.0.0."]) == []
-    assert all(e["contact_id"] is None for e in rows(ctx, "personal_events"))
+    assert rows(ctx, "personal_events") == []
     assert drop_count(ctx, "withdrawn") == 1

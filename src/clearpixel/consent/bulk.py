@@ -59,7 +59,7 @@ def bulk_change(
     """Grant (or revoke) `purpose` for the contacts of `list_name`; see the module docstring.
 
     Effects: one ledger entry (method `bulk`, evidence `{"basis": basis}`) and new flags per
-    changed contact; a revoke of open tracking also detaches stored personal opens and
+    changed contact; a revoke of open tracking also forgets stored personal events and
     starts the consent-request cool-down (as every withdrawal does). Raises ClearpixelError
     for a missing basis, an unknown list or purpose; then nothing is written.
     """
@@ -90,7 +90,7 @@ def bulk_change(
             seen = total
         else:
             seen = 0
-        # A revoke can withdraw consent (events detached, cool-down started): decision by
+        # A revoke can withdraw consent (events forgotten, cool-down started): decision by
         # decision through record_decisions, in batches.
         for batch in (
             []

@@ -3,8 +3,9 @@
 Every path that changes `privacy_flags` (signup form, consent page, preference page, one-click
 withdrawal, import, API, bulk update, admin) calls `record_decision` or its batch form
 `record_decisions`. Inside one transaction they append the chained ledger entries, write the
-new flags (NULL-safe, R15), and for each contact that lost open-tracking consent detach its
-stored personal open events (R5) and start the consent-request cool-down (R8).
+new flags (NULL-safe, R15), and for each contact that lost open-tracking consent forget what
+the tracking produced about it (R5, R20: its personal events, opens and clicks, and its
+last-open and last-click dates) and start the consent-request cool-down (R8).
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ from typing import Any
 from clearpixel.domain.flags import OPEN_TRACKING_BIT, has_open_tracking
 from clearpixel.domain.ledger import PERSONAL_METHODS, Decision, LedgerEntry, Method
 from clearpixel.store import Database, Tx
-from clearpixel.store.contacts import get_contact, set_cooldown
-from clearpixel.store.events import detach_personal_events
+from clearpixel.store.contacts import clear_activity_dates, get_contact, set_cooldown
+from clearpixel.store.events import forget_personal_events
 from clearpixel.store.ledger import Change, append_changes, apply_decisions, grant_to_targets
 
 
@@ -28,7 +29,16 @@ class DecisionResult:
 
     entries: list[LedgerEntry] = field(default_factory=list)
     withdrawn: list[int] = field(default_factory=list)
-    detached_events: int = 0
+    forgotten_events: int = 0
+
+
+def _forget_tracking(tx: Tx, contact_ids: list[int]) -> int:
+    """What the tracking produced about contacts that withdrew: their personal events and
+    activity dates. Returns how many events went."""
+    if not contact_ids:
+        return 0
+    clear_activity_dates(tx, contact_ids)
+    return forget_personal_events(tx, contact_ids)
 
 
 def record_decisions(
@@ -42,8 +52,9 @@ def record_decisions(
 
     Effects: one ledger entry per decision that changes flags (decisions a person made are
     logged even without a change, as proof of the choice, unless `keep_unchanged` says
-    otherwise); contacts' `privacy_flags`; for contacts that lose bit 1, personal open events
-    detached; for every refusal or withdrawal of bit 1, `consent_cooldown_until` set (R8).
+    otherwise); contacts' `privacy_flags`; for contacts that lose bit 1, their personal
+    events deleted and activity dates cleared; for every refusal or withdrawal of bit 1,
+    `consent_cooldown_until` set (R8).
     """
     if not decisions:
         return DecisionResult()
@@ -60,7 +71,7 @@ def record_decisions(
             if has_open_tracking(e.flags_before) and not has_open_tracking(e.flags_after)
         }
     )
-    detached = detach_personal_events(tx, withdrawn) if withdrawn else 0
+    forgotten = _forget_tracking(tx, withdrawn)
     refused = sorted(
         {
             e.contact_id
@@ -70,7 +81,7 @@ def record_decisions(
     )
     if refused:
         set_cooldown(tx, refused, entries[-1].at + cooldown)
-    return DecisionResult(entries=entries, withdrawn=withdrawn, detached_events=detached)
+    return DecisionResult(entries=entries, withdrawn=withdrawn, forgotten_events=forgotten)
 
 
 def record_bulk_grant(
@@ -90,7 +101,7 @@ def record_bulk_grant(
 
     Effects: one ledger entry per changed contact (method bulk), their flags
     `COALESCE(flags, 0) | bit` (R15). A grant only adds bits, so there is no withdrawal to
-    detach or cool down. `progress` is called with the number of contacts handled so far.
+    forget or cool down. `progress` is called with the number of contacts handled so far.
     """
     return grant_to_targets(
         tx,
@@ -122,8 +133,8 @@ def record_changes(
     entries were written.
 
     Effects: as `record_decisions`: one ledger entry per change, the new flags, and for
-    contacts that lose bit 1 their personal open events detached (R5) and, for a refusal or
-    withdrawal of bit 1, the consent-request cool-down started (R8).
+    contacts that lose bit 1 their personal events and activity dates forgotten (R5) and,
+    for a refusal or withdrawal of bit 1, the consent-request cool-down started (R8).
     """
     written = append_changes(
         tx, batches, list_id=list_id, method=method, at=now, actor=actor, progress=progress
@@ -131,8 +142,7 @@ def record_changes(
     withdrawn = sorted(
         cid for cid, before, after, _ in written.lost_open_tracking if has_open_tracking(before)
     )
-    if withdrawn:
-        detach_personal_events(tx, withdrawn)
+    _forget_tracking(tx, withdrawn)
     refused = sorted(
         cid for cid, _, _, revoked in written.lost_open_tracking if revoked & OPEN_TRACKING_BIT
     )

@@ -107,7 +107,7 @@ def answer_consent_page(
 
     Effects, one transaction: the request's outcome claimed; one `consent_page` ledger entry
     granting or revoking open tracking with the notice shown; on refusal, cool-down (R8) and
-    detached personal events if consent existed (R5). A replay records nothing.
+    personal events forgotten if consent existed (R5). A replay records nothing.
     Raises InvalidLink, CsrfRejected.
     """
     now = ctx.now()

@@ -94,7 +94,7 @@ def withdraw_all(
     """Stop tracking: revoke every purpose (flags become 0).
 
     Effects, one transaction: a `preference_page` ledger entry (written even if nothing was
-    granted: it is the person's choice), flags, personal events detached (R5), cool-down (R8).
+    granted: it is the person's choice), flags, personal events forgotten (R5), cool-down (R8).
     Raises InvalidLink, CsrfRejected.
     """
     contact_id = _checked(ctx, token, nonce, csrf_token)

@@ -54,10 +54,10 @@ class HitSource(StrEnum):
 class Hit:
     """One verified, classified hit as the request path hands it to the ingest buffer.
 
-    `ip` is already truncated (/24, /48) and, like `user_agent`, is kept only until ingest
-    knows whether the contact consents now (R17); anonymous and deliverability hits carry
-    neither. `scanner_net` says the address is in a scanner network, which makes the hit a
-    machine open if it came within seconds of delivery (decided at ingest, which knows when).
+    It never carries the requester's IP address or user agent: they are read at the edge to
+    classify the hit and dropped there (R17, R20), so no buffer, spill file or journal can
+    hold them. `scanner_net` says the address is in a scanner network, which makes the hit
+    a machine open if it came within seconds of delivery (decided at ingest, which knows when).
     """
 
     source: HitSource
@@ -71,8 +71,6 @@ class Hit:
     reason: str = ""
     rule: str = ""
     scanner_net: bool = False
-    ip: str = ""
-    user_agent: str = ""
 
     @property
     def kind(self) -> HitKind:

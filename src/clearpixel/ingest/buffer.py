@@ -3,8 +3,13 @@ append-only local file when the database cannot take a batch, and replays that f
 each batch exactly once, when it can.
 
 In hand-off mode (`handoff=True`, `clearpixel serve --ingest-process`) the serving process
-never ingests: every batch is appended to its spill file, and the ingest worker
-(ingest/worker.py, another process) tails those files and applies them, each batch id once.
+never ingests: every batch is written to a spill file of its own, and the ingest worker
+(ingest/worker.py, another process) applies them, each batch id once, and removes each file
+as soon as its batch is committed.
+
+What goes to disk is what ingest needs to count a hit (source, campaign, contact, link,
+purposes, verdict, reason, rule, time), never who made it: hits carry no IP address or user
+agent (R20). Contact ids and exact times stay on disk only until their batch is committed.
 
 The request path only appends to a list (no I/O, no lock: one event loop). A flusher task
 hands batches to the pipeline in a worker thread. When a batch fails it is appended, with its
@@ -52,9 +57,10 @@ _FIELDS = (
     "reason",
     "rule",
     "scanner_net",
-    "ip",
-    "user_agent",
 )
+# Spill lines written before hits lost their IP and user agent carried them last: a file left
+# by an older version is still replayed, without them.
+_OLD_WIDTH = len(_FIELDS) + 2
 
 
 def batch_to_json(batch: Batch) -> str:
@@ -66,6 +72,8 @@ def batch_from_json(line: str) -> Batch:
     data = json.loads(line)
     hits = []
     for values in data["hits"]:
+        if len(values) == _OLD_WIDTH:
+            values = values[: len(_FIELDS)]
         fields: dict[str, Any] = dict(zip(_FIELDS, values, strict=True))
         fields["source"] = HitSource(fields["source"])
         fields["verdict"] = Verdict(fields["verdict"])
@@ -124,9 +132,6 @@ class SpillFiles:
         if self._own_handle is not None:
             self._own_handle.close()
         self._own, self._own_handle = None, None
-
-    def size(self) -> int:
-        return self._own_handle.tell() if self._own_handle is not None else 0
 
     def replay(self, ingest: Callable[[Batch], object]) -> int:
         """Ingest every spilled batch in order, oldest file first; a file is removed once all
@@ -214,7 +219,6 @@ class HitBuffer:
         capacity: int = 500_000,
         retry_after: float = 0.5,
         handoff: bool = False,
-        rotate_bytes: int = 64 << 20,
     ) -> None:
         self._ingest = ingest
         self.spill = SpillFiles(spill_dir)
@@ -224,7 +228,6 @@ class HitBuffer:
         self.capacity = capacity
         self.retry_after = retry_after
         self.handoff = handoff
-        self.rotate_bytes = rotate_bytes
         self._hits: list[Hit] = []
         self._drops: Counter[str] = Counter()
         self._run = uuid.uuid4().hex[:16]
@@ -323,10 +326,10 @@ class HitBuffer:
     def _write(self, batch: Batch | None) -> None:
         if self.handoff:
             if batch is not None:
+                # one file per batch: the worker removes it once the batch is committed
                 self.spill.append(batch)
+                self.spill.release()
                 self.spilled_batches += 1
-                if self.spill.size() >= self.rotate_bytes:
-                    self.spill.release()
             return
         if self.spill.pending():
             if batch is not None:

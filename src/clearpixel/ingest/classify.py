@@ -130,18 +130,6 @@ def parse_ip(ip: str) -> tuple[int, int] | None:
         return None
 
 
-def truncate_ip(ip: str) -> str:
-    """The network an address belongs to: /24 for IPv4, /48 for IPv6 (R17); "" if invalid."""
-    parsed = parse_ip(ip)
-    if parsed is None:
-        return ""
-    version, value = parsed
-    if version == 4:
-        return socket.inet_ntop(socket.AF_INET, (value & ~0xFF).to_bytes(4, "big")) + "/24"
-    network = (value >> 80) << 80
-    return socket.inet_ntop(socket.AF_INET6, network.to_bytes(16, "big")) + "/48"
-
-
 def _packaged(name: str) -> str:
     return (resources.files("clearpixel.ingest") / RULES_DIR / name).read_text()
 

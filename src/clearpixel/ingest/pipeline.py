@@ -3,9 +3,10 @@
 Each batch runs the named steps of `STEPS` in one transaction. A step may drop a hit with a
 typed reason (`DropReason`); drops are counted in `hit_drops`, never silent. The consent check
 is made here, from the flags *now* (DESIGN §3, R5): a personal pixel of a contact who has since
-withdrawn becomes an anonymous count and keeps nothing personal. IP and user agent survive
-only for contacts who consent now, the IP already truncated (R17). Deliverability hits only
-overwrite `last_open_date` (R6); clicks are always recorded with their contact (R14).
+withdrawn becomes an anonymous count and keeps nothing personal, and so does a click in mail
+sent to that contact personally. Hits carry no IP address or user agent: those were dropped
+at the edge once the hit was classified (R17, R20). Deliverability hits only overwrite
+`last_open_date` (R6); other clicks are always recorded with their contact (R14).
 
 Steps: resolve_campaigns → load_sends → load_flags → classify_timing → decide →
 count_uniques → write_events → bump_counters → update_dates → count_drops.
@@ -22,7 +23,6 @@ from functools import lru_cache
 from typing import Any
 
 from clearpixel.domain.events import DropReason, Hit, HitKind, HitSource, MachineReason, Verdict
-from clearpixel.domain.flags import has_open_tracking
 from clearpixel.domain.policy import MessageKind, TrackingMode, TrackingPolicy, decide_at_ingest
 from clearpixel.store import Database, Tx
 from clearpixel.store import tracking as store
@@ -194,6 +194,9 @@ def decide(state: BatchState) -> None:
             item.personal = item.contact_known
             if not item.contact_known:
                 state.drop(item, DropReason.UNKNOWN_CONTACT)
+            elif item.sent_mode is TrackingMode.PERSONAL and not _still_personal(state, item):
+                # mail sent personally to a contact who has withdrawn since (R5)
+                state.drop(item, DropReason.WITHDRAWN)
             continue
         item.mode = decide_at_ingest(state.policy, item.kind, item.sent_mode, item.flags)
         if item.sent_mode is TrackingMode.ANONYMOUS:
@@ -207,14 +210,19 @@ def decide(state: BatchState) -> None:
             state.drop(item, DropReason.WITHDRAWN)
 
 
+def _still_personal(state: BatchState, item: Item) -> bool:
+    """Whether mail of this kind would still be tracked personally for the contact now."""
+    mode = decide_at_ingest(state.policy, item.kind, TrackingMode.PERSONAL, item.flags)
+    return mode is TrackingMode.PERSONAL
+
+
 def write_events(state: BatchState) -> None:
-    """Personal opens and clicks, with truncated IP and user agent only for contacts who
-    consent to personal tracking now (R17)."""
+    """Personal opens and clicks: campaign, contact, link, time and verdict, nothing about
+    the requester (R17)."""
     for item in state.live():
         if not item.personal:
             continue
         hit = item.hit
-        keep = has_open_tracking(item.flags)
         state.events.append(
             {
                 "campaign_id": hit.campaign_id,
@@ -225,8 +233,6 @@ def write_events(state: BatchState) -> None:
                 "verdict": str(item.verdict),
                 "reason": item.reason or None,
                 "rule": item.rule[:64] or None,
-                "ip": (hit.ip or None) if keep else None,
-                "user_agent": (hit.user_agent[:512] or None) if keep else None,
             }
         )
     insert_personal_events(state.tx, state.events)

@@ -1,9 +1,10 @@
 """The hit path's service: verify a token, classify the requester, queue a small record.
 
 No database on the request path for pixels. Bad tokens are counted and answered like any
-other hit by the web layer; nothing is attributed to anyone (R12). The IP is truncated here
-(/24, /48) and carried with the user agent only for per-recipient hits, until ingest knows
-whether the contact consents now (R17); anonymous and deliverability hits carry neither.
+other hit by the web layer; nothing is attributed to anyone (R12). The requester's IP address
+and user agent serve the classification here and go no further (R17, R20): whatever the
+contact's consent, the hit handed on names the verdict, never who made the request, so no
+buffer, spill file, journal or event can hold them.
 """
 
 from __future__ import annotations
@@ -19,14 +20,13 @@ from clearpixel.context import Context
 from clearpixel.domain.events import DropReason, Hit, HitSource
 from clearpixel.domain.tokens import TokenError, TokenKind
 from clearpixel.ingest.buffer import HitBuffer
-from clearpixel.ingest.classify import Classifier, Rules, load_rules, truncate_ip
+from clearpixel.ingest.classify import Classifier, Rules, load_rules
 from clearpixel.ingest.links import LinkCache, safe_location
 from clearpixel.ingest.pipeline import Pipeline
 from clearpixel.ingest.worker import IngestWorker
 
 log = logging.getLogger("clearpixel.ingest")
 PUBLIC_ID = re.compile(r"[A-Za-z0-9_-]{1,32}")
-MAX_UA = 512
 PIXEL_KINDS = (TokenKind.PIXEL, TokenKind.DELIVERABILITY)
 
 
@@ -118,7 +118,6 @@ class Tracker:
             message=(proof.campaign_id, proof.contact_id),
             at=at,
         )
-        personal = source is HitSource.PERSONAL
         self.buffer.add(
             Hit(
                 source=source,
@@ -130,8 +129,6 @@ class Tracker:
                 reason=verdict.reason,
                 rule=verdict.rule,
                 scanner_net=verdict.scanner_net,
-                ip=truncate_ip(ip) if personal else "",
-                user_agent=user_agent[:MAX_UA] if personal else "",
             )
         )
 
@@ -199,8 +196,6 @@ class Tracker:
                     reason=verdict.reason,
                     rule=verdict.rule,
                     scanner_net=verdict.scanner_net,
-                    ip=truncate_ip(ip),
-                    user_agent=user_agent[:MAX_UA],
                 )
             )
         return location

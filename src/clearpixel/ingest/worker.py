@@ -1,14 +1,15 @@
 """The ingest worker (`clearpixel ingest`): applies the batches that serving processes in
-hand-off mode append to `data_dir/spill/*.jsonl`, in order, each batch id exactly once.
+hand-off mode write to `data_dir/spill/*.jsonl`, in order, each batch id exactly once.
 
-A serving process holds an exclusive lock on the file it appends to (ingest/buffer.py). The
-worker tails every file: it reads the complete lines past its offset and ingests each batch
-through the pipeline, whose transaction records the batch id, so a batch read twice (a
-restarted worker starts from the top of each file; two workers may race) is applied once. When
-a file's lock is free its writer has closed it (rotation, stop) or died: the worker takes the
+A serving process writes each batch to a file of its own, under an exclusive lock it holds
+until the line is fsynced (ingest/buffer.py). The worker reads every file: it ingests each
+complete batch through the pipeline, whose transaction records the batch id, so a batch read
+twice (a restarted worker starts from the top of each file; two workers may race) is applied
+once. When a file's lock is free its writer is done with it (or died): the worker takes the
 lock, reads to the end, counts a torn last line (kill -9 mid-write) as unreadable, and removes
-the file. If the database fails the worker keeps the offset and retries after a pause: the
-files are the queue, so nothing is lost while it is down.
+the file, so a batch stays on disk only until it is committed. If the database fails the
+worker keeps the files and retries after a pause: the files are the queue, so nothing is
+lost while it is down.
 """
 
 from __future__ import annotations

@@ -163,6 +163,16 @@ def set_cooldown(tx: Tx, contact_ids: Sequence[int], until: datetime) -> None:
         )
 
 
+def clear_activity_dates(tx: Tx, contact_ids: Sequence[int]) -> None:
+    """Withdrawal (R5, R20): `last_open_date` and `last_click_date` of these contacts go."""
+    for start in range(0, len(contact_ids), 1000):
+        tx.execute(
+            contacts.update()
+            .where(contacts.c.id.in_(contact_ids[start : start + 1000]))
+            .values(last_open_date=None, last_click_date=None)
+        )
+
+
 def iter_contacts(tx: Tx, list_id: int, *, batch: int = 5000) -> Iterator[Contact]:
     """Every contact of a list in id order, read in batches (memory stays flat)."""
     last = 0

@@ -1,7 +1,16 @@
-"""Engine set-up for SQLite (embedded default, WAL) and PostgreSQL, transactions, migrations."""
+"""Engine set-up for SQLite (embedded default, WAL) and PostgreSQL, transactions, migrations.
+
+SQLite runs with `secure_delete`, so the bytes of a deleted or rewritten row are overwritten
+with zeros in the database file; a transaction that forgot personal data asks, through
+`wipe_after_commit`, for a checkpoint once it commits, which copies the zeroed pages into the
+database file and truncates the write-ahead log, where the old pages would otherwise stay
+readable. (PostgreSQL keeps old row versions until vacuum reuses their space; what must not
+outlive a withdrawal is therefore never stored there in the first place.)
+"""
 
 from __future__ import annotations
 
+import logging
 import os
 import sqlite3
 from collections.abc import Iterator
@@ -20,6 +29,13 @@ from clearpixel.domain.errors import ClearpixelError
 Tx = Connection
 MIGRATIONS = Path(__file__).parent / "migrations"
 _READ_ONLY = "clearpixel_read_only"
+_WIPE = "clearpixel_wipe_after_commit"
+log = logging.getLogger("clearpixel.store")
+
+
+def wipe_after_commit(tx: Tx) -> None:
+    """Ask `Database.begin` to wipe freed pages once `tx` commits (see the module docstring)."""
+    tx.info[_WIPE] = True
 
 
 class StoreError(ClearpixelError, RuntimeError):
@@ -71,6 +87,7 @@ def _configure_sqlite(engine: sa.Engine, *, path: str | None) -> sa.Engine:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA secure_delete=ON")
         cursor.close()
 
     if path is not None:
@@ -110,9 +127,34 @@ class Database:
 
     @contextmanager
     def begin(self) -> Iterator[Tx]:
-        """One transaction: committed when the block ends, rolled back if it raises."""
+        """One transaction: committed when the block ends, rolled back if it raises. If the
+        transaction asked for it (`wipe_after_commit`), freed pages are wiped after the commit."""
+        wipe = False
         with self.engine.begin() as conn:
-            yield conn
+            try:
+                yield conn
+            finally:
+                wipe = bool(conn.info.pop(_WIPE, False))
+        if wipe:
+            self.wipe_freed_pages()
+
+    def wipe_freed_pages(self) -> None:
+        """SQLite: checkpoint the write-ahead log into the database file and truncate it, so the
+        pages a deletion replaced are gone from both (their free space was zeroed by
+        `secure_delete`). Waits for readers up to the busy timeout; if one still holds an old
+        snapshot, the log is kept and the next checkpoint removes it. A no-op on PostgreSQL."""
+        if self.dialect != "sqlite":
+            return
+        raw = self.engine.raw_connection()
+        try:
+            cursor = raw.cursor()
+            cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            busy = (cursor.fetchone() or (0,))[0]
+            cursor.close()
+        finally:
+            raw.close()
+        if busy:
+            log.warning("write-ahead log still read by a connection: wiped at a later checkpoint")
 
     @contextmanager
     def connect(self) -> Iterator[Tx]:

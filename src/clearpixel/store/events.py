@@ -5,25 +5,27 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from clearpixel.store.db import Tx
+from clearpixel.store.db import Tx, wipe_after_commit
 from clearpixel.store.schema import personal_events
 
 
-def detach_personal_events(tx: Tx, contact_ids: Sequence[int]) -> int:
-    """Withdrawal (R5): the contacts' personal open events lose contact, IP and user agent, so they
-    count in campaign totals only. Returns how many events were detached."""
-    detached = 0
+def forget_personal_events(tx: Tx, contact_ids: Sequence[int]) -> int:
+    """Withdrawal (R5, R20): every personal event of these contacts, opens and clicks, is
+    deleted. Their counts already live in the campaign counters (hit_counters,
+    campaign_totals), which are all an anonymous count needs, so nothing per contact remains.
+    The transaction also asks the store to wipe what the deletion freed once it commits
+    (SQLite keeps old pages in its write-ahead log). Returns how many events were deleted."""
+    forgotten = 0
     for start in range(0, len(contact_ids), 1000):
         result = tx.execute(
-            personal_events.update()
-            .where(
-                personal_events.c.event == "open",
-                personal_events.c.contact_id.in_(contact_ids[start : start + 1000]),
+            personal_events.delete().where(
+                personal_events.c.contact_id.in_(contact_ids[start : start + 1000])
             )
-            .values(contact_id=None, ip=None, user_agent=None)
         )
-        detached += result.rowcount
-    return detached
+        forgotten += result.rowcount
+    if forgotten:
+        wipe_after_commit(tx)
+    return forgotten
 
 
 _EVENT_COLUMNS = (
@@ -35,15 +37,13 @@ _EVENT_COLUMNS = (
     "verdict",
     "reason",
     "rule",
-    "ip",
-    "user_agent",
 )
 
 
 def insert_personal_events(tx: Tx, rows: Sequence[Mapping[str, Any]]) -> None:
     """Append personal events (opens of consenting contacts, clicks: R14). Rows carry
-    campaign_id, contact_id, event, link_id, at, verdict, reason, rule, ip, user_agent; ip and
-    user_agent are None unless the contact consents now, and the ip is already truncated."""
+    campaign_id, contact_id, event, link_id, at, verdict, reason, rule; nothing about the
+    requester (R17)."""
     if not rows:
         return
     if tx.dialect.name != "postgresql":

@@ -101,8 +101,8 @@ ledger_head = sa.Table(
     sa.Column("hash", sa.String(64), nullable=False),
 )
 
-# Personal events (opens and clicks attributed to a contact). Withdrawal detaches them:
-# contact_id, ip and user agent become NULL, so they stay in campaign totals only.
+# Personal events (opens and clicks attributed to a contact): never who made the request (no
+# IP address, no user agent, R17). Withdrawal deletes them; the counters keep their counts.
 personal_events = sa.Table(
     "personal_events",
     metadata,
@@ -115,8 +115,6 @@ personal_events = sa.Table(
     sa.Column("verdict", sa.String(8), nullable=False),
     sa.Column("reason", sa.String(32), nullable=True),
     sa.Column("rule", sa.String(64), nullable=True),
-    sa.Column("ip", sa.String(64), nullable=True),
-    sa.Column("user_agent", sa.String(512), nullable=True),
 )
 
 # --- sending: campaigns, their registered links, one send row per recipient -------------------

@@ -267,7 +267,7 @@ def post_decision(
 ) -> DecisionOut:
     """Record a consent decision (method `api`) with its evidence: purposes granted and
     revoked. One ledger entry and the new flags are written in one transaction; a withdrawal of
-    open tracking detaches the contact's personal open events (R5, R10)."""
+    open tracking forgets the contact's personal events (R5, R10)."""
     ctx = get_ctx(request)
     if not body.grant and not body.revoke:
         raise ClearpixelError("a decision grants or revokes at least one purpose")
