@@ -11,7 +11,7 @@ import os
 import secrets
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -54,6 +54,11 @@ class Settings(BaseSettings):
     cooldown_days: int = MIN_COOLDOWN_DAYS
     consent_link_days: int = 30
     consent_page_timeout_minutes: int = 60
+    signup_confirmation: Literal["double", "single"] = "double"
+    signup_link_hours: Annotated[int, Field(ge=1, le=24 * 30)] = 48
+    signup_mails_per_address_per_day: Annotated[int, Field(ge=1)] = 3
+    signup_forms_per_network_per_hour: Annotated[int, Field(ge=1)] = 30
+    smtp_url: str = ""
     dkim_selector: str = ""
     dkim_domain: str = ""
     dkim_key_file: Path | None = None

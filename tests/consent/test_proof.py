@@ -6,9 +6,10 @@ import hashlib
 import json
 
 from clearpixel.consent.evidence import web_evidence
-from clearpixel.consent.forms import signup, signup_form
+from clearpixel.consent.forms import record_signup, signup_form
 from clearpixel.consent.proof import proof_for, render_proof_html
 from clearpixel.domain.ledger import GENESIS_HASH
+from clearpixel.store.lists import get_list
 from tests.helpers import make_contacts, make_list
 
 
@@ -21,15 +22,18 @@ def _setup(ctx):  # type: ignore[no-untyped-def]
     list_id = make_list(ctx)
     make_contacts(ctx, list_id, [1, None, 3])  # other entries interleave in the chain
     form = signup_form(ctx, "newsletter", "fr")
-    signup(
-        ctx,
-        "newsletter",
-        email="zoé@example.org",
-        ticked={"open_tracking"},
-        notice_ids={p.name: p.notice.id for p in form.purposes},
-        locale="fr",
-        evidence=web_evidence(ip="192.0.2.44", user_agent="UA", page_url="https://o.example/"),
-    )
+    with ctx.db.begin() as tx:
+        record_signup(
+            tx,
+            ctx,
+            get_list(tx, "newsletter"),
+            address="zoé@example.org",
+            ticked={"open_tracking"},
+            notice_ids={p.name: p.notice.id for p in form.purposes},
+            locale="fr",
+            evidence=web_evidence(ip="192.0.2.44", user_agent="UA", page_url="https://o.example/"),
+            now=ctx.now(),
+        )
     make_contacts(ctx, make_list(ctx, "other"), [2])
 
 

@@ -1,14 +1,16 @@
-"""The signup form's service: every purpose asked, ticked ones granted, the others refused."""
+"""Recording a signup its owner confirmed: every purpose asked, ticked ones granted, the
+others refused; and what a submission refuses before anything is stored."""
 
 from __future__ import annotations
 
 import pytest
 
 from clearpixel.consent.evidence import truncate_ip, web_evidence
-from clearpixel.consent.forms import BadSignup, signup, signup_form
+from clearpixel.consent.forms import BadSignup, record_signup, signup_form
+from clearpixel.consent.signups import start_signup
 from clearpixel.domain.flags import FlagsError
 from clearpixel.store.contacts import UNSUBSCRIBED, find_contact, set_status
-from clearpixel.store.lists import UnknownList
+from clearpixel.store.lists import UnknownList, get_list
 from tests.consent.consent_helpers import contact, entries
 from tests.helpers import make_list
 
@@ -17,17 +19,32 @@ EVIDENCE = web_evidence(
 )
 
 
-def _signup(ctx, email="Ann@Example.org", ticked=(), **kw):  # type: ignore[no-untyped-def]
+def _signup(ctx, email="ann@example.org", ticked=(), notice_ids=None):  # type: ignore[no-untyped-def]
     form = signup_form(ctx, "newsletter", "en")
-    return signup(
+    with ctx.db.begin() as tx:
+        return record_signup(
+            tx,
+            ctx,
+            get_list(tx, "newsletter"),
+            address=email,
+            ticked=set(ticked),
+            notice_ids=notice_ids or {p.name: p.notice.id for p in form.purposes},
+            locale="en",
+            evidence=EVIDENCE,
+            now=ctx.now(),
+        )
+
+
+def _submit(ctx, list_name="newsletter", email="a@example.org", ticked=()):  # type: ignore[no-untyped-def]
+    return start_signup(
         ctx,
-        "newsletter",
+        list_name,
         email=email,
         ticked=set(ticked),
-        notice_ids={p.name: p.notice.id for p in form.purposes},
+        notice_ids={},
         locale="en",
-        evidence=EVIDENCE,
-        **kw,
+        evidence={},
+        network="203.0.113.0",
     )
 
 
@@ -101,15 +118,7 @@ def test_a_forged_notice_id_falls_back_to_the_purposes_current_notice(ctx):
     make_list(ctx)
     form = signup_form(ctx, "newsletter", "en")
     wrong = {p.name: form.purposes[-1].notice.id for p in form.purposes}  # all point at one
-    result = signup(
-        ctx,
-        "newsletter",
-        email="b@example.org",
-        ticked={"open_tracking"},
-        notice_ids=wrong,
-        locale="en",
-        evidence=EVIDENCE,
-    )
+    result = _signup(ctx, email="b@example.org", ticked={"open_tracking"}, notice_ids=wrong)
     for entry in entries(ctx, result.contact_id):
         shown = next(p.notice for p in form.purposes if p.name == entry.evidence["purpose"])
         assert entry.notice_id == shown.id
@@ -119,7 +128,7 @@ def test_a_forged_notice_id_falls_back_to_the_purposes_current_notice(ctx):
 def test_bad_addresses_are_refused(ctx, email):
     make_list(ctx)
     with pytest.raises(BadSignup):
-        _signup(ctx, email=email)
+        _submit(ctx, email=email)
     with ctx.db.connect() as conn:
         assert find_contact(conn, 1, email) is None
 
@@ -127,14 +136,6 @@ def test_bad_addresses_are_refused(ctx, email):
 def test_unknown_purpose_and_list_are_refused(ctx):
     make_list(ctx)
     with pytest.raises(FlagsError):
-        _signup(ctx, ticked=["everything"])
+        _submit(ctx, ticked=["everything"])
     with pytest.raises(UnknownList):
-        signup(
-            ctx,
-            "nope",
-            email="a@example.org",
-            ticked=set(),
-            notice_ids={},
-            locale="en",
-            evidence={},
-        )
+        _submit(ctx, "nope")

@@ -4,6 +4,7 @@ request (accept, refuse, leave), stop tracking in one click from the preference 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from datetime import timedelta
 from pathlib import Path
@@ -56,13 +57,19 @@ def test_sign_up_with_and_without_ticking_boxes(
     if flags == 1:
         _shot(page, artifacts_dir, "signup-form.png", docs=True)
     page.get_by_role("button", name="Subscribe").click()
+    page.get_by_role("heading", name="Check your inbox").wait_for()
+    (mail,) = (Path(ctx.settings.data_dir) / "outbox" / "system").glob("*.eml")
+    link = re.search(r"https://mail\.example\.test(/subscribe/confirm/[\w-]+)", mail.read_text())
+    assert link is not None
+    page.goto(live_server.url + link.group(1))  # the owner follows the emailed link
+    page.get_by_role("button", name="Confirm").click()
     page.get_by_role("heading", name="Thank you").wait_for()
     found = _contact_by_email(ctx, "reader@example.org")
     assert found.privacy_flags == flags
     logged = entries(ctx, found.id)
     assert len(logged) == len(ctx.purposes)
     assert all(e.method == "signup_form" and e.notice_sha256 for e in logged)
-    assert all(e.evidence["user_agent"] and e.evidence["ip"] == "127.0.0.0" for e in logged)
+    assert all(e.evidence["form"]["ip"] == "127.0.0.0" for e in logged)
     _shot(page, artifacts_dir, f"signup-done-{flags}.png")
 
 

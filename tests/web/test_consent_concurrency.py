@@ -69,7 +69,17 @@ def test_fifty_concurrent_decisions_leave_a_verified_ledger_and_fold_equals_flag
             assert flags[cid] in (0, 1)
 
 
-def test_concurrent_signups_of_one_new_address_make_one_contact(ctx, live_server):
+def test_concurrent_signups_of_one_new_address_make_one_contact(ctx, settings):
+    """With single confirmation (a form behind the organisation's login) a new address is
+    recorded at once: ten simultaneous submissions make one contact and a sound chain."""
+    from clearpixel.context import Context
+    from clearpixel.web.server import ThreadedServer
+
+    single = Context(
+        settings=settings.model_copy(update={"signup_confirmation": "single"}),
+        db=ctx.db,
+        now=ctx.now,
+    )
     make_list(ctx)
     barrier = threading.Barrier(10)
     statuses: list[int] = []
@@ -77,17 +87,18 @@ def test_concurrent_signups_of_one_new_address_make_one_contact(ctx, live_server
 
     def post(tick: bool) -> None:
         data = {"email": "twice@example.org", "purpose": ["open_tracking"] if tick else []}
-        with httpx2.Client(base_url=live_server.url, timeout=60) as client:
+        with httpx2.Client(base_url=server.url, timeout=60) as client:
             barrier.wait()
             status = client.post("/subscribe/newsletter", data=data).status_code
         with lock:
             statuses.append(status)
 
     threads = [threading.Thread(target=post, args=(i % 2 == 0,)) for i in range(10)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    with ThreadedServer(single) as server:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
     assert statuses == [200] * 10
     with ctx.db.connect() as conn:
         ledger = list(iter_entries(conn))

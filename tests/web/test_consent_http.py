@@ -190,7 +190,7 @@ def test_language_follows_contact_locale_then_accept_language(ctx, http):
     assert "S&#39;inscrire" in form.text or "S'inscrire" in form.text
 
 
-def test_signup_post_over_http_records_evidence_and_answers_the_same_for_known_addresses(ctx, http):
+def test_signup_post_over_http_answers_the_same_for_known_addresses(ctx, http):
     make_list(ctx)
     form = http.get("/subscribe/newsletter").text
     notice_fields = dict(re.findall(r'name="(notice_\w+)" value="(\d+)"', form))

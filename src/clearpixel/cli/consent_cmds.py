@@ -102,7 +102,7 @@ def forms_snippet(
 ) -> None:
     """Print the signup form as HTML to paste into your own site; it posts to this
     installation (CLEARPIXEL_BASE_URL)."""
-    from clearpixel.web.consent_pages import signup_snippet
+    from clearpixel.web.signup_pages import signup_snippet
 
     with context() as ctx:
         typer.echo(signup_snippet(ctx, list_name, _locale(locale)))

@@ -1,11 +1,14 @@
-"""The signup form: one unchecked box per purpose, each beside its notice; submitting it
-creates or updates the contact and records every purpose as granted (ticked) or refused (not
-ticked), so flags become 0, not NULL, for a person who was asked and ticked nothing."""
+"""The signup form: one unchecked box per purpose, each beside its notice. What a submission
+may do is `consent/signups.py`'s business (R18: only the owner of an address decides for it);
+`record_signup` is the step that, once allowed, subscribes the contact and records every
+purpose as granted (ticked) or refused (not ticked), so flags become 0, not NULL, for a person
+who was asked and ticked nothing."""
 
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
@@ -17,6 +20,7 @@ from clearpixel.domain.errors import ClearpixelError
 from clearpixel.domain.flags import FlagsError
 from clearpixel.domain.ledger import Decision, Method
 from clearpixel.domain.urls import subscribe_path
+from clearpixel.store import Tx
 from clearpixel.store.contacts import SUBSCRIBED, get_contact, set_status, update_attributes
 from clearpixel.store.lists import AudienceList, get_list
 from clearpixel.store.notices import Notice, notices_by_id
@@ -83,61 +87,59 @@ def normalise_email(value: str) -> str:
     return checked.normalized.lower()
 
 
-def signup(
+def record_signup(
+    tx: Tx,
     ctx: Context,
-    list_name: str,
+    audience: AudienceList,
     *,
-    email: str,
+    address: str,
     ticked: Collection[str],
     notice_ids: Mapping[str, int],
     locale: str,
     evidence: Mapping[str, Any],
+    now: datetime,
 ) -> SignupResult:
-    """Create or update the contact of `email` in `list_name`, subscribed, and record one
-    `signup_form` decision per purpose: granted if ticked, refused otherwise, each naming the
-    notice the form showed beside its box (`notice_ids`; the current one if absent).
+    """Inside `tx`: create or update the contact of `address` (already normalised) in
+    `audience`, subscribed, and record one `signup_form` decision per purpose: granted if
+    ticked, refused otherwise, each naming the notice the form showed beside its box
+    (`notice_ids`; the current one if absent). Only for a signup its owner confirmed, or a
+    new address of a form behind the organisation's own login (`single` confirmation).
 
-    Effects, one transaction: contact row (created, or status back to subscribed and locale
-    kept), ledger entries, flags; refusing open tracking starts the cool-down (R8).
-    Raises BadSignup, UnknownList, FlagsError (unknown purpose).
+    Effects: contact row (created, or status back to subscribed and locale kept), ledger
+    entries, flags; refusing open tracking starts the cool-down (R8).
+    Raises FlagsError (unknown purpose).
     """
-    address = normalise_email(email)
     for name in ticked:
         ctx.purposes.bit(name)
-    now = ctx.now()
-    with ctx.db.begin() as tx:
-        audience = get_list(tx, list_name)
-        given = notices_by_id(tx, list(notice_ids.values()))
-        contact_id, created = contact_for_signup(
-            tx, audience.id, address, {"locale": locale}, now=now
-        )
-        if not created:
-            contact = get_contact(tx, contact_id)
-            if contact.status != SUBSCRIBED:
-                set_status(tx, contact_id, SUBSCRIBED, now=now)
-            if not contact.locale:
-                update_attributes(tx, contact_id, {**contact.attributes, "locale": locale}, now=now)
-        decisions: list[Decision] = []
-        for purpose in ctx.purposes:
-            notice = given.get(notice_ids.get(purpose.name, -1))
-            if notice is None or notice.purpose != purpose.name:
-                notice = current_notice(tx, ctx, purpose.name, locale)
-            yes = purpose.name in ticked
-            decisions.append(
-                Decision(
-                    contact_id=contact_id,
-                    list_id=audience.id,
-                    email=address,
-                    granted=purpose.bit if yes else 0,
-                    revoked=0 if yes else purpose.bit,
-                    method=Method.SIGNUP_FORM,
-                    at=now,
-                    notice_id=notice.id,
-                    notice_sha256=notice.sha256,
-                    evidence={**evidence, "purpose": purpose.name, "list": audience.name},
-                )
+    given = notices_by_id(tx, list(notice_ids.values()))
+    contact_id, created = contact_for_signup(tx, audience.id, address, {"locale": locale}, now=now)
+    if not created:
+        contact = get_contact(tx, contact_id)
+        if contact.status != SUBSCRIBED:
+            set_status(tx, contact_id, SUBSCRIBED, now=now)
+        if not contact.locale:
+            update_attributes(tx, contact_id, {**contact.attributes, "locale": locale}, now=now)
+    decisions: list[Decision] = []
+    for purpose in ctx.purposes:
+        notice = given.get(notice_ids.get(purpose.name, -1))
+        if notice is None or notice.purpose != purpose.name:
+            notice = current_notice(tx, ctx, purpose.name, locale)
+        yes = purpose.name in ticked
+        decisions.append(
+            Decision(
+                contact_id=contact_id,
+                list_id=audience.id,
+                email=address,
+                granted=purpose.bit if yes else 0,
+                revoked=0 if yes else purpose.bit,
+                method=Method.SIGNUP_FORM,
+                at=now,
+                notice_id=notice.id,
+                notice_sha256=notice.sha256,
+                evidence={**evidence, "purpose": purpose.name, "list": audience.name},
             )
-        record_decisions(tx, decisions, cooldown=ctx.cooldown)
+        )
+    record_decisions(tx, decisions, cooldown=ctx.cooldown)
     names = ctx.purposes.names()
     return SignupResult(
         contact_id=contact_id,
@@ -146,4 +148,4 @@ def signup(
     )
 
 
-__all__ = ["BadSignup", "FlagsError", "SignupForm", "SignupResult", "signup", "signup_form"]
+__all__ = ["BadSignup", "FlagsError", "SignupForm", "SignupResult", "record_signup", "signup_form"]

@@ -4,8 +4,8 @@ A token is `base64url(header | varint fields | HMAC-SHA-256[:12])`. The header b
 format version and the token kind, so a click token can never stand in for a consent token.
 The second byte names the key (first byte of its SHA-256), which gives key rotation: sign with
 the first key, accept any. Tokens carry ids, never the email address, and verify without the
-database. Consent tokens carry an expiry; the others do not, because withdrawal must work from
-any email ever sent.
+database. Consent and signup-confirmation tokens carry an expiry; the others do not, because
+withdrawal must work from any email ever sent.
 """
 
 from __future__ import annotations
@@ -35,6 +35,10 @@ class TokenKind(IntEnum):
     CONSENT = 4
     PREFERENCES = 5
     UNSUBSCRIBE = 6
+    SIGNUP = 7  # the link of a signup confirmation email: one pending signup
+
+
+EXPIRING = frozenset({TokenKind.CONSENT, TokenKind.SIGNUP})
 
 
 class TokenError(ClearpixelError, ValueError):
@@ -68,7 +72,8 @@ class Token:
     campaign_id: int = 0
     purposes: int = 0
     link_id: int = 0
-    expires_at: int = 0  # unix seconds, consent tokens only
+    expires_at: int = 0  # unix seconds, expiring kinds only
+    signup_id: int = 0
 
 
 _FIELDS: dict[TokenKind, tuple[str, ...]] = {
@@ -78,6 +83,7 @@ _FIELDS: dict[TokenKind, tuple[str, ...]] = {
     TokenKind.CONSENT: ("campaign_id", "contact_id", "expires_at"),
     TokenKind.PREFERENCES: ("contact_id",),
     TokenKind.UNSUBSCRIBE: ("contact_id",),
+    TokenKind.SIGNUP: ("signup_id", "expires_at"),
 }
 
 
@@ -258,10 +264,10 @@ class TokenSigner:
             values[name], pos = _get_varint(body, pos)
         if pos != len(body):
             raise MalformedToken("trailing bytes")
-        token = Token(kind=kind, **values)
-        if kind is TokenKind.CONSENT:
+        token = Token(kind=kind, **{"contact_id": 0, **values})
+        if kind in EXPIRING:
             if now is None:
-                raise ValueError("verifying a consent token needs `now`")
+                raise ValueError(f"verifying a {kind.name} token needs `now`")
             if token.expires_at <= now:
-                raise ExpiredToken("consent link expired")
+                raise ExpiredToken("link expired")
         return token

@@ -35,3 +35,11 @@ def unsubscribe_path(token: str) -> str:
 
 def subscribe_path(list_name: str) -> str:
     return f"/subscribe/{list_name}"
+
+
+SIGNUP_CONFIRM_PREFIX = "/subscribe/confirm/"
+
+
+def signup_confirm_path(token: str) -> str:
+    """The link of a signup confirmation email."""
+    return f"{SIGNUP_CONFIRM_PREFIX}{token}"

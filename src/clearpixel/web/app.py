@@ -16,7 +16,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from clearpixel import __version__
 from clearpixel.audience.checkpoints import run_schedule
 from clearpixel.context import Context
-from clearpixel.web import admin, api, consent_pages, health, tracking
+from clearpixel.web import admin, api, consent_pages, health, signup_pages, tracking
 from clearpixel.web.limits import RequestLimits
 
 log = logging.getLogger("clearpixel.web")
@@ -83,6 +83,7 @@ def create_app(ctx: Context) -> FrontDoor:
     framework.state.tracker = tracker.tracker
     framework.include_router(health.router)
     framework.include_router(consent_pages.router)
+    framework.include_router(signup_pages.router)
     framework.include_router(admin.router)
     framework.include_router(api.router)
     return FrontDoor(tracker, RequestLimits(framework, ctx))

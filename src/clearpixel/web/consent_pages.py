@@ -1,4 +1,5 @@
-"""Public consent pages: signup form, consent page, preference page, unsubscribe.
+"""Public consent pages: consent page, preference page, unsubscribe (the signup form and its
+confirmation are in `signup_pages`).
 
 Thin handlers: read the request, call the consent services in a worker thread (they commit
 before the response, R5), render a template in the person's language. GET never changes
@@ -19,13 +20,13 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from clearpixel.consent import forms, pages, preferences
+from clearpixel.consent import pages, preferences, signups
 from clearpixel.consent.evidence import web_evidence
 from clearpixel.consent.i18n import N_, choose_locale, environment, gettext_for, normalise_locale
 from clearpixel.consent.links import InvalidLink
 from clearpixel.consent.pages import CsrfRejected
 from clearpixel.context import Context
-from clearpixel.domain.errors import ClearpixelError, NotFound
+from clearpixel.domain.errors import ClearpixelError
 from clearpixel.domain.tokens import Token, TokenKind
 from clearpixel.domain.urls import preferences_path
 from clearpixel.store.contacts import Contact
@@ -161,60 +162,6 @@ def public_asset(name: str) -> Response:
         return Response("not found", status_code=404, media_type="text/plain")
     body = (STATIC / name).read_bytes()
     return Response(body, media_type=ASSETS[name], headers={"Cache-Control": "max-age=3600"})
-
-
-# --- signup form -----------------------------------------------------------------------------
-
-
-@router.get("/subscribe/{list_name}")
-async def subscribe_form(request: Request, list_name: str) -> Response:
-    ctx = get_ctx(request)
-    locale = _request_locale(request)
-    try:
-        form = await run_in_threadpool(forms.signup_form, ctx, list_name, locale)
-    except NotFound:
-        return _message(request, ctx, locale, 404, N_("Unknown list"), N_("There is no such list."))
-    return _render(request, ctx, "signup.html", locale, form=form, action="", error="")
-
-
-@router.post("/subscribe/{list_name}")
-async def subscribe(request: Request, list_name: str) -> Response:
-    ctx = get_ctx(request)
-    data = await _form(request)
-    locale = normalise_locale(_one(data, "lang")) or _request_locale(request)
-    evidence = _evidence(request)
-    referer = request.headers.get("referer")
-    if referer:
-        evidence["page_url"] = referer[:500]
-    evidence["form_url"] = str(request.url.replace(query=""))[:500]
-    try:
-        result = await run_in_threadpool(
-            lambda: forms.signup(
-                ctx,
-                list_name,
-                email=_one(data, "email"),
-                ticked=set(data.get("purpose", [])),
-                notice_ids=_notice_ids(data),
-                locale=locale,
-                evidence=evidence,
-            )
-        )
-    except NotFound:
-        return _message(request, ctx, locale, 404, N_("Unknown list"), N_("There is no such list."))
-    except ClearpixelError as exc:
-        form = await run_in_threadpool(forms.signup_form, ctx, list_name, locale)
-        _ = gettext_for(locale)
-        error = _("Enter a valid email address.") if isinstance(exc, forms.BadSignup) else str(exc)
-        return _render(request, ctx, "signup.html", locale, 400, form=form, action="", error=error)
-    return _render(
-        request,
-        ctx,
-        "signup_done.html",
-        locale,
-        list_name=list_name,
-        granted=result.granted,
-        refused=result.refused,
-    )
 
 
 # --- consent page ----------------------------------------------------------------------------
@@ -424,13 +371,6 @@ async def unsubscribe(request: Request, token: str) -> Response:
     )
 
 
-def signup_snippet(ctx: Context, list_name: str, locale: str) -> str:
-    """The signup form as embeddable HTML: it posts to this installation's base URL."""
-    form = forms.signup_form(ctx, list_name, locale)
-    env = environment(locale, TEMPLATES)
-    return env.get_template("_signup_form.html").render(form=form, action=form.action_url)
-
-
 EXPIRY_EVERY_SECONDS = 300.0
 
 
@@ -439,13 +379,14 @@ async def _expiry_loop(ctx: Context, every: float) -> None:
         await asyncio.sleep(every)
         try:
             await run_in_threadpool(pages.expire_pending, ctx, ctx.now())
+            await run_in_threadpool(signups.purge_signups, ctx, ctx.now())
         except Exception:  # the loop must outlive a database hiccup; the next turn retries
             logger.exception("expire_pending failed")
 
 
 def start_expiry(ctx: Context, *, every: float = EXPIRY_EVERY_SECONDS) -> asyncio.Task[None]:
-    """Run `expire_pending` every `every` seconds while the app serves (the first run after
-    one interval); the app's lifespan cancels the task on shutdown."""
+    """Run `expire_pending` and `purge_signups` every `every` seconds while the app serves
+    (the first run after one interval); the app's lifespan cancels the task on shutdown."""
     return asyncio.get_running_loop().create_task(_expiry_loop(ctx, every))
 
 
