@@ -104,6 +104,7 @@ class ImportReport:
     created: int = 0
     updated: int = 0
     flags_changed: int = 0
+    skipped_refused: int = 0  # rows whose consent was not granted: the contact refused it
     rejected: int = 0
     errors: list[RowError] = field(default_factory=list)
 
@@ -418,7 +419,7 @@ def _import_staged(
         report.updated = update_existing_from_staging(tx, list_id, now=now)
         report.created = insert_new_from_staging(tx, list_id, now=now)
         if flags_mode is not FlagsMode.IGNORE:
-            report.flags_changed = record_changes(
+            written = record_changes(
                 tx,
                 _flag_changes(tx, list_id, flags_mode, basis, report.source_sha256, path.name),
                 list_id=list_id,
@@ -426,6 +427,8 @@ def _import_staged(
                 now=now,
                 cooldown=ctx.cooldown,
             )
+            report.flags_changed = written.entries
+            report.skipped_refused = written.skipped_refused
     if progress:
         progress("importing", good, good)
     return report
@@ -458,13 +461,15 @@ def _flag_changes(
     replace = mode is FlagsMode.REPLACE
     for rows in iter_staged_flag_changes(tx, list_id, replace=replace):
         batch: list[Change] = []
-        for line, contact_id, email, current, flags in rows:
+        for line, contact_id, email, current, refused, flags in rows:
             have = current or 0
             granted = flags & ~have
             revoked = have & ~flags if replace else 0
             if current is not None and not granted and not revoked:
                 continue
-            batch.append((contact_id, email, current, granted, revoked, f"{head}{line}{tail}"))
+            batch.append(
+                (contact_id, email, current, refused, granted, revoked, f"{head}{line}{tail}")
+            )
         yield batch
 
 
@@ -586,3 +591,4 @@ def _apply_batch(
     report.updated += len(changes)
     result = record_decisions(tx, decisions, cooldown=ctx.cooldown, keep_unchanged=False)
     report.flags_changed += len(result.entries)
+    report.skipped_refused += len(result.skipped_refused)

@@ -231,6 +231,11 @@ def contacts_import(
         f"imported {file.name} (sha256 {report.source_sha256[:16]}…) into {list_name!r}: "
         f"{report.rows - report.rejected} rows, {report.created} created, "
         f"{report.updated} updated, {report.flags_changed} flags changes logged"
+        + (
+            f"; {report.skipped_refused} skipped: refused or withdrawn by the contact"
+            if report.skipped_refused
+            else ""
+        )
     )
     if report.rejected:
         where = f", written to {rejected}" if rejected else ""
@@ -284,6 +289,11 @@ def _bulk(list_name: str, purpose: str, basis: str, only_null: bool, *, grant: b
     _say(
         f"{purpose} {verb} for {report.changed} contacts of {list_name!r} "
         f"({report.changed} ledger entries); {report.unchanged} already in that state, untouched"
+        + (
+            f"; {report.skipped_refused} skipped: refused or withdrawn by the contact"
+            if report.skipped_refused
+            else ""
+        )
     )
 
 

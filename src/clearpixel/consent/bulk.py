@@ -6,7 +6,8 @@ changes, nothing written for contacts already in the target state, everything th
 `record_decisions` (R10), in one transaction.
 
 Which contacts a change touches:
-- grant: every contact whose flags are NULL or lack the bit (NULL rows included);
+- grant: every contact whose flags are NULL or lack the bit (NULL rows included), except
+  those who refused or withdrew it themselves (R19), which the report counts;
 - revoke: every contact whose flags hold the bit (NULL rows already lack it: untouched);
 - `only_null` narrows either to contacts never asked (flags NULL). A revoke with `only_null`
   records a refusal for them: NULL becomes 0.
@@ -21,7 +22,7 @@ from clearpixel.consent.decisions import record_bulk_grant, record_decisions
 from clearpixel.context import Context
 from clearpixel.domain.errors import ClearpixelError
 from clearpixel.domain.ledger import Decision, Method
-from clearpixel.store.contacts import count_contacts, iter_flag_targets
+from clearpixel.store.contacts import count_contacts, count_refusing, iter_flag_targets
 from clearpixel.store.ledger import read_head
 from clearpixel.store.lists import get_list
 
@@ -39,10 +40,11 @@ class BulkReport:
     granted: bool
     contacts: int
     changed: int
+    skipped_refused: int = 0  # not granted: the contact refused or withdrew it themselves
 
     @property
     def unchanged(self) -> int:
-        return self.contacts - self.changed
+        return self.contacts - self.changed - self.skipped_refused
 
 
 def bulk_change(
@@ -70,13 +72,14 @@ def bulk_change(
         )
     bit = ctx.purposes.bit(purpose)
     evidence = {"basis": basis}
-    changed = 0
+    changed = skipped = 0
     with ctx.db.begin() as tx:
         target = get_list(tx, list_name)
         total = count_contacts(tx, target.id)
         read_head(tx, for_update=True)  # no other flags writer until this change commits
         now = ctx.now()
         if grant:
+            skipped = 0 if only_null else count_refusing(tx, target.id, bit)
             changed = record_bulk_grant(
                 tx,
                 target.id,
@@ -120,4 +123,4 @@ def bulk_change(
                 progress(seen, total)
     if progress:
         progress(total, total)
-    return BulkReport(purpose=purpose, granted=grant, contacts=total, changed=changed)
+    return BulkReport(purpose, grant, total, changed, skipped)

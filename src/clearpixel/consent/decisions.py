@@ -20,7 +20,13 @@ from clearpixel.domain.ledger import PERSONAL_METHODS, Decision, LedgerEntry, Me
 from clearpixel.store import Database, Tx
 from clearpixel.store.contacts import clear_activity_dates, get_contact, set_cooldown
 from clearpixel.store.events import forget_personal_events
-from clearpixel.store.ledger import Change, append_changes, apply_decisions, grant_to_targets
+from clearpixel.store.ledger import (
+    Change,
+    ChangesWritten,
+    append_changes,
+    apply_decisions,
+    grant_to_targets,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +36,8 @@ class DecisionResult:
     entries: list[LedgerEntry] = field(default_factory=list)
     withdrawn: list[int] = field(default_factory=list)
     forgotten_events: int = 0
+    # contact id -> bits not granted because the contact refused them themselves (R19)
+    skipped_refused: dict[int, int] = field(default_factory=dict)
 
 
 def _forget_tracking(tx: Tx, contact_ids: list[int]) -> int:
@@ -52,8 +60,10 @@ def record_decisions(
 
     Effects: one ledger entry per decision that changes flags (decisions a person made are
     logged even without a change, as proof of the choice, unless `keep_unchanged` says
-    otherwise); contacts' `privacy_flags`; for contacts that lose bit 1, their personal
-    events deleted and activity dates cleared; for every refusal or withdrawal of bit 1,
+    otherwise); contacts' `privacy_flags` and own refusals (a decision that is not the
+    contact's own never grants a bit the contact refused: skipped, R19); for contacts that
+    lose bit 1, their personal events deleted and activity dates cleared; for every refusal
+    or withdrawal of bit 1, and every import that leaves a contact without it,
     `consent_cooldown_until` set (R8).
     """
     if not decisions:
@@ -63,7 +73,8 @@ def record_decisions(
         if keep_unchanged is not None
         else all(d.method in PERSONAL_METHODS for d in decisions)
     )
-    entries = apply_decisions(tx, decisions, keep_unchanged=keep)
+    applied = apply_decisions(tx, decisions, keep_unchanged=keep)
+    entries = applied.entries
     withdrawn = sorted(
         {
             e.contact_id
@@ -76,12 +87,13 @@ def record_decisions(
         {
             e.contact_id
             for e in entries
-            if e.revoked & OPEN_TRACKING_BIT and not has_open_tracking(e.flags_after)
+            if (e.revoked & OPEN_TRACKING_BIT or e.method == Method.IMPORT)
+            and not has_open_tracking(e.flags_after)
         }
     )
     if refused:
         set_cooldown(tx, refused, entries[-1].at + cooldown)
-    return DecisionResult(entries=entries, withdrawn=withdrawn, forgotten_events=forgotten)
+    return DecisionResult(entries, withdrawn, forgotten, applied.skipped)
 
 
 def record_bulk_grant(
@@ -96,8 +108,9 @@ def record_bulk_grant(
     progress: Callable[[int], None] | None = None,
 ) -> int:
     """Grant `bit` to every contact of the list that lacks it (with `only_null`, to those never
-    asked), inside `tx`: the same entries `record_decisions` writes for one `bulk` decision per
-    such contact, computed set-wise. Returns how many contacts changed.
+    asked) and did not refuse it themselves (R19), inside `tx`: the same entries
+    `record_decisions` writes for one `bulk` decision per such contact, computed set-wise.
+    Returns how many contacts changed.
 
     Effects: one ledger entry per changed contact (method bulk), their flags
     `COALESCE(flags, 0) | bit` (R15). A grant only adds bits, so there is no withdrawal to
@@ -126,15 +139,16 @@ def record_changes(
     cooldown: timedelta,
     actor: str = "",
     progress: Callable[[int], None] | None = None,
-) -> int:
-    """`record_decisions` for many changes that share list, method and time and each change
-    their contact's flags (an import): `batches` of (contact id, email, flags before, granted,
-    revoked, evidence JSON), each contact at most once, chained set-wise. Returns how many
-    entries were written.
+) -> ChangesWritten:
+    """`record_decisions` for many changes that share list, method and time (an import):
+    `batches` of (contact id, email, flags before, own refusals, granted, revoked, evidence
+    JSON), each contact at most once, chained set-wise. Returns what was written, with how
+    many changes lost a bit the contact had refused themselves (R19).
 
     Effects: as `record_decisions`: one ledger entry per change, the new flags, and for
     contacts that lose bit 1 their personal events and activity dates forgotten (R5) and,
-    for a refusal or withdrawal of bit 1, the consent-request cool-down started (R8).
+    for a contact the import leaves without bit 1 (a refusal recorded by import, or a
+    withdrawal), the consent-request cool-down started (R8).
     """
     written = append_changes(
         tx, batches, list_id=list_id, method=method, at=now, actor=actor, progress=progress
@@ -144,11 +158,12 @@ def record_changes(
     )
     _forget_tracking(tx, withdrawn)
     refused = sorted(
-        cid for cid, _, _, revoked in written.lost_open_tracking if revoked & OPEN_TRACKING_BIT
+        {cid for cid, _, _, revoked in written.lost_open_tracking if revoked & OPEN_TRACKING_BIT}
+        | (set(written.without_open_tracking) if method == Method.IMPORT else set())
     )
     if refused:
         set_cooldown(tx, refused, now + cooldown)
-    return written.entries
+    return written
 
 
 def record_decision(

@@ -47,6 +47,36 @@ PERSONAL_METHODS = frozenset(
 )
 
 
+# Decisions the person made themselves (R19): what they refuse or withdraw this way, no bulk
+# path (bulk grant, import, an operator's API call) may grant again; only their own later
+# choice lifts it. An admin decision records a choice the contact made elsewhere (a letter,
+# a call). A page left unanswered (`consent_page_no_action`) is no one's own refusal.
+OWN_CHOICE_METHODS = frozenset(
+    {
+        Method.SIGNUP_FORM,
+        Method.CONSENT_PAGE,
+        Method.PREFERENCE_PAGE,
+        Method.ONE_CLICK_WITHDRAWAL,
+        Method.ADMIN,
+    }
+)
+
+
+def grantable(method: str, granted: int, refused: int) -> int:
+    """The bits of `granted` a decision made by `method` may set, given the bits the contact
+    refused or withdrew themselves (`refused`): all of them for the person's own choice, the
+    others only for any other method (R19)."""
+    return granted if method in OWN_CHOICE_METHODS else granted & ~refused
+
+
+def refused_after(method: str, refused: int, *, granted: int, revoked: int) -> int:
+    """The contact's own refusals after a decision: their own choice adds what it revokes and
+    lifts what it grants; any other method leaves them as they are."""
+    if method not in OWN_CHOICE_METHODS:
+        return refused
+    return (refused & ~granted) | revoked
+
+
 @dataclass(frozen=True, slots=True)
 class Decision:
     """One requested change to one contact's flags, before it is chained."""

@@ -32,6 +32,7 @@ class Contact:
     last_click_date: date | None
     consent_cooldown_until: datetime | None
     created_at: datetime
+    refused_flags: int = 0  # bits the contact refused or withdrew themselves (R19)
 
     @property
     def locale(self) -> str:
@@ -55,6 +56,7 @@ def _contact(row: sa.Row[Any]) -> Contact:
         last_click_date=row.last_click_date,
         consent_cooldown_until=row.consent_cooldown_until,
         created_at=row.created_at,
+        refused_flags=row.refused_flags,
     )
 
 
@@ -300,14 +302,18 @@ def iter_flag_targets(
 ) -> Iterator[list[FlagRow]]:
     """Batches of the list's contacts that a bulk grant or revoke of `bit` would change.
 
-    Grant: flags NULL or without the bit. Revoke: flags with the bit. `only_null` narrows
-    either to contacts whose flags are NULL (never asked).
+    Grant: flags NULL or without the bit, and not refused by the contact themselves (R19).
+    Revoke: flags with the bit. `only_null` narrows either to contacts whose flags are NULL
+    (never asked).
     """
     flags = contacts.c.privacy_flags
     if only_null:
         condition: sa.ColumnElement[bool] = flags.is_(None)
     elif grant:
-        condition = sa.or_(flags.is_(None), flags.op("&")(bit) == 0)
+        condition = sa.and_(
+            sa.or_(flags.is_(None), flags.op("&")(bit) == 0),
+            contacts.c.refused_flags.op("&")(bit) == 0,
+        )
     else:
         condition = sa.and_(flags.is_not(None), flags.op("&")(bit) != 0)
     last = 0
@@ -322,6 +328,22 @@ def iter_flag_targets(
             return
         yield [FlagRow(row.id, row.email, row.privacy_flags) for row in rows]
         last = rows[-1].id
+
+
+def count_refusing(tx: Tx, list_id: int, bit: int) -> int:
+    """Contacts of the list without `bit` because they refused or withdrew it themselves."""
+    flags = contacts.c.privacy_flags
+    return int(
+        tx.execute(
+            sa.select(sa.func.count())
+            .select_from(contacts)
+            .where(
+                contacts.c.list_id == list_id,
+                contacts.c.refused_flags.op("&")(bit) != 0,
+                sa.or_(flags.is_(None), flags.op("&")(bit) == 0),
+            )
+        ).scalar_one()
+    )
 
 
 def count_contacts(tx: Tx, list_id: int) -> int:

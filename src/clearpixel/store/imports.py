@@ -90,8 +90,9 @@ def insert_new_from_staging(tx: Tx, list_id: int, *, now: datetime) -> int:
 
 def iter_staged_flag_changes(
     tx: Tx, list_id: int, *, replace: bool, batch: int = 20000
-) -> Iterator[list[tuple[int, int, str, int | None, int]]]:
-    """(line, contact id, email, current flags, file flags) of the staged rows whose flags
+) -> Iterator[list[tuple[int, int, str, int | None, int, int]]]:
+    """(line, contact id, email, current flags, own refusals, file flags) of the staged rows
+    whose flags
     value would change the contact (merge: adds a bit or sets a NULL; replace: differs), in
     line order, in batches from one server-side cursor; the caller may run other statements
     between batches."""
@@ -103,7 +104,7 @@ def iter_staged_flag_changes(
     with _raw(tx).cursor(name="import_flag_changes") as cursor:
         cursor.itersize = batch
         cursor.execute(
-            "SELECT s.line, c.id, s.email, c.privacy_flags, s.flags "  # noqa: S608
+            "SELECT s.line, c.id, s.email, c.privacy_flags, c.refused_flags, s.flags "  # noqa: S608
             "FROM import_staging AS s JOIN contacts AS c "
             "ON c.list_id = %(list)s AND c.email = s.email "
             f"WHERE s.flags IS NOT NULL AND {changes} ORDER BY s.line",

@@ -4,13 +4,18 @@
 contacts' current flags, appends one chained entry per change, writes the new flags and moves
 the head, all inside the caller's transaction (DESIGN R10, R11). `append_changes` does the
 same set-wise for many changes sharing list, method and time (bulk grant, import).
+
+Beside the flags every writer keeps `refused_flags`, the bits the contact refused or
+withdrew themselves, from the same entries (`domain.ledger.refused_after`), and never grants
+one of them on a decision that is not the contact's own (`grantable`, R19): such a bit is
+skipped and counted, so no caller can bypass the rule.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -18,11 +23,14 @@ import sqlalchemy as sa
 
 from clearpixel.domain.flags import OPEN_TRACKING_BIT
 from clearpixel.domain.ledger import (
+    OWN_CHOICE_METHODS,
     Decision,
     LedgerEntry,
     batch_hasher,
     chain,
     encode_evidence,
+    grantable,
+    refused_after,
 )
 from clearpixel.store.contacts import UnknownContact, iter_flag_targets, lock_contacts
 from clearpixel.store.db import Tx
@@ -51,14 +59,24 @@ def read_head(tx: Tx, *, for_update: bool = False) -> tuple[int, str]:
 BULK_THRESHOLD = 500
 
 
+@dataclass(frozen=True, slots=True)
+class Applied:
+    """What `apply_decisions` wrote, and per contact the bits it did not grant because the
+    contact had refused or withdrawn them themselves (R19)."""
+
+    entries: list[LedgerEntry] = field(default_factory=list)
+    skipped: dict[int, int] = field(default_factory=dict)
+
+
 def apply_decisions(
     tx: Tx, decisions: Sequence[Decision], *, keep_unchanged: bool = False
-) -> list[LedgerEntry]:
+) -> Applied:
     """Append one ledger entry per decision that changes flags (or every decision when
-    `keep_unchanged`), and write the contacts' new flags. Returns the entries written.
+    `keep_unchanged`), and write the contacts' new flags and own refusals. A decision that
+    is not the contact's own grants none of the bits the contact refused themselves.
 
-    Effects: consent_ledger rows, contacts.privacy_flags and updated_at, ledger_head.
-    Raises UnknownContact when a decision names a contact that does not exist.
+    Effects: consent_ledger rows, contacts.privacy_flags, refused_flags and updated_at,
+    ledger_head. Raises UnknownContact when a decision names a contact that does not exist.
 
     The ledger head is locked first, so concurrent writers chain in turn. Every writer of
     `privacy_flags` comes through here and takes that lock before reading flags, so once it
@@ -67,14 +85,19 @@ def apply_decisions(
     same flags, a fraction of the round trips.
     """
     if not decisions:
-        return []
+        return Applied()
     seq, prev_hash = read_head(tx, for_update=True)
     bulk = tx.dialect.name == "postgresql" and len(decisions) >= BULK_THRESHOLD
     ids = sorted({d.contact_id for d in decisions})
     if bulk:
-        flags = _current_flags(tx, ids)
+        current = _current_flags(tx, ids)
     else:
-        flags = {cid: c.privacy_flags for cid, c in lock_contacts(tx, ids).items()}
+        current = {
+            cid: (c.privacy_flags, c.refused_flags) for cid, c in lock_contacts(tx, ids).items()
+        }
+    flags = {cid: value for cid, (value, _) in current.items()}
+    refused = {cid: bits for cid, (_, bits) in current.items()}
+    skipped: dict[int, int] = {}
     entries: list[LedgerEntry] = []
     evidence_json: list[str] = []
     evidence_of: tuple[object, str] | None = None
@@ -83,7 +106,12 @@ def apply_decisions(
             raise UnknownContact(f"no contact with id {decision.contact_id}")
         if evidence_of is None or evidence_of[0] is not decision.evidence:
             evidence_of = (decision.evidence, encode_evidence(decision.evidence))
-        before = flags[decision.contact_id]
+        cid = decision.contact_id
+        allowed = grantable(decision.method, decision.granted, refused[cid])
+        if allowed != decision.granted:
+            skipped[cid] = skipped.get(cid, 0) | (decision.granted & ~allowed)
+            decision = replace(decision, granted=allowed)
+        before = flags[cid]
         entry = chain(
             decision,
             seq=seq + 1,
@@ -95,11 +123,14 @@ def apply_decisions(
             continue
         entries.append(entry)
         evidence_json.append(evidence_of[1])
-        flags[decision.contact_id] = entry.flags_after
+        flags[cid] = entry.flags_after
+        refused[cid] = refused_after(
+            decision.method, refused[cid], granted=allowed, revoked=decision.revoked
+        )
         seq, prev_hash = entry.seq, entry.hash
     if not entries:
-        return []
-    changed = {e.contact_id: (e.flags_after, e.at) for e in entries}
+        return Applied(skipped=skipped)
+    changed = {e.contact_id: (e.flags_after, refused[e.contact_id], e.at) for e in entries}
     if bulk:
         _copy_entries(tx, entries, evidence_json)
         _write_flags(tx, changed)
@@ -108,11 +139,18 @@ def apply_decisions(
         tx.execute(
             contacts.update()
             .where(contacts.c.id == sa.bindparam("cid"))
-            .values(privacy_flags=sa.bindparam("flags"), updated_at=sa.bindparam("now")),
-            [{"cid": cid, "flags": f, "now": at} for cid, (f, at) in changed.items()],
+            .values(
+                privacy_flags=sa.bindparam("flags"),
+                refused_flags=sa.bindparam("refused"),
+                updated_at=sa.bindparam("now"),
+            ),
+            [
+                {"cid": cid, "flags": f, "refused": r, "now": at}
+                for cid, (f, r, at) in changed.items()
+            ],
         )
     tx.execute(ledger_head.update().where(ledger_head.c.id == 1).values(seq=seq, hash=prev_hash))
-    return entries
+    return Applied(entries, skipped)
 
 
 def grant_to_targets(
@@ -135,15 +173,16 @@ def grant_to_targets(
     The set-based form of `apply_decisions` for one change shared by many contacts: the
     targets stream from one query, each entry costs a template fill and a SHA-256, the entries
     go through COPY (PostgreSQL) and the flags are written by one UPDATE joined to the entries
-    just written. A grant only adds bits, so it has no withdrawal effects to apply. Every
-    writer of `privacy_flags` holds the head lock, taken first here, so the targets read
-    cannot change before the UPDATE.
+    just written. A grant only adds bits, so it has no withdrawal effects to apply. Contacts
+    who refused the bit themselves are no targets (R19). Every writer of `privacy_flags`
+    holds the head lock, taken first here, so the targets read cannot change before the
+    UPDATE.
 
     Effects: consent_ledger rows, contacts.privacy_flags and updated_at, ledger_head.
     """
     evidence_json = encode_evidence(evidence)
     batches = (
-        [(cid, email, before, bit, 0, evidence_json) for cid, email, before in rows]
+        [(cid, email, before, 0, bit, 0, evidence_json) for cid, email, before in rows]
         for rows in _grant_targets(tx, list_id, bit=bit, only_null=only_null, batch=batch)
     )
     written = append_changes(
@@ -152,8 +191,9 @@ def grant_to_targets(
     return written.entries
 
 
-# One change of a batch: (contact_id, email, flags_before, granted, revoked, evidence_json).
-Change = tuple[int, str, int | None, int, int, str]
+# One change of a batch: (contact_id, email, flags_before, refused_flags, granted, revoked,
+# evidence_json); refused_flags are the contact's own refusals, which the change cannot grant.
+Change = tuple[int, str, int | None, int, int, int, str]
 # (seq, contact_id, email, flags_before, flags_after, granted, revoked, evidence_json,
 # prev_hash, hash) of one chained entry.
 _Chained = tuple[int, int, str, int | None, int, int, int, str, str, str]
@@ -161,12 +201,16 @@ _Chained = tuple[int, int, str, int | None, int, int, int, str, str, str]
 
 @dataclass(frozen=True, slots=True)
 class ChangesWritten:
-    """What `append_changes` wrote: how many entries, and the (contact id, flags_before,
+    """What `append_changes` wrote: how many entries; the (contact id, flags_before,
     flags_after, revoked) of those that leave the contact without open tracking while it had
-    it or while revoking it (the withdrawal effects the consent service applies)."""
+    it or while revoking it (the withdrawal effects the consent service applies); the
+    contacts whose entry leaves them without open tracking; and how many changes lost a bit
+    to grant because the contact had refused it themselves (R19)."""
 
     entries: int
     lost_open_tracking: list[tuple[int, int | None, int, int]]
+    without_open_tracking: list[int] = field(default_factory=list)
+    skipped_refused: int = 0
 
 
 def append_changes(
@@ -179,9 +223,11 @@ def append_changes(
     actor: str = "",
     progress: Callable[[int], None] | None = None,
 ) -> ChangesWritten:
-    """Append one chained entry per change (every change given must change flags: its
-    contact's flags become `(before | granted) & ~revoked`), in the order given, then write
-    the contacts' new flags and move the head. Each contact appears at most once.
+    """Append one chained entry per change (its contact's flags become `(before | granted) &
+    ~revoked`, where the granted bits the contact refused themselves are left out and
+    counted; a change left with nothing to change writes no entry), in the order given, then
+    write the contacts' new flags and move the head. Each contact appears at most once.
+    `method` is never one of the person's own choices (those go through `apply_decisions`).
 
     The set-based form of `apply_decisions` for many changes sharing list, method, time and
     actor: each entry costs a template fill and a SHA-256, the entries go through COPY
@@ -192,17 +238,26 @@ def append_changes(
 
     Effects: consent_ledger rows, contacts.privacy_flags and updated_at, ledger_head.
     """
+    if method in OWN_CHOICE_METHODS:
+        raise ValueError(f"{method} decisions go through apply_decisions")
     seq, prev_hash = read_head(tx, for_update=True)
     start = seq
     digest = batch_hasher(list_id=list_id, method=method, at=at, actor=actor)
     postgres = tx.dialect.name == "postgresql"
     lost: list[tuple[int, int | None, int, int]] = []
+    without: list[int] = []
+    skipped = 0
     seen = 0
     for changes in batches:
         chained: list[_Chained] = []
-        for cid, email, before, granted, revoked, evidence_json in changes:
-            seq += 1
+        for cid, email, before, refused, wanted, revoked, evidence_json in changes:
+            granted = wanted & ~refused
+            if granted != wanted:
+                skipped += 1
             after = ((before or 0) | granted) & ~revoked
+            if after == before:
+                continue
+            seq += 1
             entry_digest = digest(
                 seq, cid, email, evidence_json, before, after, granted, revoked, prev_hash
             )
@@ -211,8 +266,10 @@ def append_changes(
                  entry_digest)
             )  # fmt: skip
             prev_hash = entry_digest
-            if not after & OPEN_TRACKING_BIT and ((before or 0) | revoked) & OPEN_TRACKING_BIT:
-                lost.append((cid, before, after, revoked))
+            if not after & OPEN_TRACKING_BIT:
+                without.append(cid)
+                if ((before or 0) | revoked) & OPEN_TRACKING_BIT:
+                    lost.append((cid, before, after, revoked))
         if postgres:
             _copy_chained(tx, chained, list_id=list_id, at=at, method=method, actor=actor)
         else:
@@ -247,10 +304,10 @@ def append_changes(
         if progress:
             progress(seen)
     if seq == start:
-        return ChangesWritten(0, [])
+        return ChangesWritten(0, [], [], skipped)
     _flags_from_entries(tx, after=start, upto=seq, at=at)
     tx.execute(ledger_head.update().where(ledger_head.c.id == 1).values(seq=seq, hash=prev_hash))
-    return ChangesWritten(seq - start, lost)
+    return ChangesWritten(seq - start, lost, without, skipped)
 
 
 def _grant_targets(
@@ -274,7 +331,8 @@ def _grant_targets(
             "AND privacy_flags IS NULL ORDER BY id"
             if only_null
             else "SELECT id, email, privacy_flags FROM contacts WHERE list_id = %(list)s "
-            "AND (privacy_flags IS NULL OR privacy_flags & %(bit)s = 0) ORDER BY id",
+            "AND (privacy_flags IS NULL OR privacy_flags & %(bit)s = 0) "
+            "AND refused_flags & %(bit)s = 0 ORDER BY id",
             {"list": list_id, "bit": bit},
         )
         while rows := cursor.fetchmany(batch):
@@ -337,14 +395,14 @@ def _int_array(values: Iterable[int]) -> str:
     return "{" + ",".join(map(str, values)) + "}"
 
 
-def _current_flags(tx: Tx, ids: Sequence[int]) -> dict[int, int | None]:
-    """Contacts' flags by id (PostgreSQL; the caller holds the ledger head lock)."""
+def _current_flags(tx: Tx, ids: Sequence[int]) -> dict[int, tuple[int | None, int]]:
+    """Contacts' (flags, own refusals) by id (PostgreSQL; the caller holds the head lock)."""
     with _raw(tx).cursor() as cursor:
         cursor.execute(
-            "SELECT id, privacy_flags FROM contacts WHERE id = ANY(%s::integer[])",
+            "SELECT id, privacy_flags, refused_flags FROM contacts WHERE id = ANY(%s::integer[])",
             (_int_array(ids),),
         )
-        return dict(cursor.fetchall())
+        return {cid: (value, refused) for cid, value, refused in cursor.fetchall()}
 
 
 def _raw(tx: Tx) -> Any:
@@ -410,21 +468,23 @@ def _copy_entries(tx: Tx, entries: Sequence[LedgerEntry], evidence_json: Sequenc
             copy.write("\n".join(lines) + "\n")
 
 
-def _write_flags(tx: Tx, changed: dict[int, tuple[int, datetime]]) -> None:
-    """New flags in one UPDATE per timestamp, joined to unnested arrays (PostgreSQL): the
-    planner walks the primary key for them instead of scanning the table."""
-    by_time: dict[datetime, tuple[list[int], list[int]]] = {}
-    for cid, (value, at) in changed.items():
-        ids, values = by_time.setdefault(at, ([], []))
+def _write_flags(tx: Tx, changed: dict[int, tuple[int, int, datetime]]) -> None:
+    """New flags and own refusals in one UPDATE per timestamp, joined to unnested arrays
+    (PostgreSQL): the planner walks the primary key for them instead of scanning the table."""
+    by_time: dict[datetime, tuple[list[int], list[int], list[int]]] = {}
+    for cid, (value, refused, at) in changed.items():
+        ids, values, refusals = by_time.setdefault(at, ([], [], []))
         ids.append(cid)
         values.append(value)
+        refusals.append(refused)
     with _raw(tx).cursor() as cursor:
-        for at, (ids, values) in by_time.items():
+        for at, (ids, values, refusals) in by_time.items():
             cursor.execute(
-                "UPDATE contacts SET privacy_flags = n.flags, updated_at = %s "
-                "FROM unnest(%s::integer[], %s::integer[]) AS n(id, flags) "
+                "UPDATE contacts SET privacy_flags = n.flags, refused_flags = n.refused, "
+                "updated_at = %s "
+                "FROM unnest(%s::integer[], %s::integer[], %s::integer[]) AS n(id, flags, refused) "
                 "WHERE contacts.id = n.id",
-                (at, _int_array(ids), _int_array(values)),
+                (at, _int_array(ids), _int_array(values), _int_array(refusals)),
             )
 
 

@@ -36,6 +36,9 @@ contacts = sa.Table(
     sa.Column("email", sa.String(320), nullable=False),
     sa.Column("attributes", Json, nullable=False),
     sa.Column("privacy_flags", sa.Integer, nullable=True),
+    # Bits the contact refused or withdrew themselves (R19), kept by the ledger writer beside
+    # the flags, from the same entries: no bulk path may grant them again.
+    sa.Column("refused_flags", sa.Integer, nullable=False, server_default="0"),
     sa.Column("status", sa.String(16), nullable=False, server_default="subscribed"),
     sa.Column("last_open_date", sa.Date, nullable=True),
     sa.Column("last_click_date", sa.Date, nullable=True),

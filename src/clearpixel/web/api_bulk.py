@@ -39,6 +39,10 @@ class ImportOut(BaseModel):
     created: int
     updated: int
     flags_changed: int
+    skipped_refused_by_contact: int = Field(
+        description="Rows whose consent was not granted: the contact had refused or withdrawn "
+        "it themselves."
+    )
     rejected: int
     errors: list[RowErrorOut]
 
@@ -61,6 +65,9 @@ class BulkOut(BaseModel):
     contacts: int
     changed: int
     unchanged: int
+    skipped_refused_by_contact: int = Field(
+        description="Contacts not granted the purpose: they refused or withdrew it themselves."
+    )
 
 
 class VerifyOut(BaseModel):
@@ -115,6 +122,7 @@ def post_import(
         created=report.created,
         updated=report.updated,
         flags_changed=report.flags_changed,
+        skipped_refused_by_contact=report.skipped_refused,
         rejected=report.rejected,
         errors=[RowErrorOut(line=e.line, reason=e.reason) for e in report.errors],
     )
@@ -141,6 +149,7 @@ def post_bulk(request: Request, body: BulkIn, list_id: IdPath, key_id: KeyDep) -
         contacts=report.contacts,
         changed=report.changed,
         unchanged=report.unchanged,
+        skipped_refused_by_contact=report.skipped_refused,
     )
 
 
