@@ -12,6 +12,9 @@ from clearpixel.store.ledger import entries_for_contact
 from clearpixel.web.app import create_app
 from tests.helpers import make_contacts, make_list
 
+# what every decision posted through the API states: its basis and who made it
+WHO = {"basis": "the contact's written request", "actor": "crm:alice", "decided_by": "operator"}
+
 
 @pytest.fixture
 def key(ctx):
@@ -129,7 +132,11 @@ def test_decision_through_the_api_writes_a_ledger_entry_with_method_api(ctx, cli
     (cid,) = make_contacts(ctx, list_id, [None])
     response = client.post(
         f"/api/v1/contacts/{cid}/decisions",
-        json={"grant": ["open_tracking", "profiling"], "evidence": {"source": "crm form 12"}},
+        json={
+            "grant": ["open_tracking", "profiling"],
+            "evidence": {"source": "crm form 12"},
+            **WHO,
+        },
     )
     assert response.status_code == 201, response.text
     body = response.json()
@@ -144,7 +151,7 @@ def test_decision_through_the_api_writes_a_ledger_entry_with_method_api(ctx, cli
 
     withdrawn = client.post(
         f"/api/v1/contacts/{cid}/decisions",
-        json={"revoke": ["open_tracking"], "evidence": {"source": "phone call"}},
+        json={"revoke": ["open_tracking"], "evidence": {"source": "phone call"}, **WHO},
     ).json()
     assert withdrawn["withdrawn"] is True
     assert withdrawn["contact"]["privacy_flags"] == 4
@@ -159,13 +166,20 @@ def test_decisions_need_evidence_and_known_purposes(ctx, client):
     url = f"/api/v1/contacts/{cid}/decisions"
     assert_error(client.post(url, json={"grant": ["open_tracking"]}), 422, "validation_error")
     assert_error(
-        client.post(url, json={"grant": ["telepathy"], "evidence": {"s": "x"}}), 400, "invalid"
+        client.post(url, json={"grant": ["open_tracking"], "evidence": {"s": "x"}}),
+        422,
+        "validation_error",
+    )  # no basis, actor or decided_by
+    assert_error(
+        client.post(url, json={"grant": ["telepathy"], "evidence": {"s": "x"}, **WHO}),
+        400,
+        "invalid",
     )
-    assert_error(client.post(url, json={"evidence": {"s": "x"}}), 400, "invalid")
+    assert_error(client.post(url, json={"evidence": {"s": "x"}, **WHO}), 400, "invalid")
     assert_error(
         client.post(
             "/api/v1/contacts/424242/decisions",
-            json={"grant": ["open_tracking"], "evidence": {"s": "x"}},
+            json={"grant": ["open_tracking"], "evidence": {"s": "x"}, **WHO},
         ),
         404,
         "not_found",

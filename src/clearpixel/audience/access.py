@@ -29,6 +29,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from clearpixel.context import Context
 from clearpixel.domain.errors import ClearpixelError, NotFound
 from clearpixel.store import admin as store
+from clearpixel.store.lists import get_list
 
 ADMIN_USERNAME = "admin"
 LOGIN_WINDOW = timedelta(hours=24)  # failures older than this are forgotten
@@ -215,15 +216,33 @@ def _key_hash(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-def create_api_key(ctx: Context, name: str) -> tuple[store.ApiKey, str]:
-    """A new key named `name`; returns it with its secret, which is never stored or shown again."""
+SCOPES = ("full", "signup")
+
+
+def create_api_key(
+    ctx: Context, name: str, *, scope: str = "full", list_name: str | None = None
+) -> tuple[store.ApiKey, str]:
+    """A new key named `name`; returns it with its secret, which is never stored or shown again.
+    `scope` `signup` limits it to starting signups (what a website's key should do, R18);
+    `list_name` limits it to one list. Raises ClearpixelError, UnknownList."""
     name = name.strip()
     if not name or len(name) > 100:
         raise ClearpixelError("an API key name must have 1 to 100 characters")
+    if scope not in SCOPES:
+        raise ClearpixelError(f"unknown scope {scope!r} (known: {', '.join(SCOPES)})")
+    if scope == "signup" and not list_name:
+        raise ClearpixelError("a signup key needs the list it signs up to: --list NAME")
     secret = API_KEY_PREFIX + secrets.token_urlsafe(32)
     with ctx.db.begin() as tx:
+        list_id = get_list(tx, list_name).id if list_name else None
         key = store.insert_api_key(
-            tx, name, secret[: len(API_KEY_PREFIX) + 6], _key_hash(secret), now=ctx.now()
+            tx,
+            name,
+            secret[: len(API_KEY_PREFIX) + 6],
+            _key_hash(secret),
+            now=ctx.now(),
+            scope=scope,
+            list_id=list_id,
         )
     return key, secret
 
@@ -242,7 +261,13 @@ def revoke_api_key(ctx: Context, key_id: int) -> None:
 
 def api_key_id(ctx: Context, presented: str) -> int | None:
     """The id of the active key `presented`, or None (unknown or revoked)."""
+    key = api_key(ctx, presented)
+    return key.id if key else None
+
+
+def api_key(ctx: Context, presented: str) -> store.ApiKey | None:
+    """The active key `presented`, or None (unknown or revoked)."""
     if not presented.startswith(API_KEY_PREFIX):
         return None
     with ctx.db.connect() as conn:
-        return store.active_key_id(conn, _key_hash(presented))
+        return store.active_key(conn, _key_hash(presented))

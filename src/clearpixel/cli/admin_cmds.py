@@ -39,13 +39,23 @@ def ensure_admin_account(ctx: Context) -> str | None:
 
 
 @apikeys_app.command("create")
-def apikeys_create(name: str = typer.Option(..., "--name", help="What the key is for.")) -> None:
+def apikeys_create(
+    name: str = typer.Option(..., "--name", help="What the key is for."),
+    list_name: str | None = typer.Option(None, "--list", help="Limit the key to this list."),
+    scope: str = typer.Option(
+        "full",
+        "--scope",
+        help="full, or signup: the key may only start signups, which mail the address a "
+        "confirmation link (what a website should hold).",
+    ),
+) -> None:
     """Create an API key and print it once (only its SHA-256 is stored)."""
     from clearpixel.audience import access
 
     with context() as ctx:
-        key, secret = access.create_api_key(ctx, name)
-    console.print(f"API key {key.id} ({key.name}); it is shown this once:", style="bold")
+        key, secret = access.create_api_key(ctx, name, scope=scope, list_name=list_name)
+    limits = f", scope {key.scope}" + (f", list {list_name!r}" if list_name else "")
+    console.print(f"API key {key.id} ({key.name}{limits}); it is shown this once:", style="bold")
     typer.echo(secret)
 
 

@@ -130,13 +130,16 @@ def consent_proof(
 @consent_app.command("expire")
 def consent_expire() -> None:
     """Record 'no decision' (a refusal) for consent pages left unanswered past
-    CLEARPIXEL_CONSENT_PAGE_TIMEOUT_MINUTES and consent links that expired unused.
-    `clearpixel serve` also runs this every few minutes; run it from cron otherwise."""
-    from clearpixel.consent import pages
+    CLEARPIXEL_CONSENT_PAGE_TIMEOUT_MINUTES and consent links that expired unused, and purge
+    signups whose confirmation link expired. `clearpixel serve` also runs this every few
+    minutes; run it from cron otherwise."""
+    from clearpixel.consent import pages, signups
 
     with context() as ctx:
         report = pages.expire_pending(ctx, ctx.now())
+        purged = signups.purge_signups(ctx, ctx.now())
     console.print(
         f"pages left open: {report.pages_left_open}, links expired: {report.links_expired}, "
-        f"refusals recorded: {report.refusals}, already consented: {report.superseded}"
+        f"refusals recorded: {report.refusals}, already consented: {report.superseded}, "
+        f"expired signups purged: {purged}"
     )

@@ -31,6 +31,7 @@ class Method(StrEnum):
     ONE_CLICK_WITHDRAWAL = "one_click_withdrawal"
     IMPORT = "import"
     API = "api"
+    API_CONTACT = "api_contact"  # the contact's own choice, relayed by an API key holder
     BULK = "bulk"
     ADMIN = "admin"
 
@@ -50,7 +51,8 @@ PERSONAL_METHODS = frozenset(
 # Decisions the person made themselves (R19): what they refuse or withdraw this way, no bulk
 # path (bulk grant, import, an operator's API call) may grant again; only their own later
 # choice lifts it. An admin decision records a choice the contact made elsewhere (a letter,
-# a call). A page left unanswered (`consent_page_no_action`) is no one's own refusal.
+# a call), `api_contact` one made where the contact is signed in to the organisation's own
+# systems. A page left unanswered (`consent_page_no_action`) is no one's own refusal.
 OWN_CHOICE_METHODS = frozenset(
     {
         Method.SIGNUP_FORM,
@@ -58,6 +60,7 @@ OWN_CHOICE_METHODS = frozenset(
         Method.PREFERENCE_PAGE,
         Method.ONE_CLICK_WITHDRAWAL,
         Method.ADMIN,
+        Method.API_CONTACT,
     }
 )
 

@@ -26,6 +26,8 @@ class ApiKey:
     prefix: str
     created_at: datetime
     revoked_at: datetime | None
+    scope: str = "full"
+    list_id: int | None = None
 
 
 def get_admin(tx: Tx, username: str) -> AdminAccount | None:
@@ -57,28 +59,46 @@ def upsert_admin(tx: Tx, username: str, password_hash: str, *, now: datetime) ->
     )
 
 
-def insert_api_key(tx: Tx, name: str, prefix: str, key_hash: str, *, now: datetime) -> ApiKey:
+def insert_api_key(
+    tx: Tx,
+    name: str,
+    prefix: str,
+    key_hash: str,
+    *,
+    now: datetime,
+    scope: str = "full",
+    list_id: int | None = None,
+) -> ApiKey:
     new_id = tx.execute(
         api_keys.insert()
-        .values(name=name, prefix=prefix, key_hash=key_hash, created_at=now)
+        .values(
+            name=name,
+            prefix=prefix,
+            key_hash=key_hash,
+            created_at=now,
+            scope=scope,
+            list_id=list_id,
+        )
         .returning(api_keys.c.id)
     ).scalar_one()
-    return ApiKey(new_id, name, prefix, now, None)
+    return ApiKey(new_id, name, prefix, now, None, scope, list_id)
+
+
+def _key(row: sa.Row[object]) -> ApiKey:
+    r = row
+    return ApiKey(r.id, r.name, r.prefix, r.created_at, r.revoked_at, r.scope, r.list_id)
 
 
 def all_api_keys(tx: Tx) -> list[ApiKey]:
-    rows = tx.execute(sa.select(api_keys).order_by(api_keys.c.id))
-    return [ApiKey(r.id, r.name, r.prefix, r.created_at, r.revoked_at) for r in rows]
+    return [_key(r) for r in tx.execute(sa.select(api_keys).order_by(api_keys.c.id))]
 
 
-def active_key_id(tx: Tx, key_hash: str) -> int | None:
-    """The id of the unrevoked key with this hash, or None."""
+def active_key(tx: Tx, key_hash: str) -> ApiKey | None:
+    """The unrevoked key with this hash, or None."""
     row = tx.execute(
-        sa.select(api_keys.c.id).where(
-            api_keys.c.key_hash == key_hash, api_keys.c.revoked_at.is_(None)
-        )
+        sa.select(api_keys).where(api_keys.c.key_hash == key_hash, api_keys.c.revoked_at.is_(None))
     ).first()
-    return int(row.id) if row else None
+    return _key(row) if row else None
 
 
 def revoke_api_key(tx: Tx, key_id: int, *, now: datetime) -> bool:

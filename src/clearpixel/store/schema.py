@@ -189,6 +189,10 @@ api_keys = sa.Table(
     sa.Column("key_hash", sa.String(64), nullable=False, unique=True),
     sa.Column("created_at", Timestamp, nullable=False),
     sa.Column("revoked_at", Timestamp, nullable=True),
+    # `full`, or `signup`: the key may only start signups (R18: a key a website holds can only
+    # ask an address's owner to confirm); `list_id` limits the key to one list.
+    sa.Column("scope", sa.String(16), nullable=False, server_default="full"),
+    sa.Column("list_id", sa.Integer, sa.ForeignKey("audience_lists.id"), nullable=True),
 )
 
 # Failed sign-ins, counted per IP and per username over a window; old rows are pruned.

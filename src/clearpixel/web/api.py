@@ -8,7 +8,7 @@ form), which goes through `consent.record_decision(s)` with method `api` (R10).
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
@@ -20,7 +20,7 @@ from clearpixel.context import Context
 from clearpixel.domain.errors import ClearpixelError
 from clearpixel.domain.ledger import LedgerEntry, Method
 from clearpixel.store.contacts import Contact
-from clearpixel.web import api_bulk, api_campaigns
+from clearpixel.web import api_bulk, api_campaigns, api_signups
 from clearpixel.web.api_base import (
     ERROR_RESPONSES,
     MAX_ID,
@@ -88,6 +88,23 @@ class ContactPage(BaseModel):
 class DecisionIn(BaseModel):
     grant: list[str] = Field(default_factory=list, max_length=31)
     revoke: list[str] = Field(default_factory=list, max_length=31)
+    basis: str = Field(
+        min_length=1,
+        max_length=1000,
+        pattern=r"^[^\x00]*\S[^\x00]*$",
+        description="What the decision rests on (e.g. 'the contact asked by phone, ticket 42').",
+    )
+    actor: str = Field(
+        min_length=1,
+        max_length=150,
+        pattern=r"^[^\x00]*\S[^\x00]*$",
+        description="Who made or recorded the decision (a person or system of yours).",
+    )
+    decided_by: Literal["contact", "operator"] = Field(
+        description="`contact`: the contact's own choice, made where they are signed in to your "
+        "systems (it may lift their earlier refusal); `operator`: your decision, which never "
+        "grants what the contact refused themselves."
+    )
     evidence: dict[str, Scalar] = Field(
         min_length=1, description="How the choice was collected, e.g. {'source': 'crm form'}."
     )
@@ -123,6 +140,10 @@ class DecisionOut(BaseModel):
     contact: ContactOut
     entries: list[EntryOut]
     withdrawn: bool = Field(description="Open-tracking consent was withdrawn by this decision.")
+    skipped_refused_by_contact: list[str] = Field(
+        default_factory=list,
+        description="Purposes not granted: the contact refused or withdrew them themselves.",
+    )
 
 
 def contact_out(ctx: Context, contact: Contact) -> ContactOut:
@@ -265,8 +286,11 @@ def post_decision(
     contact_id: IdPath,
     key_id: KeyDep,
 ) -> DecisionOut:
-    """Record a consent decision (method `api`) with its evidence: purposes granted and
-    revoked. One ledger entry and the new flags are written in one transaction; a withdrawal of
+    """Record a consent decision with its basis, actor and evidence: purposes granted and
+    revoked. The contact's own choice (`decided_by: contact`, method `api_contact`) may lift
+    their earlier refusal; an operator's (method `api`) never grants a purpose the contact
+    refused or withdrew themselves: it is skipped and listed in `skipped_refused_by_contact`
+    (R19). One ledger entry and the new flags are written in one transaction; a withdrawal of
     open tracking forgets the contact's personal events (R5, R10)."""
     ctx = get_ctx(request)
     if not body.grant and not body.revoke:
@@ -277,18 +301,24 @@ def post_decision(
         contact_id,
         granted=ctx.purposes.mask(body.grant),
         revoked=ctx.purposes.mask(body.revoke),
-        method=Method.API,
+        method=Method.API_CONTACT if body.decided_by == "contact" else Method.API,
         now=ctx.now(),
         cooldown=ctx.cooldown,
-        actor=f"api-key:{key_id}",
+        actor=f"api-key:{key_id}:{body.actor.strip()}",
         notice_id=body.notice_id,
         notice_sha256=body.notice_sha256,
-        evidence={"channel": "api", **body.evidence},
+        evidence={
+            "channel": "api",
+            **body.evidence,
+            "basis": body.basis.strip(),
+            "decided_by": body.decided_by,
+        },
     )
     return DecisionOut(
         contact=contact_out(ctx, contact_service.get_contact(ctx, contact_id)),
         entries=[entry_out(ctx, e) for e in result.entries],
         withdrawn=contact_id in result.withdrawn,
+        skipped_refused_by_contact=ctx.purposes.names_in(result.skipped_refused.get(contact_id, 0)),
     )
 
 
@@ -307,4 +337,5 @@ def get_ledger(request: Request, page: PageDep) -> EntryPage:
 
 
 router.include_router(api_bulk.router)
+router.include_router(api_signups.router)
 router.include_router(api_campaigns.router)

@@ -18,11 +18,12 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
 
 from clearpixel.audience import access
+from clearpixel.audience import contacts as contact_service
 from clearpixel.audience.contacts import ContactExists
 from clearpixel.domain.errors import ClearpixelError, NotFound
+from clearpixel.sending import service as sending
 from clearpixel.store.lists import ListExists
 from clearpixel.web.deps import get_ctx
-from clearpixel.web.limits import key_id_from
 
 MAX_ID = 2**31 - 1
 CONFLICTS: tuple[type[Exception], ...] = (ContactExists, ListExists)
@@ -105,22 +106,45 @@ class ApiRoute(APIRoute):
 _bearer = HTTPBearer(auto_error=False, description="An API key from `clearpixel apikeys create`.")
 
 
+SIGNUP_ROUTE = "/lists/{list_id}/signups"  # (the route's path under /api/v1)
+
+
 def api_key(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> int:
-    """The id of the presented, unrevoked API key; 401 otherwise. Served, the key was
-    already checked before the body was read (web/limits.py); this check remains for an app
-    mounted without that guard."""
-    checked = key_id_from(request.state)
-    if checked is not None:
-        return checked
+    """The id of the presented, unrevoked API key, allowed on this route; 401 for no key,
+    403 for a key limited to signups or to another list. Served, the key was already checked
+    before the body was read (web/limits.py); its scope and list are checked here, where the
+    route and its path are known."""
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise HTTPException(401, "an API key is required: Authorization: Bearer <key>")
-    key_id = access.api_key_id(get_ctx(request), credentials.credentials)
-    if key_id is None:
+    ctx = get_ctx(request)
+    key = access.api_key(ctx, credentials.credentials)
+    if key is None:
         raise HTTPException(401, "unknown or revoked API key")
-    return key_id
+    route = getattr(request.scope.get("route"), "path", "")
+    if key.scope == "signup" and (not route.endswith(SIGNUP_ROUTE) or request.method != "POST"):
+        raise HTTPException(403, "this key may only start signups (POST .../signups)")
+    if key.list_id is not None and _list_of(request) != key.list_id:
+        raise HTTPException(403, "this key is limited to another list")
+    return key.id
+
+
+def _list_of(request: Request) -> int | None:
+    """The list a request acts on, from its path (None when it names none)."""
+    ctx = get_ctx(request)
+    params = request.path_params
+    try:
+        if "list_id" in params:
+            return int(params["list_id"])
+        if "contact_id" in params:
+            return contact_service.get_contact(ctx, int(params["contact_id"])).list_id
+        if "campaign_id" in params:
+            return sending.get_campaign(ctx, int(params["campaign_id"])).list_id
+    except (ValueError, NotFound):
+        return None
+    return None
 
 
 class Page:

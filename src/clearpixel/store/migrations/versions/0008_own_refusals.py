@@ -14,7 +14,14 @@ branch_labels = None
 depends_on = None
 
 # The methods of a person's own choice when this migration was written.
-OWN = ("signup_form", "consent_page", "preference_page", "one_click_withdrawal", "admin")
+OWN = (
+    "signup_form",
+    "consent_page",
+    "preference_page",
+    "one_click_withdrawal",
+    "admin",
+    "api_contact",
+)
 
 
 def upgrade() -> None:
