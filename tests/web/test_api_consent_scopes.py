@@ -54,16 +54,7 @@ def test_a_signup_key_only_starts_confirmations_on_its_own_list(ctx, cli):
             site.post(f"/api/v1/lists/{other}/signups", json=body),
             site.get("/api/v1/lists"),
             site.get(f"/api/v1/contacts/{known}"),
-            site.post(
-                f"/api/v1/contacts/{known}/decisions",
-                json={
-                    "grant": ["open_tracking"],
-                    "evidence": {"s": "x"},
-                    "basis": "b",
-                    "actor": "a",
-                    "decided_by": "contact",
-                },
-            ),  # fmt: skip
+            site.post(f"/api/v1/contacts/{known}/decisions", json=DECISION),
             site.post(
                 f"/api/v1/lists/{newsletter}/bulk",
                 json={"action": "grant", "purpose": "open_tracking", "basis": "b"},

@@ -25,6 +25,7 @@ from clearpixel.store.ledger import (
     ChangesWritten,
     append_changes,
     apply_decisions,
+    cool_down_entries_without,
     grant_to_targets,
 )
 
@@ -157,12 +158,15 @@ def record_changes(
         cid for cid, before, after, _ in written.lost_open_tracking if has_open_tracking(before)
     )
     _forget_tracking(tx, withdrawn)
-    refused = sorted(
-        {cid for cid, _, _, revoked in written.lost_open_tracking if revoked & OPEN_TRACKING_BIT}
-        | (set(written.without_open_tracking) if method == Method.IMPORT else set())
-    )
-    if refused:
-        set_cooldown(tx, refused, now + cooldown)
+    if method == Method.IMPORT and written.entries:
+        # every contact the import leaves without open tracking: a refusal the file records
+        cool_down_entries_without(tx, written.seqs, bit=OPEN_TRACKING_BIT, until=now + cooldown)
+    else:
+        refused = sorted(
+            cid for cid, _, _, revoked in written.lost_open_tracking if revoked & OPEN_TRACKING_BIT
+        )
+        if refused:
+            set_cooldown(tx, refused, now + cooldown)
     return written
 
 

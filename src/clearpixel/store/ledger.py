@@ -209,8 +209,8 @@ class ChangesWritten:
 
     entries: int
     lost_open_tracking: list[tuple[int, int | None, int, int]]
-    without_open_tracking: list[int] = field(default_factory=list)
     skipped_refused: int = 0
+    seqs: tuple[int, int] = (0, 0)  # the entries written: seq in (first, last]
 
 
 def append_changes(
@@ -245,7 +245,6 @@ def append_changes(
     digest = batch_hasher(list_id=list_id, method=method, at=at, actor=actor)
     postgres = tx.dialect.name == "postgresql"
     lost: list[tuple[int, int | None, int, int]] = []
-    without: list[int] = []
     skipped = 0
     seen = 0
     for changes in batches:
@@ -266,10 +265,8 @@ def append_changes(
                  entry_digest)
             )  # fmt: skip
             prev_hash = entry_digest
-            if not after & OPEN_TRACKING_BIT:
-                without.append(cid)
-                if ((before or 0) | revoked) & OPEN_TRACKING_BIT:
-                    lost.append((cid, before, after, revoked))
+            if not after & OPEN_TRACKING_BIT and ((before or 0) | revoked) & OPEN_TRACKING_BIT:
+                lost.append((cid, before, after, revoked))
         if postgres:
             _copy_chained(tx, chained, list_id=list_id, at=at, method=method, actor=actor)
         else:
@@ -304,10 +301,26 @@ def append_changes(
         if progress:
             progress(seen)
     if seq == start:
-        return ChangesWritten(0, [], [], skipped)
+        return ChangesWritten(0, [], skipped)
     _flags_from_entries(tx, after=start, upto=seq, at=at)
     tx.execute(ledger_head.update().where(ledger_head.c.id == 1).values(seq=seq, hash=prev_hash))
-    return ChangesWritten(seq - start, lost, without, skipped)
+    return ChangesWritten(seq - start, lost, skipped, (start, seq))
+
+
+def cool_down_entries_without(tx: Tx, seqs: tuple[int, int], *, bit: int, until: datetime) -> None:
+    """Set `consent_cooldown_until` of the contacts whose entry with seq in (first, last]
+    leaves them without `bit`: one UPDATE joined to those entries (a million-row import)."""
+    first, last = seqs
+    in_range = sa.and_(
+        consent_ledger.c.seq > first,
+        consent_ledger.c.seq <= last,
+        consent_ledger.c.flags_after.op("&")(bit) == 0,
+    )
+    tx.execute(
+        contacts.update()
+        .where(contacts.c.id.in_(sa.select(consent_ledger.c.contact_id).where(in_range)))
+        .values(consent_cooldown_until=until)
+    )
 
 
 def _grant_targets(
