@@ -23,7 +23,7 @@ def test_demo_builds_an_installation_with_traffic_and_reports(cli, ctx):
     assert report.personal_openers.machine > 0
     assert report.anonymous_opens.human > 0
     assert report.anonymous_opens.machine > 0
-    assert report.clicks.value > 0 and report.unique_clickers.value > 0
+    assert report.clicks.human > 0 and report.unique_clickers.human > 0
     assert report.click_to_open_rate.value is not None
     assert report.click_to_open_rate.value <= 1
 

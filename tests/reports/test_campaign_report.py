@@ -19,6 +19,7 @@ from tests.helpers import make_contacts, make_list
 from tests.ingest.builders import click_token, make_campaign, make_send, pixel_token
 
 HUMAN = "Microsoft Office/16.0 (Windows NT 10.0; Microsoft Outlook 16.0.17029; Pro)"
+SCANNER = "python-requests/2.31.0"  # a link checker: a machine
 HOME = "192.0.2.10"
 APPLE = "17.58.0.1"
 
@@ -36,10 +37,10 @@ def sent(ctx):
     return campaign_id, public_id, contacts
 
 
-def click(tracker, ctx, campaign_id, contact, link):
+def click(tracker, ctx, campaign_id, contact, link, ua=HUMAN):
     async def run():
         await tracker.links.load()
-        return await tracker.click(click_token(ctx, campaign_id, contact, link), HOME, HUMAN, [])
+        return await tracker.click(click_token(ctx, campaign_id, contact, link), HOME, ua, [])
 
     assert asyncio.run(run())
 
@@ -63,17 +64,18 @@ def test_report_figures(ctx, sent):
     assert {(s.mode, s.n) for s in r.sent_by} == {("personal", 3), ("anonymous", 2)}
     assert (r.personal_openers.human, r.personal_openers.machine) == (1, 1)
     assert r.personal_openers_any.value == 2
-    assert r.implicit_openers.value == 1
+    assert (r.implicit_openers.human, r.implicit_openers.machine) == (1, 0)
     assert (r.anonymous_opens.human, r.anonymous_opens.machine) == (3, 1)
     assert r.personal_open_hits.total == 3
-    assert (r.clicks.value, r.unique_clickers.value) == (3, 2)
+    assert (r.clicks.human, r.unique_clickers.human) == (3, 2)
     assert [(link.link_id, link.clicks.value, link.unique_clickers.value) for link in r.links] == [
         (1, 2, 2),
         (2, 1, 1),
     ]
-    assert r.open_rate.value == pytest.approx(2 / 3)
+    assert r.open_rate.value == pytest.approx(1 / 3)  # human openers only
+    assert r.open_rate_machine.value == pytest.approx(1 / 3)
     assert r.click_rate.value == pytest.approx(2 / 5)
-    assert r.click_to_open_rate.value == pytest.approx(2 / 3)
+    assert r.click_to_open_rate.value == pytest.approx(2 / 2)
     hour = ctx.now().replace(minute=0, second=0, microsecond=0)
     (bucket,) = r.hourly
     assert bucket.start == hour
@@ -85,6 +87,29 @@ def test_report_figures(ctx, sent):
         if isinstance(value, Figure | Rate | Split):
             assert value.population, f.name
     assert campaign_report(ctx, public_id) == r == campaign_report(ctx, "November news")
+
+
+def test_headline_figures_are_human_with_machine_and_unknown_beside(ctx, sent):
+    """Machine opens (a mail proxy) and machine clicks (a link scanner) never inflate the
+    headline: the open rate is human openers over personal-mode sends, clicks and unique
+    clickers are split by verdict, a machine click makes no implicit open, CTOR <= 100%."""
+    campaign_id, _, (a, b, c, d, e) = sent
+    tracker = Tracker(ctx)
+    tracker.pixel(pixel_token(ctx, campaign_id, a), HOME, HUMAN, [])
+    tracker.pixel(pixel_token(ctx, campaign_id, b), APPLE, HUMAN, [])  # proxy prefetch
+    for who in (a, b, c, d, e):  # a scanner clicks every link of every message
+        click(tracker, ctx, campaign_id, who, 1, ua=SCANNER)
+    click(tracker, ctx, campaign_id, e, 2)  # one person, who never showed an open
+    tracker.buffer.flush_now()
+
+    r = campaign_report(ctx, str(campaign_id))
+    assert (r.open_rate.numerator, r.open_rate.denominator) == (1, 3)
+    assert (r.open_rate_machine.numerator, r.open_rate_unknown.numerator) == (1, 0)
+    assert (r.clicks.human, r.clicks.machine) == (1, 5)
+    assert (r.unique_clickers.human, r.unique_clickers.machine) == (1, 5)
+    assert (r.implicit_openers.human, r.implicit_openers.machine) == (1, 0)
+    assert (r.click_rate.numerator, r.click_rate.denominator) == (1, 5)
+    assert (r.click_to_open_rate.numerator, r.click_to_open_rate.denominator) == (1, 2)
 
 
 def test_unknown_campaign_is_named(ctx):
@@ -111,7 +136,7 @@ def test_report_cli_text_and_json(ctx, sent, cli):
 )
 @given(
     st.lists(
-        st.tuples(st.sampled_from(["open", "click"]), st.integers(0, 4), st.integers(1, 2)),
+        st.tuples(st.sampled_from(["open", "click", "scan"]), st.integers(0, 4), st.integers(1, 2)),
         max_size=25,
     )
 )
@@ -122,14 +147,16 @@ def test_click_to_open_never_exceeds_100_percent(ctx_factory, events):
         ctx.now = lambda i=i: start + timedelta(minutes=i)
         if kind == "open" and who < 3:
             tracker.pixel(pixel_token(ctx, campaign_id, contacts[who]), HOME, HUMAN, [])
-        elif kind == "click":
-            click(tracker, ctx, campaign_id, contacts[who], link)
+        elif kind in ("click", "scan"):
+            ua = SCANNER if kind == "scan" else HUMAN
+            click(tracker, ctx, campaign_id, contacts[who], link, ua=ua)
         if i % 7 == 0:
             tracker.buffer.flush_now()
     tracker.buffer.flush_now()
     r = campaign_report(ctx, str(campaign_id))
     assert r.click_to_open_rate.numerator <= r.click_to_open_rate.denominator
-    assert r.implicit_openers.value >= 0
+    assert r.implicit_openers.human >= 0 and r.implicit_openers.unknown >= 0
+    assert r.implicit_openers.machine == 0
 
 
 @pytest.fixture

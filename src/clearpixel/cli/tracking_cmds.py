@@ -87,11 +87,11 @@ def render(report: CampaignReport) -> list[str]:
         f"personal-mode sent; by verdict: human {r.personal_openers.human}, machine "
         f"{r.personal_openers.machine}, unknown {r.personal_openers.unknown}",
         f"  [{r.personal_openers_any.population}]",
-        f"Implicit openers: {r.implicit_openers.value}  [{r.implicit_openers.population}]",
+        f"Implicit openers: {_split(r.implicit_openers)}  [{r.implicit_openers.population}]",
         f"Anonymous opens: {_split(r.anonymous_opens)}  [{r.anonymous_opens.population}]",
         f"Deliverability pixel hits: {_split(r.deliverability_hits)}",
-        f"Clicks: {r.clicks.value}, unique clickers: {r.unique_clickers.value}  "
-        f"[{r.unique_clickers.population}]",
+        f"Clicks: {_split(r.clicks)}",
+        f"Unique clickers: {_split(r.unique_clickers)}  [{r.unique_clickers.population}]",
     ]
     for link in r.links:
         lines.append(
@@ -100,6 +100,8 @@ def render(report: CampaignReport) -> list[str]:
         )
     for name, rate in (
         ("Open rate", r.open_rate),
+        ("  machine opens (beside it)", r.open_rate_machine),
+        ("  unknown opens (beside it)", r.open_rate_unknown),
         ("Click rate", r.click_rate),
         ("Click-to-open rate", r.click_to_open_rate),
     ):

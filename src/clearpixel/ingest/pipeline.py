@@ -239,9 +239,11 @@ def write_events(state: BatchState) -> None:
 
 
 def count_uniques(state: BatchState) -> None:
-    """Unique openers (human / machine / unknown), unique clickers overall and per link, and
-    implicit openers (clicked, no open recorded), so the report never scans events. Runs before
-    `write_events`: it compares the batch with the events stored before it."""
+    """Unique openers and unique clickers (overall and by verdict, clickers per link) and
+    implicit openers (clicked, no open recorded), so the report never scans events. A machine
+    click (a link scanner) never makes an implicit open; per verdict, an implicit opener
+    clicked with that verdict and never opened with it. Runs before `write_events`: it
+    compares the batch with the events stored before it."""
     items = [i for i in state.live() if i.personal]
     history = store.prior_events(state.tx, [(i.hit.campaign_id, i.hit.contact_id) for i in items])
     totals: Counter[tuple[int, str, int]] = Counter()
@@ -249,25 +251,34 @@ def count_uniques(state: BatchState) -> None:
         hit = item.hit
         pair = (hit.campaign_id, hit.contact_id)
         past = history.setdefault(pair, set())
-        opened = any(e == "open" for e, _, _ in past)
-        clicked = any(e == "click" for e, _, _ in past)
+        verdict = str(item.verdict)
+        machine = item.verdict is Verdict.MACHINE
+        opened = {v for e, v, _ in past if e == "open"}
+        clicked = {v for e, v, _ in past if e == "click"}
+        person_clicked = bool(clicked - {str(Verdict.MACHINE)})
         cid = hit.campaign_id
         if hit.kind is HitKind.OPEN:
-            if ("open", str(item.verdict), 0) not in past:
-                totals[(cid, f"openers_{item.verdict}", 0)] += 1
+            if verdict not in opened:
+                totals[(cid, f"openers_{verdict}", 0)] += 1
+                if verdict in clicked and not machine:
+                    totals[(cid, f"implicit_openers_{verdict}", 0)] -= 1
             if not opened:
                 totals[(cid, "openers", 0)] += 1
-                if clicked:
+                if person_clicked:
                     totals[(cid, "implicit_openers", 0)] -= 1
-            past.add(("open", str(item.verdict), 0))
+            past.add(("open", verdict, 0))
         else:
             if not clicked:
                 totals[(cid, "clickers", 0)] += 1
-                if not opened:
-                    totals[(cid, "implicit_openers", 0)] += 1
+            if verdict not in clicked:
+                totals[(cid, f"clickers_{verdict}", 0)] += 1
+                if not machine and verdict not in opened:
+                    totals[(cid, f"implicit_openers_{verdict}", 0)] += 1
+            if not machine and not person_clicked and not opened:
+                totals[(cid, "implicit_openers", 0)] += 1
             if not any(e == "click" and link == hit.link_id for e, _, link in past):
                 totals[(cid, "link_clickers", hit.link_id)] += 1
-            past.add(("click", str(item.verdict), hit.link_id))
+            past.add(("click", verdict, hit.link_id))
     for item in state.live():
         if item.hit.kind is HitKind.CLICK:
             totals[(item.hit.campaign_id, "link_clicks", item.hit.link_id)] += 1

@@ -4,15 +4,21 @@ with the number of hits.
 Every figure carries its population, because the populations differ: personal opens are
 unique recipients among those whose opens can be known (personal mode: consented, exempt or
 legacy), anonymous opens are total pixel hits of a campaign-wide pixel (not unique, not
-per person), clicks are recorded in every mode. The click-to-open rate divides unique
-clickers by known openers *including implicit openers* (clicked, no open recorded), so it
-cannot exceed 100%. Human and machine opens are shown side by side; nothing is dropped.
+per person), clicks are recorded in every mode.
+
+The headline figures count people, not machines: the open rate is human openers over
+personal-mode sends, with the machine (mail proxies such as Apple's) and unknown rates beside
+it; clicks, unique clickers and implicit openers (clicked, no open recorded) are split by
+verdict, and a machine click (a link scanner) never makes an implicit open. The click rate is
+human clickers over all sent, and the click-to-open rate divides human clickers by known
+human openers *including human implicit openers*, so it cannot exceed 100%. Nothing is
+dropped: every verdict is shown.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime
 from typing import Any
 
@@ -101,14 +107,16 @@ class CampaignReport:
     personal_sent: Figure
     personal_openers: Split  # unique recipients; one may count as both human and machine
     personal_openers_any: Figure
-    implicit_openers: Figure
+    implicit_openers: Split  # machine is always 0: a scanner's click is no open
     anonymous_opens: Split
     personal_open_hits: Split
     deliverability_hits: Split
-    clicks: Figure
-    unique_clickers: Figure
+    clicks: Split
+    unique_clickers: Split
     links: list[LinkStats]
-    open_rate: Rate
+    open_rate: Rate  # human openers / personal-mode sent: the headline
+    open_rate_machine: Rate
+    open_rate_unknown: Rate
     click_rate: Rate
     click_to_open_rate: Rate
     hourly: list[Bucket]
@@ -118,10 +126,12 @@ class CampaignReport:
     def to_dict(self) -> dict[str, Any]:
         """Plain data for JSON, rates with their value."""
         data = asdict(self)
-        for name in ("open_rate", "click_rate", "click_to_open_rate"):
-            data[name]["value"] = getattr(self, name).value
-        for name in ("personal_openers", "anonymous_opens", "personal_open_hits"):
-            data[name]["total"] = getattr(self, name).total
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, Rate):
+                data[f.name]["value"] = value.value
+            elif isinstance(value, Split):
+                data[f.name]["total"] = value.total
         return data
 
 
@@ -142,14 +152,14 @@ def campaign_report(ctx: Context, ref: str) -> CampaignReport:
         urls = get_links(tx, head.id)
 
     opens: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    clicks_total = 0
+    clicks_by: dict[str, int] = defaultdict(int)
     hourly: dict[datetime, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for hour, mode, _kind, event, verdict, n in counters:
         if event == "open":
             opens[mode][verdict] += n
             hourly[hour][f"opens_{verdict}"] += n
         else:
-            clicks_total += n
+            clicks_by[verdict] += n
             hourly[hour]["clicks"] += n
     daily: dict[datetime, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for hour, values in hourly.items():
@@ -160,11 +170,21 @@ def campaign_report(ctx: Context, ref: str) -> CampaignReport:
     def metric(name: str, link: int = 0) -> int:
         return totals.get((name, link), 0)
 
+    def by_verdict(name: str, population: str) -> Split:
+        return Split(
+            metric(f"{name}_human"),
+            metric(f"{name}_machine"),
+            metric(f"{name}_unknown"),
+            population,
+        )
+
     sent_total = sum(sent.values())
     personal_sent = sum(n for (_, mode), n in sent.items() if mode == "personal")
     openers_any = metric("openers")
-    implicit = metric("implicit_openers")
-    clickers = metric("clickers")
+    openers = by_verdict("openers", "unique " + PERSONAL_POP + " who opened, by verdict")
+    clickers = by_verdict("clickers", CLICK_POP + ": unique recipients who clicked, by verdict")
+    implicit = by_verdict("implicit_openers", IMPLICIT_POP + ", by verdict of the click")
+    opened_rate = "unique {} openers / personal-mode sent"
     link_ids = sorted(set(urls) | {link for (name, link) in totals if name == "link_clicks"})
     return CampaignReport(
         campaign_id=head.id,
@@ -175,21 +195,16 @@ def campaign_report(ctx: Context, ref: str) -> CampaignReport:
         sent=Figure(sent_total, SENT_POP),
         sent_by=[SentCount(k, m, n) for (k, m), n in sorted(sent.items())],
         personal_sent=Figure(personal_sent, PERSONAL_POP),
-        personal_openers=Split(
-            metric("openers_human"),
-            metric("openers_machine"),
-            metric("openers_unknown"),
-            "unique " + PERSONAL_POP + " who opened, by verdict",
-        ),
+        personal_openers=openers,
         personal_openers_any=Figure(openers_any, "unique " + PERSONAL_POP + " who opened"),
-        implicit_openers=Figure(implicit, IMPLICIT_POP),
+        implicit_openers=implicit,
         anonymous_opens=_split(opens.get("anonymous", {}), ANON_POP),
         personal_open_hits=_split(
             opens.get("personal", {}), "hits on personal pixels (not unique)"
         ),
         deliverability_hits=_split(opens.get("deliverability", {}), DELIV_POP),
-        clicks=Figure(clicks_total, CLICK_POP + ": total clicks"),
-        unique_clickers=Figure(clickers, CLICK_POP + ": unique recipients who clicked"),
+        clicks=_split(clicks_by, CLICK_POP + ": total clicks, by verdict"),
+        unique_clickers=clickers,
         links=[
             LinkStats(
                 link,
@@ -199,12 +214,14 @@ def campaign_report(ctx: Context, ref: str) -> CampaignReport:
             )
             for link in link_ids
         ],
-        open_rate=Rate(openers_any, personal_sent, "unique personal openers / personal-mode sent"),
-        click_rate=Rate(clickers, sent_total, "unique clickers / all sent"),
+        open_rate=Rate(openers.human, personal_sent, opened_rate.format("human")),
+        open_rate_machine=Rate(openers.machine, personal_sent, opened_rate.format("machine")),
+        open_rate_unknown=Rate(openers.unknown, personal_sent, opened_rate.format("unknown")),
+        click_rate=Rate(clickers.human, sent_total, "unique human clickers / all sent"),
         click_to_open_rate=Rate(
-            clickers,
-            openers_any + implicit,
-            "unique clickers / known openers (personal openers + implicit openers)",
+            clickers.human,
+            openers.human + implicit.human,
+            "unique human clickers / known human openers (human openers + human implicit openers)",
         ),
         hourly=[Bucket(h, **v) for h, v in sorted(hourly.items())],
         daily=[Bucket(d, **v) for d, v in sorted(daily.items())],
