@@ -156,3 +156,15 @@ def artifacts_dir() -> Path:
     path = Path(__file__).parent.parent / "test-artifacts"
     path.mkdir(exist_ok=True)
     return path
+
+
+PERSON_BROWSER = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
+
+
+@pytest.fixture
+def person_page(browser):  # type: ignore[no-untyped-def]
+    """A Chromium page that presents itself as a person's browser: headless Chromium's own
+    user agent is, rightly, classified as a machine (a scanner that runs scripts)."""
+    context = browser.new_context(user_agent=PERSON_BROWSER)
+    yield context.new_page()
+    context.close()

@@ -11,6 +11,7 @@ from clearpixel.consent.pages import (
     Outcome,
     answer_consent_page,
     expire_pending,
+    note_view,
     open_consent_page,
     recorded_response,
 )
@@ -21,9 +22,22 @@ from clearpixel.store.sends import insert_pending, mark_sent, pending_batch
 from tests.consent.consent_helpers import consent_token, contact, entries, state
 from tests.helpers import make_contacts, make_list
 
+BROWSER = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
+
 
 def _open(ctx, token):  # type: ignore[no-untyped-def]
-    return open_consent_page(ctx, token, locale_of=lambda c: "en")
+    """The page as a person's browser shows it: fetched, then its script reports the view."""
+    page = open_consent_page(ctx, token, locale_of=lambda c: "en")
+    note_view(
+        ctx,
+        token,
+        nonce=page.nonce,
+        csrf_token=page.csrf,
+        notice_id=page.notice.id,
+        ip="192.0.2.10",
+        user_agent=BROWSER,
+    )
+    return page
 
 
 def _later(ctx, **delta):  # type: ignore[no-untyped-def]

@@ -99,9 +99,11 @@ def test_follow_a_consent_link_and_refuse_with_the_keyboard(ctx, page, live_serv
     _shot(page, artifacts_dir, "consent-refused.png")
 
 
-def test_follow_a_consent_link_and_leave(ctx, page, live_server):
+def test_follow_a_consent_link_and_leave(ctx, person_page, live_server):
+    page = person_page
     [cid] = make_contacts(ctx, make_list(ctx), [None])
-    page.goto(f"{live_server.url}/consent/{consent_token(ctx, cid)}")
+    with page.expect_response(lambda r: r.url.endswith("/seen")):
+        page.goto(f"{live_server.url}/consent/{consent_token(ctx, cid)}")
     page.get_by_role("button", name="Accept").wait_for()
     page.goto("about:blank")
     assert contact(ctx, cid).privacy_flags is None

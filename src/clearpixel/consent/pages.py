@@ -1,12 +1,17 @@
 """The consent page and the expiry of unanswered consent requests.
 
-`GET /consent/{token}` calls `open_consent_page`: it verifies the signed link, notes the
-first view and returns what to show; it never changes consent (R9). `POST` calls
+`GET /consent/{token}` calls `open_consent_page`: it verifies the signed link and returns what
+to show; it never changes consent (R9) and does not count as a person's view, since a link
+scanner fetches it too. The page's script reports the view (`note_view`, with the page's CSRF
+pair, from a requester the hit classifier does not call a machine): only then has a person
+seen the request. `POST` calls
 `answer_consent_page`, which needs the page's CSRF pair and claims the request's one outcome
 in the same transaction as the ledger entry, so a replayed link shows the recorded choice
-instead of deciding twice. `expire_pending` turns a page viewed without an answer for
-`consent_page_timeout_minutes`, and a consent link that expired unused, into a refusal with
-method `consent_page_no_action` (which starts the cool-down, R8).
+instead of deciding twice. `expire_pending` turns a page a person viewed without answering for
+`consent_page_timeout_minutes` into 'no decision', and a consent link that expired unanswered
+(unopened, or fetched only by a machine) into an unanswered request; both are recorded with
+method `consent_page_no_action`, which starts the cool-down (R8) and is never counted as the
+person's own refusal (R19).
 """
 
 from __future__ import annotations
@@ -15,6 +20,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 from clearpixel.consent import csrf
@@ -24,15 +31,18 @@ from clearpixel.consent.links import InvalidLink, contact_for, verify_link
 from clearpixel.consent.notices import current_notice
 from clearpixel.context import Context
 from clearpixel.domain.errors import ClearpixelError
+from clearpixel.domain.events import Verdict
 from clearpixel.domain.flags import OPEN_TRACKING, OPEN_TRACKING_BIT, has_open_tracking
 from clearpixel.domain.ledger import Decision, Method
 from clearpixel.domain.tokens import TokenKind
+from clearpixel.ingest.classify import Classifier, load_rules
 from clearpixel.store import Tx
 from clearpixel.store.consent_pages import (
     ConsentResponse,
     claim_outcome,
     get_response,
     record_view,
+    request_of,
     requests_expired_unused,
     views_left_open,
 )
@@ -85,12 +95,45 @@ def open_consent_page(
     parsed = verify_link(ctx, token, TokenKind.CONSENT, now=now)
     with ctx.db.begin() as tx:
         contact = contact_for(tx, parsed.contact_id)
-        response = record_view(tx, parsed.campaign_id, contact.id, now=now)
+        response = request_of(tx, parsed.campaign_id, contact.id)
         notice = current_notice(tx, ctx, OPEN_TRACKING, locale_of(contact))
     # the pair also binds the notice shown, so the POST cannot name another version
     bound = f"{CSRF_PURPOSE}:{notice.id}"
     nonce, mac = csrf.issue(ctx.settings.signing_keys(), token, bound, now=now)
     return ConsentPage(token, contact, parsed.campaign_id, notice, response.outcome, nonce, mac)
+
+
+@lru_cache(maxsize=8)
+def _classifier(data_dir: Path) -> Classifier:
+    return Classifier(load_rules(data_dir))
+
+
+def note_view(
+    ctx: Context,
+    token: str,
+    *,
+    nonce: str,
+    csrf_token: str,
+    notice_id: int | None,
+    ip: str,
+    user_agent: str,
+) -> bool:
+    """The page's script reports that a browser showed the request to someone: note the first
+    such view (the timeout of 'no decision' counts from it), unless the hit classifier calls
+    the requester a machine. Changes no consent. Returns whether a view was noted.
+    Raises InvalidLink, CsrfRejected."""
+    now = ctx.now()
+    parsed = verify_link(ctx, token, TokenKind.CONSENT, now=now)
+    bound = f"{CSRF_PURPOSE}:{notice_id}"
+    if not csrf.check(ctx.settings.signing_keys(), token, bound, nonce, csrf_token, now=now):
+        raise CsrfRejected("not sent by the consent page")
+    verdict = _classifier(ctx.settings.data_dir).classify(ip=ip, user_agent=user_agent)
+    if verdict.verdict is Verdict.MACHINE:
+        return False
+    with ctx.db.begin() as tx:
+        contact = contact_for(tx, parsed.contact_id)
+        record_view(tx, parsed.campaign_id, contact.id, now=now)
+    return True
 
 
 def answer_consent_page(
@@ -199,7 +242,11 @@ def expire_pending(ctx: Context, now: datetime, *, batch: int = 1000) -> ExpiryR
                     if keep or contact is None:
                         superseded += 1
                         continue
-                    reason = "page viewed, no answer" if source == "pages" else "link expired"
+                    reason = (
+                        "page viewed by a person, no answer"
+                        if source == "pages"
+                        else "link expired unanswered (not seen by a person)"
+                    )
                     decisions.append(
                         Decision(
                             contact_id=contact.id,

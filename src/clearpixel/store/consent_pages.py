@@ -64,6 +64,14 @@ def get_response(tx: Tx, campaign_id: int, contact_id: int) -> ConsentResponse |
     return _response(row) if row else None
 
 
+def request_of(tx: Tx, campaign_id: int, contact_id: int) -> ConsentResponse:
+    """The row of one consent request (created if missing), without noting a view."""
+    ensure_response(tx, campaign_id, contact_id)
+    found = get_response(tx, campaign_id, contact_id)
+    assert found is not None
+    return found
+
+
 def record_view(tx: Tx, campaign_id: int, contact_id: int, *, now: datetime) -> ConsentResponse:
     """Note the first view of the page (later views keep the first time). Returns the row."""
     ensure_response(tx, campaign_id, contact_id)

@@ -34,7 +34,11 @@ from clearpixel.web.deps import get_ctx
 
 TEMPLATES = str(Path(__file__).parent / "templates" / "public")
 STATIC = Path(__file__).parent / "static"
-ASSETS = {"public.css": "text/css; charset=utf-8", "preferences.js": "text/javascript"}
+ASSETS = {
+    "public.css": "text/css; charset=utf-8",
+    "preferences.js": "text/javascript",
+    "consent.js": "text/javascript",
+}
 SECURITY_HEADERS = {
     "Cache-Control": "no-store",
     "Referrer-Policy": "no-referrer",
@@ -188,6 +192,31 @@ async def consent_page(request: Request, token: str) -> Response:
         outcome=page.outcome,
         preferences_url=_preferences_url(ctx, page.contact.id),
     )
+
+
+@router.post("/consent/{token}/seen")
+async def consent_seen(request: Request, token: str) -> Response:
+    """The page's script: a browser showed the request to someone (changes no consent)."""
+    ctx = get_ctx(request)
+    data = await _form(request)
+    notice = _one(data, "notice_id")
+    try:
+        await run_in_threadpool(
+            lambda: pages.note_view(
+                ctx,
+                token,
+                nonce=_one(data, "nonce"),
+                csrf_token=_one(data, "csrf"),
+                notice_id=int(notice) if notice.isdigit() else None,
+                ip=request.client.host if request.client else "",
+                user_agent=request.headers.get("user-agent", ""),
+            )
+        )
+    except InvalidLink:
+        return Response(status_code=400)
+    except CsrfRejected:
+        return Response(status_code=403)
+    return Response(status_code=204, headers={"Cache-Control": "no-store"})
 
 
 @router.post("/consent/{token}")
