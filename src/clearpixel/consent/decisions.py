@@ -25,7 +25,6 @@ from clearpixel.store.ledger import (
     ChangesWritten,
     append_changes,
     apply_decisions,
-    cool_down_entries_without,
     grant_to_targets,
 )
 
@@ -151,17 +150,22 @@ def record_changes(
     for a contact the import leaves without bit 1 (a refusal recorded by import, or a
     withdrawal), the consent-request cool-down started (R8).
     """
+    # every contact an import leaves without open tracking: a refusal the file records (R8)
     written = append_changes(
-        tx, batches, list_id=list_id, method=method, at=now, actor=actor, progress=progress
+        tx,
+        batches,
+        list_id=list_id,
+        method=method,
+        at=now,
+        actor=actor,
+        progress=progress,
+        cooldown_until=now + cooldown if method == Method.IMPORT else None,
     )
     withdrawn = sorted(
         cid for cid, before, after, _ in written.lost_open_tracking if has_open_tracking(before)
     )
     _forget_tracking(tx, withdrawn)
-    if method == Method.IMPORT and written.entries:
-        # every contact the import leaves without open tracking: a refusal the file records
-        cool_down_entries_without(tx, written.seqs, bit=OPEN_TRACKING_BIT, until=now + cooldown)
-    else:
+    if method != Method.IMPORT:
         refused = sorted(
             cid for cid, _, _, revoked in written.lost_open_tracking if revoked & OPEN_TRACKING_BIT
         )

@@ -210,7 +210,6 @@ class ChangesWritten:
     entries: int
     lost_open_tracking: list[tuple[int, int | None, int, int]]
     skipped_refused: int = 0
-    seqs: tuple[int, int] = (0, 0)  # the entries written: seq in (first, last]
 
 
 def append_changes(
@@ -222,12 +221,15 @@ def append_changes(
     at: datetime,
     actor: str = "",
     progress: Callable[[int], None] | None = None,
+    cooldown_until: datetime | None = None,
 ) -> ChangesWritten:
     """Append one chained entry per change (its contact's flags become `(before | granted) &
     ~revoked`, where the granted bits the contact refused themselves are left out and
     counted; a change left with nothing to change writes no entry), in the order given, then
     write the contacts' new flags and move the head. Each contact appears at most once.
     `method` is never one of the person's own choices (those go through `apply_decisions`).
+    With `cooldown_until`, every contact an entry leaves without open tracking gets that
+    consent-request cool-down in the same UPDATE as its flags.
 
     The set-based form of `apply_decisions` for many changes sharing list, method, time and
     actor: each entry costs a template fill and a SHA-256, the entries go through COPY
@@ -302,25 +304,9 @@ def append_changes(
             progress(seen)
     if seq == start:
         return ChangesWritten(0, [], skipped)
-    _flags_from_entries(tx, after=start, upto=seq, at=at)
+    _flags_from_entries(tx, after=start, upto=seq, at=at, cooldown_until=cooldown_until)
     tx.execute(ledger_head.update().where(ledger_head.c.id == 1).values(seq=seq, hash=prev_hash))
-    return ChangesWritten(seq - start, lost, skipped, (start, seq))
-
-
-def cool_down_entries_without(tx: Tx, seqs: tuple[int, int], *, bit: int, until: datetime) -> None:
-    """Set `consent_cooldown_until` of the contacts whose entry with seq in (first, last]
-    leaves them without `bit`: one UPDATE joined to those entries (a million-row import)."""
-    first, last = seqs
-    in_range = sa.and_(
-        consent_ledger.c.seq > first,
-        consent_ledger.c.seq <= last,
-        consent_ledger.c.flags_after.op("&")(bit) == 0,
-    )
-    tx.execute(
-        contacts.update()
-        .where(contacts.c.id.in_(sa.select(consent_ledger.c.contact_id).where(in_range)))
-        .values(consent_cooldown_until=until)
-    )
+    return ChangesWritten(seq - start, lost, skipped)
 
 
 def _grant_targets(
@@ -378,28 +364,44 @@ def _copy_chained(
             copy.write("\n".join(lines) + "\n")
 
 
-def _flags_from_entries(tx: Tx, *, after: int, upto: int, at: datetime) -> None:
+def _flags_from_entries(
+    tx: Tx, *, after: int, upto: int, at: datetime, cooldown_until: datetime | None = None
+) -> None:
     """Set each contact's flags to `flags_after` of its entry with seq in (after, upto]; one
-    entry per contact in that range."""
+    entry per contact in that range. With `cooldown_until`, the same statement starts the
+    consent-request cool-down of every contact the entry leaves without open tracking (a
+    million-row import then rewrites each row once, not twice)."""
     if tx.dialect.name == "postgresql":
+        cooldown = (
+            "consent_cooldown_until = CASE WHEN l.flags_after & 1 = 0 THEN %(until)s "
+            "ELSE contacts.consent_cooldown_until END, "
+            if cooldown_until is not None
+            else ""
+        )
         with _raw(tx).cursor() as cursor:
             cursor.execute(
-                "UPDATE contacts SET privacy_flags = l.flags_after, updated_at = %s "
-                "FROM consent_ledger AS l "
-                "WHERE l.seq > %s AND l.seq <= %s AND contacts.id = l.contact_id",
-                (at, after, upto),
+                "UPDATE contacts SET privacy_flags = l.flags_after, "  # noqa: S608
+                f"{cooldown}updated_at = %(at)s FROM consent_ledger AS l "
+                "WHERE l.seq > %(after)s AND l.seq <= %(upto)s AND contacts.id = l.contact_id",
+                {"at": at, "after": after, "upto": upto, "until": cooldown_until},
             )
         return
     in_range = sa.and_(consent_ledger.c.seq > after, consent_ledger.c.seq <= upto)
+    flags_after = (
+        sa.select(consent_ledger.c.flags_after)
+        .where(in_range, consent_ledger.c.contact_id == contacts.c.id)
+        .scalar_subquery()
+    )
+    values: dict[str, Any] = {"privacy_flags": flags_after, "updated_at": at}
+    if cooldown_until is not None:
+        values["consent_cooldown_until"] = sa.case(
+            (flags_after.op("&")(OPEN_TRACKING_BIT) == 0, cooldown_until),
+            else_=contacts.c.consent_cooldown_until,
+        )
     tx.execute(
         contacts.update()
         .where(contacts.c.id.in_(sa.select(consent_ledger.c.contact_id).where(in_range)))
-        .values(
-            privacy_flags=sa.select(consent_ledger.c.flags_after)
-            .where(in_range, consent_ledger.c.contact_id == contacts.c.id)
-            .scalar_subquery(),
-            updated_at=at,
-        )
+        .values(**values)
     )
 
 
