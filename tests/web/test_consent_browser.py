@@ -129,7 +129,7 @@ def test_preference_page_withdraws_in_one_click_and_offers_undo(
     assert withdrawal.method == "preference_page"
     assert withdrawal.flags_before == 3 and withdrawal.flags_after == 0
     assert withdrawal.evidence["via"] == "script"
-    assert page.locator("#cp-current").get_by_text("not accepted").count() == len(ctx.purposes)
+    assert page.locator("#cp-current").get_by_text("refused").count() == len(ctx.purposes)
     _shot(page, artifacts_dir, "preferences-withdrawn.png", docs=True)
 
     page.get_by_role("button", name="Undo").click()

@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from clearpixel.audience.emails import normalise_email
+from clearpixel.consent.history import contact_states
 from clearpixel.context import Context
 from clearpixel.domain.errors import ClearpixelError
 from clearpixel.domain.ledger import LedgerEntry
@@ -124,3 +125,10 @@ def ledger_page(ctx: Context, *, after: int = 0, limit: int = 100) -> list[Ledge
     """Ledger entries after seq `after`, in chain order."""
     with ctx.db.connect() as conn:
         return browse.ledger_page(conn, after=after, limit=limit)
+
+
+def consent_states(ctx: Context, contact: Contact) -> dict[str, str]:
+    """Per purpose: never_asked, refused or granted (consent/history.py, the one function
+    every page, command and API answer states it with)."""
+    with ctx.db.connect() as conn:
+        return {v.name: str(v.state) for v in contact_states(conn, contact, ctx.purposes)}

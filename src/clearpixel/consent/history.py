@@ -111,6 +111,13 @@ def purpose_states(
     return views
 
 
+def contact_states(tx: Tx, contact: Contact, purposes: Purposes) -> list[PurposeView]:
+    """The contact's state per purpose, as every page, command and API answer states it."""
+    return purpose_states(
+        contact.privacy_flags, contact_history(tx, contact.id, purposes), purposes
+    )
+
+
 def consent_view(db: Database, purposes: Purposes, *, list_name: str, email: str) -> ConsentView:
     """The consent of `email` (already normalised) in `list_name`.
 

@@ -28,6 +28,19 @@ PURPOSE_LABELS: dict[str, str] = {
 }
 
 
+# How every page states a purpose's state (consent/history.py `PurposeState`).
+STATE_LABELS: dict[str, str] = {
+    "granted": N_("granted"),
+    "refused": N_("refused"),
+    "never_asked": N_("never asked"),
+}
+
+
+def state_label(state: str, locale: str) -> str:
+    """A purpose state (`granted`, `refused`, `never_asked`) in `locale`."""
+    return gettext_for(locale)(STATE_LABELS.get(str(state), str(state)))
+
+
 @cache
 def translations(locale: str) -> NullTranslations:
     """The compiled catalogue of `locale` (English needs none: msgids are English)."""
@@ -98,4 +111,5 @@ def environment(locale: str, directory: str) -> Environment:
     env.install_gettext_translations(translations(locale), newstyle=True)  # type: ignore[attr-defined]
     env.globals["lang"] = locale
     env.globals["purpose_label"] = lambda name: purpose_label(name, locale)
+    env.globals["state_label"] = lambda state: state_label(state, locale)
     return env

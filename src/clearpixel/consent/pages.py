@@ -26,6 +26,7 @@ from typing import Any
 
 from clearpixel.consent import csrf
 from clearpixel.consent.decisions import record_decisions
+from clearpixel.consent.history import contact_states
 from clearpixel.consent.i18n import choose_locale
 from clearpixel.consent.links import InvalidLink, contact_for, verify_link
 from clearpixel.consent.notices import current_notice
@@ -72,6 +73,7 @@ class ConsentPage:
     outcome: str | None
     nonce: str
     csrf: str
+    state: str = "never_asked"  # open tracking now: never_asked, refused or granted
 
     @property
     def can_answer(self) -> bool:
@@ -97,10 +99,14 @@ def open_consent_page(
         contact = contact_for(tx, parsed.contact_id)
         response = request_of(tx, parsed.campaign_id, contact.id)
         notice = current_notice(tx, ctx, OPEN_TRACKING, locale_of(contact))
+        states = contact_states(tx, contact, ctx.purposes)
     # the pair also binds the notice shown, so the POST cannot name another version
     bound = f"{CSRF_PURPOSE}:{notice.id}"
     nonce, mac = csrf.issue(ctx.settings.signing_keys(), token, bound, now=now)
-    return ConsentPage(token, contact, parsed.campaign_id, notice, response.outcome, nonce, mac)
+    state = next(str(s.state) for s in states if s.name == OPEN_TRACKING)
+    return ConsentPage(
+        token, contact, parsed.campaign_id, notice, response.outcome, nonce, mac, state
+    )
 
 
 @lru_cache(maxsize=8)

@@ -14,6 +14,7 @@ from typing import Any
 
 from clearpixel.consent import csrf
 from clearpixel.consent.decisions import record_decisions
+from clearpixel.consent.history import contact_states
 from clearpixel.consent.links import contact_for, verify_link
 from clearpixel.consent.notices import current_notice
 from clearpixel.consent.pages import CsrfRejected
@@ -32,6 +33,7 @@ class PurposeChoice:
     bit: int
     granted: bool
     notice: Notice
+    state: str  # never_asked, refused or granted (consent/history.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,12 +61,14 @@ def open_preferences(
     with ctx.db.begin() as tx:
         contact = contact_for(tx, parsed.contact_id)
         locale = locale_of(contact)
+        states = {s.name: str(s.state) for s in contact_states(tx, contact, ctx.purposes)}
         choices = [
             PurposeChoice(
                 p.name,
                 p.bit,
                 bool((contact.privacy_flags or 0) & p.bit),
                 current_notice(tx, ctx, p.name, locale),
+                states[p.name],
             )
             for p in ctx.purposes
         ]

@@ -75,6 +75,11 @@ class ContactOut(BaseModel):
     attributes: dict[str, Any]
     privacy_flags: int | None = Field(description="NULL: never asked; 0: asked, nothing granted.")
     purposes: list[str] = Field(description="Purposes granted now.")
+    consent: dict[str, str] | None = Field(
+        None,
+        description="Per purpose: never_asked, refused or granted, as every page states it "
+        "(given for one contact, not in list pages).",
+    )
     status: str
     created_at: datetime
 
@@ -146,8 +151,9 @@ class DecisionOut(BaseModel):
     )
 
 
-def contact_out(ctx: Context, contact: Contact) -> ContactOut:
+def contact_out(ctx: Context, contact: Contact, *, with_states: bool = False) -> ContactOut:
     return ContactOut(
+        consent=contact_service.consent_states(ctx, contact) if with_states else None,
         id=contact.id,
         list_id=contact.list_id,
         email=contact.email,
@@ -250,7 +256,7 @@ def post_contact(request: Request, body: ContactIn, list_id: IdPath) -> ContactO
 @router.get("/contacts/{contact_id}", response_model=ContactOut, tags=["contacts"])
 def get_contact(request: Request, contact_id: IdPath) -> ContactOut:
     ctx = get_ctx(request)
-    return contact_out(ctx, contact_service.get_contact(ctx, contact_id))
+    return contact_out(ctx, contact_service.get_contact(ctx, contact_id), with_states=True)
 
 
 @router.patch("/contacts/{contact_id}", response_model=ContactOut, tags=["contacts"])
@@ -315,7 +321,7 @@ def post_decision(
         },
     )
     return DecisionOut(
-        contact=contact_out(ctx, contact_service.get_contact(ctx, contact_id)),
+        contact=contact_out(ctx, contact_service.get_contact(ctx, contact_id), with_states=True),
         entries=[entry_out(ctx, e) for e in result.entries],
         withdrawn=contact_id in result.withdrawn,
         skipped_refused_by_contact=ctx.purposes.names_in(result.skipped_refused.get(contact_id, 0)),

@@ -1,0 +1,53 @@
+"""Each purpose's state reads the same everywhere (one function, consent/history.py): the
+consent page, the preference page, `consent show`, the REST API and the admin UI say, for
+the same contact, that open tracking was refused, personalisation granted, profiling never
+asked."""
+
+from __future__ import annotations
+
+import json
+
+from fastapi.testclient import TestClient
+
+from clearpixel.audience import access
+from clearpixel.consent import record_decision
+from clearpixel.domain.ledger import Method
+from clearpixel.web.app import create_app
+from tests.consent.consent_helpers import consent_token, preferences_token
+from tests.helpers import make_contacts, make_list
+from tests.web.test_admin import PASSWORD, sign_in
+
+EXPECTED = {"open_tracking": "refused", "personalisation": "granted", "profiling": "never_asked"}
+
+
+def test_every_surface_states_each_purpose_the_same_way(ctx, cli):
+    (cid,) = make_contacts(ctx, make_list(ctx), [2])  # personalisation, from an import
+    record_decision(ctx.db, cid, revoked=1, method=Method.API, now=ctx.now(), cooldown=ctx.cooldown)
+
+    shown = json.loads(cli("consent", "show", "person0@example.org", "--list", "newsletter",
+                           "--json").output)  # fmt: skip
+    assert shown["purposes"] == EXPECTED
+
+    _, secret = access.create_api_key(ctx, "crm")
+    access.ensure_admin(ctx, password=PASSWORD)
+    with TestClient(create_app(ctx), base_url="http://127.0.0.1") as client:
+        api = client.get(
+            f"/api/v1/contacts/{cid}", headers={"Authorization": f"Bearer {secret}"}
+        ).json()
+        assert api["consent"] == EXPECTED
+
+        preferences = client.get(f"/preferences/{preferences_token(ctx, cid)}").text
+        consent_page = client.get(f"/consent/{consent_token(ctx, cid)}").text
+        for label, purpose in (
+            ("open tracking", "open_tracking"),
+            ("personalisation", "personalisation"),
+            ("profiling", "profiling"),
+        ):
+            words = EXPECTED[purpose].replace("_", " ")
+            assert f"{label}: <strong>{words}</strong>" in preferences
+        assert "open tracking: <strong>refused</strong>" in consent_page
+
+        sign_in(client)
+        admin = client.get(f"/admin/contacts/{cid}").text
+        for purpose, state in EXPECTED.items():
+            assert f'<td>{purpose}</td><td><span class="tag state-{state}">' in admin
