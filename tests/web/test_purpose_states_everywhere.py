@@ -51,3 +51,20 @@ def test_every_surface_states_each_purpose_the_same_way(ctx, cli):
         admin = client.get(f"/admin/contacts/{cid}").text
         for purpose, state in EXPECTED.items():
             assert f'<td>{purpose}</td><td><span class="tag state-{state}">' in admin
+
+
+def test_no_page_shows_a_contacts_last_open_date(ctx):
+    """The deliverability date feeds inactivity suppression only (R6): no page shows it."""
+    import sqlalchemy as sa
+
+    from clearpixel.store.schema import contacts
+
+    (cid,) = make_contacts(ctx, make_list(ctx), [0])
+    with ctx.db.begin() as tx:
+        tx.execute(contacts.update().values(last_open_date=sa.func.date("2026-10-17")))
+    access.ensure_admin(ctx, password=PASSWORD)
+    with TestClient(create_app(ctx), base_url="http://127.0.0.1") as client:
+        sign_in(client)
+        for path in (f"/admin/contacts/{cid}", "/admin/lists/1"):
+            page = client.get(path).text
+            assert "2026-10-17" not in page and "last open" not in page.lower()
