@@ -127,3 +127,19 @@ def test_a_refusal_recorded_by_import_starts_the_cooldown(cli, ctx, tmp_path):
     assert found.consent_cooldown_until is not None
     # the CLI runs on the real clock: the cool-down counts from the import
     assert found.consent_cooldown_until.date() == (found.created_at + ctx.cooldown).date()
+
+
+def test_flags_check_names_a_refusal_erased_behind_the_ledger(cli, ctx, refused):
+    """Clearing a person's refusal with a raw UPDATE (so that a bulk grant would reach them)
+    is caught like any other change behind the ledger's back."""
+    from clearpixel.store.schema import contacts
+
+    own, _, _ = refused(Method.CONSENT_PAGE)
+    assert "3 contacts" in cli("flags", "check").stdout
+    with ctx.db.begin() as tx:
+        tx.execute(contacts.update().where(contacts.c.id == own).values(refused_flags=0))
+    result = cli("flags", "check", ok=False)
+    assert result.exit_code == 1
+    assert f"contact {own} (person0@example.org): refused_flags is 0, the ledger says 1" in (
+        result.output
+    )

@@ -1,6 +1,7 @@
 """The two whole-store checks: `ledger verify` (the hash chain, R11, against the signed
 checkpoints kept outside the database, R21) and `flags check` (fold(ledger) == flags for
-every contact, R10). Both stream; neither loads the store."""
+every contact, R10, and the contact's own refusals, R19, equal to what its own decisions in
+the ledger say). Both stream; neither loads the store."""
 
 from __future__ import annotations
 
@@ -13,8 +14,8 @@ from clearpixel.audience.checkpoints import Found, compare_stored
 from clearpixel.context import Context
 from clearpixel.domain.checkpoints import contradiction
 from clearpixel.domain.flags import apply
-from clearpixel.domain.ledger import ChainFault, ChainVerifier
-from clearpixel.store.contacts import get_contact, iter_all_flags
+from clearpixel.domain.ledger import ChainFault, ChainVerifier, refused_after
+from clearpixel.store.contacts import get_contact, iter_all_consent
 from clearpixel.store.ledger import iter_changes_by_contact, iter_entries, read_head
 from clearpixel.store.roles import separate_owner
 
@@ -86,11 +87,12 @@ class FlagsMismatch:
     email: str
     stored: int | None
     folded: int | None
+    column: str = "privacy_flags"
 
     def describe(self) -> str:
         if self.email:
             return (
-                f"contact {self.contact_id} ({self.email}): privacy_flags is {self.stored}, "
+                f"contact {self.contact_id} ({self.email}): {self.column} is {self.stored}, "
                 f"the ledger says {self.folded}"
             )
         return f"the ledger has entries for contact {self.contact_id}, which does not exist"
@@ -118,7 +120,7 @@ def check_flags(
         return FlagsReport(0, None, problem)
     with ctx.db.connect() as conn, closing(iter_changes_by_contact(conn)) as stream:
         changes = _Peek(stream)
-        for contact_id, stored in concat(iter_all_flags(conn), [(None, None)]):
+        for contact_id, stored, refusals in concat(iter_all_consent(conn), [(None, None, 0)]):
             # Entries of contacts that do not exist (before this id, or after the last one).
             orphan = changes.next_id()
             if orphan is not None and (contact_id is None or orphan < contact_id):
@@ -126,12 +128,19 @@ def check_flags(
             if contact_id is None:
                 break
             folded: int | None = None
+            refused = 0
             while changes.next_id() == contact_id:
-                _, granted, revoked = changes.pop()
+                _, method, granted, revoked = changes.pop()
                 folded = apply(folded, granted=granted, revoked=revoked)
-            if folded != stored:
+                refused = refused_after(method, refused, granted=granted, revoked=revoked)
+            if folded != stored or refused != refusals:
                 email = get_contact(conn, contact_id).email
-                return FlagsReport(checked, FlagsMismatch(contact_id, email, stored, folded))
+                mismatch = (
+                    FlagsMismatch(contact_id, email, stored, folded)
+                    if folded != stored
+                    else FlagsMismatch(contact_id, email, refusals, refused, "refused_flags")
+                )
+                return FlagsReport(checked, mismatch)
             checked += 1
             if progress and checked % 20000 == 0:
                 progress(checked)
@@ -139,14 +148,14 @@ def check_flags(
 
 
 class _Peek:
-    def __init__(self, items: Iterator[tuple[int, int, int]]) -> None:
+    def __init__(self, items: Iterator[tuple[int, str, int, int]]) -> None:
         self.items = items
         self.head = next(items, None)
 
     def next_id(self) -> int | None:
         return self.head[0] if self.head else None
 
-    def pop(self) -> tuple[int, int, int]:
+    def pop(self) -> tuple[int, str, int, int]:
         assert self.head is not None
         item, self.head = self.head, next(self.items, None)
         return item

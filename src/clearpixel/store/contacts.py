@@ -192,6 +192,22 @@ def iter_contacts(tx: Tx, list_id: int, *, batch: int = 5000) -> Iterator[Contac
         last = rows[-1].id
 
 
+def iter_all_consent(tx: Tx, *, batch: int = 20000) -> Iterator[tuple[int, int | None, int]]:
+    """(contact id, privacy_flags, refused_flags) for every contact, in id order."""
+    last = 0
+    while True:
+        rows = tx.execute(
+            sa.select(contacts.c.id, contacts.c.privacy_flags, contacts.c.refused_flags)
+            .where(contacts.c.id > last)
+            .order_by(contacts.c.id)
+            .limit(batch)
+        ).all()
+        if not rows:
+            return
+        yield from ((row.id, row.privacy_flags, row.refused_flags) for row in rows)
+        last = rows[-1].id
+
+
 def iter_all_flags(tx: Tx, *, batch: int = 20000) -> Iterator[tuple[int, int | None]]:
     """(contact id, privacy_flags) for every contact, in id order."""
     last = 0

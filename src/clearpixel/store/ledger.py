@@ -554,16 +554,18 @@ def entry_before(tx: Tx, seq: int) -> LedgerEntry | None:
     return _entry(row) if row else None
 
 
-def iter_changes_by_contact(tx: Tx) -> Generator[tuple[int, int, int], None, None]:
-    """(contact id, granted, revoked) of every entry, by contact then seq, streamed from one
-    server-side cursor (what `flags check` folds, merged with the contacts in id order)."""
+def iter_changes_by_contact(tx: Tx) -> Generator[tuple[int, str, int, int], None, None]:
+    """(contact id, method, granted, revoked) of every entry, by contact then seq, streamed
+    from one server-side cursor (what `flags check` folds, merged with the contacts in id
+    order)."""
+    ledger = consent_ledger.c
     result = tx.execution_options(stream_results=True, yield_per=20000).execute(
-        sa.select(
-            consent_ledger.c.contact_id, consent_ledger.c.granted, consent_ledger.c.revoked
-        ).order_by(consent_ledger.c.contact_id, consent_ledger.c.seq)
+        sa.select(ledger.contact_id, ledger.method, ledger.granted, ledger.revoked).order_by(
+            ledger.contact_id, ledger.seq
+        )
     )
     try:
         for row in result:
-            yield int(row.contact_id), int(row.granted), int(row.revoked)
+            yield int(row.contact_id), str(row.method), int(row.granted), int(row.revoked)
     finally:
         result.close()
