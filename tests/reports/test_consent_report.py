@@ -7,7 +7,12 @@ import json
 from datetime import date, timedelta
 
 from clearpixel.consent import record_decision
-from clearpixel.consent.pages import answer_consent_page, expire_pending, open_consent_page
+from clearpixel.consent.pages import (
+    answer_consent_page,
+    expire_pending,
+    note_view,
+    open_consent_page,
+)
 from clearpixel.domain.ledger import Method
 from clearpixel.reports.consent import consent_dashboard
 from clearpixel.sending.service import create_campaign, send_campaign
@@ -99,8 +104,16 @@ def test_consent_request_outcomes_accepted_refused_no_decision(ctx):
             notice_id=page.notice.id,
             evidence={"test": True},
         )
-    open_consent_page(
-        ctx, consent_token(ctx, ids[3], campaign_id=campaign.id), locale_of=lambda _c: "en"
+    left = consent_token(ctx, ids[3], campaign_id=campaign.id)
+    page = open_consent_page(ctx, left, locale_of=lambda _c: "en")
+    note_view(  # its script reports that a person's browser showed it
+        ctx,
+        left,
+        nonce=page.nonce,
+        csrf_token=page.csrf,
+        notice_id=page.notice.id,
+        ip="192.0.2.10",
+        user_agent="Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0",
     )
     expire_pending(ctx, FIXED_NOW + timedelta(hours=2))
     (request,) = consent_dashboard(ctx).requests

@@ -167,6 +167,7 @@ def answer_consent_page(
     outcome = Outcome.ACCEPTED if accept else Outcome.REFUSED
     with ctx.db.begin() as tx:
         contact = contact_for(tx, parsed.contact_id)
+        record_view(tx, parsed.campaign_id, contact.id, now=now)  # whoever answers saw it
         # A late answer to a page left open: the person's own choice replaces 'no decision'.
         claimed = claim_outcome(
             tx, parsed.campaign_id, contact.id, outcome, now=now, replacing=(Outcome.NO_ACTION,)
