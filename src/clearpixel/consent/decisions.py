@@ -63,7 +63,7 @@ def record_decisions(
     otherwise); contacts' `privacy_flags` and own refusals (a decision that is not the
     contact's own never grants a bit the contact refused: skipped, R19); for contacts that
     lose bit 1, their personal events deleted and activity dates cleared; for every refusal
-    or withdrawal of bit 1, and every import that leaves a contact without it,
+    or withdrawal of bit 1, and every import that records 0 (asked, nothing granted),
     `consent_cooldown_until` set (R8).
     """
     if not decisions:
@@ -87,8 +87,8 @@ def record_decisions(
         {
             e.contact_id
             for e in entries
-            if (e.revoked & OPEN_TRACKING_BIT or e.method == Method.IMPORT)
-            and not has_open_tracking(e.flags_after)
+            if (e.revoked & OPEN_TRACKING_BIT and not has_open_tracking(e.flags_after))
+            or (e.method == Method.IMPORT and e.flags_after == 0)
         }
     )
     if refused:
@@ -147,10 +147,10 @@ def record_changes(
 
     Effects: as `record_decisions`: one ledger entry per change, the new flags, and for
     contacts that lose bit 1 their personal events and activity dates forgotten (R5) and,
-    for a contact the import leaves without bit 1 (a refusal recorded by import, or a
-    withdrawal), the consent-request cool-down started (R8).
+    for a refusal the import records (flags 0, or bit 1 revoked), the consent-request
+    cool-down started (R8).
     """
-    # every contact an import leaves without open tracking: a refusal the file records (R8)
+    # a refusal the file records (0, or open tracking revoked) starts the cool-down (R8)
     written = append_changes(
         tx,
         batches,

@@ -228,8 +228,8 @@ def append_changes(
     counted; a change left with nothing to change writes no entry), in the order given, then
     write the contacts' new flags and move the head. Each contact appears at most once.
     `method` is never one of the person's own choices (those go through `apply_decisions`).
-    With `cooldown_until`, every contact an entry leaves without open tracking gets that
-    consent-request cool-down in the same UPDATE as its flags.
+    With `cooldown_until`, every contact whose entry records a refusal (flags 0, or open
+    tracking revoked) gets that consent-request cool-down in the same UPDATE as its flags.
 
     The set-based form of `apply_decisions` for many changes sharing list, method, time and
     actor: each entry costs a template fill and a SHA-256, the entries go through COPY
@@ -369,11 +369,13 @@ def _flags_from_entries(
 ) -> None:
     """Set each contact's flags to `flags_after` of its entry with seq in (after, upto]; one
     entry per contact in that range. With `cooldown_until`, the same statement starts the
-    consent-request cool-down of every contact the entry leaves without open tracking (a
-    million-row import then rewrites each row once, not twice)."""
+    consent-request cool-down of every contact whose entry records a refusal: flags 0 (asked,
+    nothing granted), or open tracking revoked (a million-row import then rewrites each row
+    once, not twice)."""
     if tx.dialect.name == "postgresql":
         cooldown = (
-            "consent_cooldown_until = CASE WHEN l.flags_after & 1 = 0 THEN %(until)s "
+            "consent_cooldown_until = CASE WHEN l.flags_after = 0 "
+            "OR (l.revoked & 1 <> 0 AND l.flags_after & 1 = 0) THEN %(until)s "
             "ELSE contacts.consent_cooldown_until END, "
             if cooldown_until is not None
             else ""
@@ -394,9 +396,23 @@ def _flags_from_entries(
     )
     values: dict[str, Any] = {"privacy_flags": flags_after, "updated_at": at}
     if cooldown_until is not None:
+        refusal = (
+            sa.select(consent_ledger.c.seq)
+            .where(
+                in_range,
+                consent_ledger.c.contact_id == contacts.c.id,
+                sa.or_(
+                    consent_ledger.c.flags_after == 0,
+                    sa.and_(
+                        consent_ledger.c.revoked.op("&")(OPEN_TRACKING_BIT) != 0,
+                        consent_ledger.c.flags_after.op("&")(OPEN_TRACKING_BIT) == 0,
+                    ),
+                ),
+            )
+            .exists()
+        )
         values["consent_cooldown_until"] = sa.case(
-            (flags_after.op("&")(OPEN_TRACKING_BIT) == 0, cooldown_until),
-            else_=contacts.c.consent_cooldown_until,
+            (refusal, cooldown_until), else_=contacts.c.consent_cooldown_until
         )
     tx.execute(
         contacts.update()
