@@ -39,6 +39,7 @@ from clearpixel.context import Context
 from clearpixel.domain.errors import ClearpixelError
 from clearpixel.domain.tokens import Token, TokenKind
 from clearpixel.domain.urls import signup_confirm_path
+from clearpixel.store import Tx
 from clearpixel.store.lists import AudienceList, get_list, get_list_by_id
 from clearpixel.store.notices import notices_by_id
 from clearpixel.store.signups import (
@@ -147,7 +148,7 @@ def start_signup(
 
 
 def _notices_shown(
-    tx: Any, ctx: Context, notice_ids: Mapping[str, int], locale: str
+    tx: Tx, ctx: Context, notice_ids: Mapping[str, int], locale: str
 ) -> dict[str, dict[str, Any]]:
     """Per purpose, the notice version the form showed (its id, version and SHA-256)."""
     given = notices_by_id(tx, list(notice_ids.values()))

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from clearpixel.store.db import Tx
-from clearpixel.store.ledger import copy_text
+from clearpixel.store.ledger_copy import copy_text
 
 # One checked row: (line, normalised email, flags or None, attributes as JSON, status or None).
 StagedRow = tuple[int, str, int | None, str, str | None]

@@ -34,9 +34,16 @@ from clearpixel.domain.ledger import (
 )
 from clearpixel.store.contacts import UnknownContact, iter_flag_targets, lock_contacts
 from clearpixel.store.db import Tx
+from clearpixel.store.ledger_copy import (
+    COLUMNS,
+    Chained,
+    copy_chained,
+    copy_entries,
+    current_flags,
+    raw,
+    write_flags,
+)
 from clearpixel.store.schema import consent_ledger, contacts, ledger_head
-
-_COLUMNS = [c.name for c in consent_ledger.columns]
 
 
 def _entry(row: sa.Row[Any]) -> LedgerEntry:
@@ -90,7 +97,7 @@ def apply_decisions(
     bulk = tx.dialect.name == "postgresql" and len(decisions) >= BULK_THRESHOLD
     ids = sorted({d.contact_id for d in decisions})
     if bulk:
-        current = _current_flags(tx, ids)
+        current = current_flags(tx, ids)
     else:
         current = {
             cid: (c.privacy_flags, c.refused_flags) for cid, c in lock_contacts(tx, ids).items()
@@ -132,8 +139,8 @@ def apply_decisions(
         return Applied(skipped=skipped)
     changed = {e.contact_id: (e.flags_after, refused[e.contact_id], e.at) for e in entries}
     if bulk:
-        _copy_entries(tx, entries, evidence_json)
-        _write_flags(tx, changed)
+        copy_entries(tx, entries, evidence_json)
+        write_flags(tx, changed)
     else:
         tx.execute(consent_ledger.insert(), [_row(e) for e in entries])
         tx.execute(
@@ -194,9 +201,6 @@ def grant_to_targets(
 # One change of a batch: (contact_id, email, flags_before, refused_flags, granted, revoked,
 # evidence_json); refused_flags are the contact's own refusals, which the change cannot grant.
 Change = tuple[int, str, int | None, int, int, int, str]
-# (seq, contact_id, email, flags_before, flags_after, granted, revoked, evidence_json,
-# prev_hash, hash) of one chained entry.
-_Chained = tuple[int, int, str, int | None, int, int, int, str, str, str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -250,7 +254,7 @@ def append_changes(
     skipped = 0
     seen = 0
     for changes in batches:
-        chained: list[_Chained] = []
+        chained: list[Chained] = []
         for cid, email, before, refused, wanted, revoked, evidence_json in changes:
             granted = wanted & ~refused
             if granted != wanted:
@@ -270,7 +274,7 @@ def append_changes(
             if not after & OPEN_TRACKING_BIT and ((before or 0) | revoked) & OPEN_TRACKING_BIT:
                 lost.append((cid, before, after, revoked))
         if postgres:
-            _copy_chained(tx, chained, list_id=list_id, at=at, method=method, actor=actor)
+            copy_chained(tx, chained, list_id=list_id, at=at, method=method, actor=actor)
         else:
             tx.execute(
                 consent_ledger.insert(),
@@ -323,7 +327,7 @@ def _grant_targets(
         ):
             yield [(row.id, row.email, row.privacy_flags) for row in found]
         return
-    with _raw(tx).cursor(name="grant_targets") as cursor:
+    with raw(tx).cursor(name="grant_targets") as cursor:
         cursor.itersize = batch
         cursor.execute(
             "SELECT id, email, privacy_flags FROM contacts WHERE list_id = %(list)s "
@@ -336,32 +340,6 @@ def _grant_targets(
         )
         while rows := cursor.fetchmany(batch):
             yield rows
-
-
-def _copy_chained(
-    tx: Tx, chained: Sequence[_Chained], *, list_id: int, at: datetime, method: str, actor: str
-) -> None:
-    """Chained entries through COPY text, the shared columns written once."""
-    esc = _COPY_ESCAPES
-    stamp, method_text = at.isoformat(), method.translate(esc)
-    notice_and_actor = "\t".join((actor.translate(esc), _NULL, _NULL))
-    columns = ", ".join(_COLUMNS)
-    with (
-        _raw(tx).cursor() as cursor,
-        cursor.copy(f"COPY consent_ledger ({columns}) FROM STDIN") as copy,
-    ):
-        lines: list[str] = []
-        for seq, cid, email, before, after, granted, revoked, evidence, prev, digest in chained:
-            lines.append(
-                f"{seq}\t{cid}\t{list_id}\t{copy_text(email)}\t{stamp}\t{method_text}\t"
-                f"{granted}\t{revoked}\t{_NULL if before is None else before}\t{after}\t"
-                f"{notice_and_actor}\t{copy_text(evidence)}\t{prev}\t{digest}"
-            )
-            if len(lines) >= 5000:
-                copy.write("\n".join(lines) + "\n")
-                lines = []
-        if lines:
-            copy.write("\n".join(lines) + "\n")
 
 
 def _flags_from_entries(
@@ -380,7 +358,7 @@ def _flags_from_entries(
             if cooldown_until is not None
             else ""
         )
-        with _raw(tx).cursor() as cursor:
+        with raw(tx).cursor() as cursor:
             cursor.execute(
                 "UPDATE contacts SET privacy_flags = l.flags_after, "  # noqa: S608
                 f"{cooldown}updated_at = %(at)s FROM consent_ledger AS l "
@@ -421,106 +399,8 @@ def _flags_from_entries(
     )
 
 
-def _int_array(values: Iterable[int]) -> str:
-    """A PostgreSQL integer[] literal (cheaper to send than an adapted list)."""
-    return "{" + ",".join(map(str, values)) + "}"
-
-
-def _current_flags(tx: Tx, ids: Sequence[int]) -> dict[int, tuple[int | None, int]]:
-    """Contacts' (flags, own refusals) by id (PostgreSQL; the caller holds the head lock)."""
-    with _raw(tx).cursor() as cursor:
-        cursor.execute(
-            "SELECT id, privacy_flags, refused_flags FROM contacts WHERE id = ANY(%s::integer[])",
-            (_int_array(ids),),
-        )
-        return {cid: (value, refused) for cid, value, refused in cursor.fetchall()}
-
-
-def _raw(tx: Tx) -> Any:
-    """The psycopg connection under `tx`, inside the same transaction."""
-    return tx.connection.driver_connection
-
-
-# COPY text format: backslash, tab, newline and carriage return are escaped; NULL is \N.
-_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
-_NULL = "\\N"
-
-
-def copy_text(value: str) -> str:
-    """`value` escaped for a COPY text field; four scans in C skip `translate` (a lookup per
-    character) for the values that need nothing, nearly all of them."""
-    if "\\" in value or "\t" in value or "\n" in value or "\r" in value:
-        return value.translate(_COPY_ESCAPES)
-    return value
-
-
-def _copy_entries(tx: Tx, entries: Sequence[LedgerEntry], evidence_json: Sequence[str]) -> None:
-    """Entries through COPY, as text lines built here (several times cheaper per row than
-    adapting each value; a million-entry grant spends most of its Python time on this)."""
-    columns = ", ".join(_COLUMNS)
-    stamps: dict[datetime, str] = {}
-    lines: list[str] = []
-    with (
-        _raw(tx).cursor() as cursor,
-        cursor.copy(f"COPY consent_ledger ({columns}) FROM STDIN") as copy,
-    ):
-        for e, evidence in zip(entries, evidence_json, strict=True):
-            stamp = stamps.get(e.at)
-            if stamp is None:
-                stamp = stamps[e.at] = e.at.isoformat()
-            lines.append(
-                "\t".join(
-                    (
-                        str(e.seq),
-                        str(e.contact_id),
-                        str(e.list_id),
-                        e.email.translate(_COPY_ESCAPES),
-                        stamp,
-                        e.method.translate(_COPY_ESCAPES),
-                        str(e.granted),
-                        str(e.revoked),
-                        _NULL if e.flags_before is None else str(e.flags_before),
-                        str(e.flags_after),
-                        e.actor.translate(_COPY_ESCAPES),
-                        _NULL if e.notice_id is None else str(e.notice_id),
-                        _NULL
-                        if e.notice_sha256 is None
-                        else e.notice_sha256.translate(_COPY_ESCAPES),
-                        evidence.translate(_COPY_ESCAPES),
-                        e.prev_hash,
-                        e.hash,
-                    )
-                )
-            )
-            if len(lines) >= 5000:
-                copy.write("\n".join(lines) + "\n")
-                lines = []
-        if lines:
-            copy.write("\n".join(lines) + "\n")
-
-
-def _write_flags(tx: Tx, changed: dict[int, tuple[int, int, datetime]]) -> None:
-    """New flags and own refusals in one UPDATE per timestamp, joined to unnested arrays
-    (PostgreSQL): the planner walks the primary key for them instead of scanning the table."""
-    by_time: dict[datetime, tuple[list[int], list[int], list[int]]] = {}
-    for cid, (value, refused, at) in changed.items():
-        ids, values, refusals = by_time.setdefault(at, ([], [], []))
-        ids.append(cid)
-        values.append(value)
-        refusals.append(refused)
-    with _raw(tx).cursor() as cursor:
-        for at, (ids, values, refusals) in by_time.items():
-            cursor.execute(
-                "UPDATE contacts SET privacy_flags = n.flags, refused_flags = n.refused, "
-                "updated_at = %s "
-                "FROM unnest(%s::integer[], %s::integer[], %s::integer[]) AS n(id, flags, refused) "
-                "WHERE contacts.id = n.id",
-                (at, _int_array(ids), _int_array(values), _int_array(refusals)),
-            )
-
-
 def _row(entry: LedgerEntry) -> dict[str, Any]:
-    return {name: getattr(entry, name) for name in _COLUMNS}
+    return {name: getattr(entry, name) for name in COLUMNS}
 
 
 def iter_entries(
