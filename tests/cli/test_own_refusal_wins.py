@@ -23,6 +23,7 @@ OWN = [
     Method.PREFERENCE_PAGE,
     Method.ONE_CLICK_WITHDRAWAL,
     Method.ADMIN,
+    Method.API_CONTACT,
 ]
 
 
