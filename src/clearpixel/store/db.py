@@ -141,15 +141,18 @@ class Database:
     def wipe_freed_pages(self) -> None:
         """SQLite: checkpoint the write-ahead log into the database file and truncate it, so the
         pages a deletion replaced are gone from both (their free space was zeroed by
-        `secure_delete`). Waits for readers up to the busy timeout; if one still holds an old
-        snapshot, the log is kept and the next checkpoint removes it. A no-op on PostgreSQL."""
+        `secure_delete`). Waits for readers two seconds at most; if one still holds an old
+        snapshot, the log is kept and a later checkpoint removes it (`serve` runs one every
+        few minutes). A no-op on PostgreSQL."""
         if self.dialect != "sqlite":
             return
         raw = self.engine.raw_connection()
         try:
             cursor = raw.cursor()
+            cursor.execute("PRAGMA busy_timeout=2000")
             cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             busy = (cursor.fetchone() or (0,))[0]
+            cursor.execute("PRAGMA busy_timeout=30000")
             cursor.close()
         finally:
             raw.close()

@@ -409,13 +409,15 @@ async def _expiry_loop(ctx: Context, every: float) -> None:
         try:
             await run_in_threadpool(pages.expire_pending, ctx, ctx.now())
             await run_in_threadpool(signups.purge_signups, ctx, ctx.now())
+            await run_in_threadpool(ctx.db.wipe_freed_pages)
         except Exception:  # the loop must outlive a database hiccup; the next turn retries
             logger.exception("expire_pending failed")
 
 
 def start_expiry(ctx: Context, *, every: float = EXPIRY_EVERY_SECONDS) -> asyncio.Task[None]:
     """Run `expire_pending` and `purge_signups` every `every` seconds while the app serves
-    (the first run after one interval); the app's lifespan cancels the task on shutdown."""
+    (the first run after one interval), and wipe what a withdrawal freed if a reader kept its
+    own wipe from completing; the app's lifespan cancels the task on shutdown."""
     return asyncio.get_running_loop().create_task(_expiry_loop(ctx, every))
 
 
