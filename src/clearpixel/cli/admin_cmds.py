@@ -61,7 +61,7 @@ def apikeys_create(
 
 @apikeys_app.command("ls")
 def apikeys_ls(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
-    """Show every key: id, name, prefix, created, revoked."""
+    """Show every key: id, name, prefix, scope, list, created, revoked."""
     from rich.table import Table
 
     from clearpixel.audience import access
@@ -75,6 +75,8 @@ def apikeys_ls(as_json: bool = typer.Option(False, "--json", help="Print JSON.")
                     "id": k.id,
                     "name": k.name,
                     "prefix": k.prefix,
+                    "scope": k.scope,
+                    "list_id": k.list_id,
                     "created_at": k.created_at.isoformat(),
                     "revoked_at": k.revoked_at.isoformat() if k.revoked_at else None,
                 }
@@ -82,12 +84,14 @@ def apikeys_ls(as_json: bool = typer.Option(False, "--json", help="Print JSON.")
             ]
         )
         return
-    table = Table("id", "name", "prefix", "created", "revoked")
+    table = Table("id", "name", "prefix", "scope", "list id", "created", "revoked")
     for k in keys:
         table.add_row(
             str(k.id),
             k.name,
             k.prefix + "…",
+            k.scope,
+            "" if k.list_id is None else str(k.list_id),
             f"{k.created_at:%Y-%m-%d %H:%M}",
             f"{k.revoked_at:%Y-%m-%d %H:%M}" if k.revoked_at else "",
         )
