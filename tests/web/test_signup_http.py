@@ -19,20 +19,16 @@ from clearpixel.domain.ledger import Method
 from clearpixel.store.contacts import UNSUBSCRIBED, find_contact, set_status
 from tests.consent.consent_helpers import entries, ledger_count, state
 from tests.helpers import make_contacts, make_list
-
-LINK = re.compile(r"https://mail\.example\.test(/subscribe/confirm/[A-Za-z0-9_-]+)")
-
-
-def _hidden(html: str, name: str) -> str:
-    found = re.search(rf'name="{name}" value="([^"]*)"', html)
-    assert found, name
-    return found.group(1)
+from tests.web.test_consent_http import _hidden
 
 
 @pytest.fixture
 def http(live_server):  # type: ignore[no-untyped-def]
     with httpx2.Client(base_url=live_server.url, follow_redirects=False) as client:
         yield client
+
+
+LINK = re.compile(r"https://mail\.example\.test(/subscribe/confirm/[A-Za-z0-9_-]+)")
 
 
 def outbox(ctx) -> list[email.message.EmailMessage]:  # type: ignore[no-untyped-def]

@@ -210,18 +210,7 @@ def iter_all_consent(tx: Tx, *, batch: int = 20000) -> Iterator[tuple[int, int |
 
 def iter_all_flags(tx: Tx, *, batch: int = 20000) -> Iterator[tuple[int, int | None]]:
     """(contact id, privacy_flags) for every contact, in id order."""
-    last = 0
-    while True:
-        rows = tx.execute(
-            sa.select(contacts.c.id, contacts.c.privacy_flags)
-            .where(contacts.c.id > last)
-            .order_by(contacts.c.id)
-            .limit(batch)
-        ).all()
-        if not rows:
-            return
-        yield from ((row.id, row.privacy_flags) for row in rows)
-        last = rows[-1].id
+    return ((cid, flags) for cid, flags, _ in iter_all_consent(tx, batch=batch))
 
 
 # --- bulk reads and writes for import, export and bulk flag changes ---------------------------
