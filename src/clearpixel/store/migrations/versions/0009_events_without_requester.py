@@ -3,15 +3,15 @@
 Hits are classified at the edge and carry neither past it (R17, R20), so the columns that held
 them for consenting contacts go, with what they held.
 
-Revision ID: 0007
-Revises: 0006
+Revision ID: 0009
+Revises: 0008
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0007"
-down_revision = "0006"
+revision = "0009"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 

@@ -3,14 +3,14 @@ ingested before they were kept, from the personal events still attributed to a c
 overall implicit openers recounted without machine clicks (a link scanner's click is no open).
 Events a withdrawal already detached from their contact cannot be counted per person.
 
-Revision ID: 0011
-Revises: 0010
+Revision ID: 0013
+Revises: 0012
 """
 
 from alembic import op
 
-revision = "0011"
-down_revision = "0010"
+revision = "0013"
+down_revision = "0012"
 branch_labels = None
 depends_on = None
 
