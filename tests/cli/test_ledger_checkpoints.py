@@ -67,8 +67,9 @@ def rewrite_refusal_as_grant(ctx) -> None:
             (forged.hash,),
         )  # fmt: skip
         tx.exec_driver_sql(sql(ctx, "UPDATE ledger_head SET hash = %s"), (forged.hash,))
-        tx.exec_driver_sql(
-            sql(ctx, "UPDATE contacts SET privacy_flags = 1 WHERE id = %s"), (forged.contact_id,)
+        tx.exec_driver_sql(  # the contact's own refusal goes with the entry that recorded it
+            sql(ctx, "UPDATE contacts SET privacy_flags = 1, refused_flags = 0 WHERE id = %s"),
+            (forged.contact_id,),
         )
 
 
@@ -106,7 +107,8 @@ def truncate_newest(ctx) -> None:
             (ctx.contact_ids[2],),
         )
         tx.exec_driver_sql(
-            sql(ctx, "UPDATE contacts SET privacy_flags = 1 WHERE id = %s"), (ctx.contact_ids[0],)
+            sql(ctx, "UPDATE contacts SET privacy_flags = 1, refused_flags = 0 WHERE id = %s"),
+            (ctx.contact_ids[0],),
         )
 
 
