@@ -66,8 +66,10 @@ def files_containing(folder: Path, wanted: list[bytes]) -> list[str]:
 
 
 def spill_files_with_content(ctx) -> list[str]:  # type: ignore[no-untyped-def]
+    """Spill files and the journal (what holds batches), not the worker's progress file."""
     folder = Path(ctx.settings.data_dir) / "spill"
-    return [p.name for p in folder.glob("*") if p.is_file() and p.stat().st_size]
+    batches = [*folder.glob("*.jsonl"), *folder.glob("*.draft")]
+    return [p.name for p in batches if p.stat().st_size]
 
 
 @contextmanager
