@@ -66,8 +66,13 @@ class Settings(BaseSettings):
     checkpoint_dir: Path | None = None
     checkpoint_minutes: float = Field(default=60, gt=0)
     ingest_lag_seconds: float = Field(default=60, gt=0)
+    bounce_domain: str = ""
+    soft_bounce_limit: Annotated[int, Field(ge=1)] = 3
+    soft_bounce_window_days: Annotated[int, Field(ge=1)] = 30
+    bounce_webhook_secrets: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    feedback_id_sender: str = "clearpixel"
 
-    @field_validator("secret_keys", mode="before")
+    @field_validator("secret_keys", "bounce_webhook_secrets", mode="before")
     @classmethod
     def _split_keys(cls, value: object) -> object:
         if isinstance(value, str):

@@ -36,6 +36,7 @@ class TokenKind(IntEnum):
     PREFERENCES = 5
     UNSUBSCRIBE = 6
     SIGNUP = 7  # the link of a signup confirmation email: one pending signup
+    BOUNCE = 8  # the envelope sender (VERP) of one message: campaign and contact
 
 
 EXPIRING = frozenset({TokenKind.CONSENT, TokenKind.SIGNUP})
@@ -84,6 +85,7 @@ _FIELDS: dict[TokenKind, tuple[str, ...]] = {
     TokenKind.PREFERENCES: ("contact_id",),
     TokenKind.UNSUBSCRIBE: ("contact_id",),
     TokenKind.SIGNUP: ("signup_id", "expires_at"),
+    TokenKind.BOUNCE: ("campaign_id", "contact_id"),
 }
 
 

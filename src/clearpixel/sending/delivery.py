@@ -28,6 +28,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from clearpixel.context import Context
+from clearpixel.deliverability import envelope as deliverability
 from clearpixel.domain.errors import ClearpixelError
 from clearpixel.domain.flags import has_open_tracking
 from clearpixel.domain.policy import MessageKind, TrackingMode, decide
@@ -170,12 +171,15 @@ def record_recipients(
     )
     added = 0
     rows: list[dict[str, object]] = []
+    inactive: list[str] = []
     with ctx.db.begin() as tx:
         for contact in iter_contacts(tx, campaign.list_id):
             reason = eligibility(contact, kind, now=now, inactive_before=inactive_before)
             if reason:
                 if skipped is not None:
                     skipped[reason] += 1
+                if reason == "inactive":
+                    inactive.append(contact.email)
                 continue
             mode, purposes = mode_for(ctx, kind, contact.privacy_flags)
             rows.append(
@@ -191,6 +195,10 @@ def record_recipients(
                 added += send_store.insert_pending(tx, rows, now=now)
                 rows = []
         added += send_store.insert_pending(tx, rows, now=now)
+        if inactive and suppress_inactive_days:
+            deliverability.suppress_inactive(
+                tx, inactive, days=suppress_inactive_days, campaign_id=campaign.id, now=now
+            )
     return added
 
 
@@ -242,7 +250,13 @@ async def _deliver(
     done = 0
     if progress:
         progress(0, total)
-    envelope_from = renderer.layout.envelope_from
+    envelope = deliverability.Envelope.of(
+        ctx,
+        campaign_id=campaign.id,
+        public_id=campaign.public_id,
+        kind=campaign.kind,
+        from_address=renderer.layout.envelope_from,
+    )
     downgrade = renderer.layout.seven_bit
     failure: list[Exception] = []
 
@@ -275,11 +289,25 @@ async def _deliver(
         await limiter.wait()
         try:
             await session.send(
-                envelope_from, recipient, data, key=str(contact.id), downgrade=downgrade
+                envelope.sender(contact.id),
+                recipient,
+                envelope.headers + data,
+                key=str(contact.id),
+                downgrade=downgrade,
             )
         except DeliveryError as exc:
             with ctx.db.begin() as tx:
                 send_store.mark_failed(tx, send_id, str(exc), permanent=exc.permanent)
+                deliverability.record_send_failure(
+                    ctx,
+                    tx,
+                    campaign_id=campaign.id,
+                    contact=contact,
+                    stage=exc.stage,
+                    code=exc.code,
+                    reply=str(exc),
+                    now=ctx.now(),
+                )
             if exc.permanent:
                 report.failed += 1
             else:
@@ -303,11 +331,15 @@ async def _deliver(
             if not batch:
                 break
             after = batch[-1].id
+            suppressed = deliverability.suppressed_ids(ctx, [row.contact for row in batch])
             for count, row in enumerate(batch, start=1):
                 if failure or (not count % CHECK_EVERY and (stopped := cancelled())):
                     break
                 now = ctx.now()
-                reason = eligibility(row.contact, kind, now=now)
+                if row.contact.id in suppressed:
+                    reason: str | None = deliverability.SUPPRESSED
+                else:
+                    reason = eligibility(row.contact, kind, now=now)
                 if reason:
                     with ctx.db.begin() as tx:
                         send_store.mark_skipped(tx, row.id, reason)

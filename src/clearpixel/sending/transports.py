@@ -24,7 +24,16 @@ from clearpixel.domain.errors import ClearpixelError
 
 
 class DeliveryError(Exception):
+    """A failed delivery. `stage` names the SMTP step whose reply failed it (connect, mail,
+    rcpt, data) and `code` that reply's code (0 without one), so the caller can tell a
+    recipient's bounce from a connection or whole-message failure."""
+
     permanent = False
+
+    def __init__(self, message: str, *, stage: str = "connect", code: int = 0) -> None:
+        super().__init__(message)
+        self.stage = stage
+        self.code = code
 
 
 class TemporaryFailure(DeliveryError):
@@ -111,6 +120,8 @@ class _OutboxSession:
         final = self.folder / f"{key}.eml"
         partial = self.folder / f".{key}.eml.partial"
         with open(partial, "wb") as handle:
+            # what the receiving server adds on final delivery: the envelope sender
+            handle.write(b"Return-Path: <%s>\r\n" % sender.encode("utf-8"))
             handle.write(data)
         os.replace(partial, final)
 
@@ -272,23 +283,28 @@ class _SmtpSession:
                 return
             except aiosmtplib.SMTPRecipientsRefused as exc:
                 code = min((r.code for r in exc.recipients), default=550)
-                error: Exception = exc
+                message = exc.recipients[0].message if exc.recipients else str(exc)
+                error = TemporaryFailure(f"{code} {message}", stage="rcpt", code=code)
                 if code >= 500:
-                    raise PermanentFailure(f"{code} {exc.recipients[0].message}") from exc
+                    await self._reset()
+                    raise PermanentFailure(f"{code} {message}", stage="rcpt", code=code) from exc
                 await self._reset()
             except aiosmtplib.SMTPResponseException as exc:
+                stage = _stage_of(exc)
                 if exc.code >= 500:
                     await self._reset()
-                    raise PermanentFailure(f"{exc.code} {exc.message}") from exc
-                error = exc
+                    raise PermanentFailure(
+                        f"{exc.code} {exc.message}", stage=stage, code=exc.code
+                    ) from exc
+                error = TemporaryFailure(f"{exc.code} {exc.message}", stage=stage, code=exc.code)
                 await self._reset()
             except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
-                error = exc
+                error = TemporaryFailure(str(exc) or type(exc).__name__)
                 await self._drop()
             if attempt < self.config.retries:
                 await self.sleep(delay)
                 delay *= 2
-        raise TemporaryFailure(str(error))
+        raise error
 
     @staticmethod
     async def _send_utf8(client: aiosmtplib.SMTP, sender: str, recipient: str, data: bytes) -> None:
@@ -321,6 +337,17 @@ class _SmtpSession:
             except (aiosmtplib.SMTPException, OSError):
                 await self._drop()
         self.client = None
+
+
+def _stage_of(exc: aiosmtplib.SMTPResponseException) -> str:
+    """The SMTP step a reply answered (connection-level unless it is MAIL or DATA)."""
+    if isinstance(exc, aiosmtplib.SMTPSenderRefused):
+        return "mail"
+    if isinstance(exc, aiosmtplib.SMTPDataError):
+        return "data"
+    if isinstance(exc, aiosmtplib.SMTPRecipientRefused):
+        return "rcpt"
+    return "connect"
 
 
 def transport_from(*, outbox: Path | None, smtp: str | None, default_outbox: Path) -> Transport:
