@@ -39,7 +39,7 @@ class RefusingHandler:
         with self.lock:
             self.rcpt_attempts.append(address)
         if address in self.hard:
-            return "550 5.1.1 <%s>: Recipient address rejected: User unknown" % address
+            return f"550 5.1.1 <{address}>: Recipient address rejected: User unknown"
         if address in self.soft:
             return "451 4.2.1 Mailbox temporarily unavailable, try later"
         if address in self.full:
