@@ -15,6 +15,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from clearpixel.domain.errors import NotFound
 from clearpixel.store.db import Tx
 from clearpixel.store.schema import contacts
+from clearpixel.store.webhooks import enqueue_unsubscribed
 
 SUBSCRIBED = "subscribed"
 UNSUBSCRIBED = "unsubscribed"
@@ -149,10 +150,13 @@ def update_attributes(
 
 
 def set_status(tx: Tx, contact_id: int, status: str, *, now: datetime) -> None:
-    """Subscribe or unsubscribe a contact (separate from tracking consent, R16)."""
+    """Subscribe or unsubscribe a contact (separate from tracking consent, R16). An
+    unsubscription also queues a `contact.unsubscribed` webhook event in the same transaction."""
     tx.execute(
         contacts.update().where(contacts.c.id == contact_id).values(status=status, updated_at=now)
     )
+    if status == UNSUBSCRIBED:
+        enqueue_unsubscribed(tx, contact_id, now=now)
 
 
 def set_cooldown(tx: Tx, contact_ids: Sequence[int], until: datetime) -> None:

@@ -17,10 +17,17 @@ from typing import Any
 import sqlalchemy as sa
 
 from clearpixel.domain.errors import NotFound
+from clearpixel.domain.webhooks import EventType
 from clearpixel.store.db import Tx
-from clearpixel.store.schema import consent_ledger, webhook_attempts, webhook_deliveries
+from clearpixel.store.schema import (
+    consent_ledger,
+    contacts,
+    webhook_attempts,
+    webhook_deliveries,
+)
 from clearpixel.store.schema import webhook_endpoints as endpoints
 
+UNSUBSCRIBED_EVENT = EventType.UNSUBSCRIBED.value
 PENDING = "pending"
 DELIVERED = "delivered"
 FAILED = "failed"
@@ -154,6 +161,20 @@ def enqueue(
     return len(targets)
 
 
+def enqueue_unsubscribed(tx: Tx, contact_id: int, *, now: datetime) -> None:
+    """Queue `contact.unsubscribed` for a contact that just unsubscribed."""
+    targets = [e for e in active_endpoints(tx) if UNSUBSCRIBED_EVENT in e.events]
+    if not targets:
+        return
+    row = tx.execute(
+        sa.select(contacts.c.email, contacts.c.list_id).where(contacts.c.id == contact_id)
+    ).first()
+    if row is None:
+        return
+    data = {"contact_id": contact_id, "list_id": row.list_id, "email": row.email}
+    enqueue(tx, UNSUBSCRIBED_EVENT, data, now=now, only=targets)
+
+
 def claim_due(tx: Tx, *, now: datetime, lease: timedelta, limit: int = 50) -> list[Delivery]:
     """Pending deliveries due at `now`, claimed for `lease` (a crashed worker's claim runs
     out, and the row is tried again)."""
@@ -263,3 +284,55 @@ def deliveries_by_status(tx: Tx, endpoint_id: int) -> dict[str, int]:
         .group_by(webhook_deliveries.c.status)
     )
     return {row[0]: int(row[1]) for row in rows}
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerEvent:
+    seq: int
+    contact_id: int
+    list_id: int
+    email: str
+    at: datetime
+    method: str
+    granted: int
+    revoked: int
+    flags_after: int
+    actor: str
+
+
+def ledger_after(tx: Tx, seq: int, *, limit: int = 500) -> list[LedgerEvent]:
+    """Consent-ledger entries after `seq`, in order (the ledger is append-only, so a cursor
+    on seq sees every entry exactly once)."""
+    c = consent_ledger.c
+    rows = tx.execute(
+        sa.select(
+            c.seq,
+            c.contact_id,
+            c.list_id,
+            c.email,
+            c.at,
+            c.method,
+            c.granted,
+            c.revoked,
+            c.flags_after,
+            c.actor,
+        )
+        .where(c.seq > seq)
+        .order_by(c.seq)
+        .limit(limit)
+    )
+    return [
+        LedgerEvent(
+            r.seq,
+            r.contact_id,
+            r.list_id,
+            r.email,
+            r.at,
+            r.method,
+            r.granted,
+            r.revoked,
+            r.flags_after,
+            r.actor,
+        )
+        for r in rows
+    ]
