@@ -18,6 +18,7 @@ from clearpixel.store.purposes import sync_purposes
 from tests.conftest import FIXED_NOW
 
 BOUNCE_DOMAIN = "bounces.example.test"
+RELAY_SECRET = "relay-secret-0123456789abcdef"
 
 
 @dataclass
@@ -85,7 +86,13 @@ def refusing_smtp() -> Iterator[RefusingServer]:
 
 @pytest.fixture
 def bounce_settings(settings: Settings) -> Settings:
-    return settings.model_copy(update={"bounce_domain": BOUNCE_DOMAIN, "soft_bounce_limit": 2})
+    return settings.model_copy(
+        update={
+            "bounce_domain": BOUNCE_DOMAIN,
+            "soft_bounce_limit": 2,
+            "bounce_webhook_secrets": ["rotated-out-secret-abcdef012345", RELAY_SECRET],
+        }
+    )
 
 
 @pytest.fixture

@@ -80,6 +80,12 @@ def feed_consent(ctx: Context, *, batch: int = 500) -> int:
     """Queue `consent.decision_recorded` events for ledger entries each subscribed endpoint
     has not had yet. Returns how many deliveries were queued."""
     queued = 0
+    with ctx.db.connect() as conn:
+        subscribed = any(
+            EventType.CONSENT_DECISION in e.events for e in store.active_endpoints(conn)
+        )
+    if not subscribed:  # no write transaction (no lock) when nobody listens
+        return 0
     with ctx.db.begin() as tx:
         for endpoint in store.active_endpoints(tx):
             if EventType.CONSENT_DECISION not in endpoint.events:
@@ -123,6 +129,9 @@ def deliver_due(ctx: Context, *, post: Post | None = None) -> DeliveryRun:
     run = DeliveryRun()
     while True:
         now = ctx.now()
+        with ctx.db.connect() as conn:
+            if not store.has_due(conn, now=now):
+                return run
         with ctx.db.begin() as tx:
             due = store.claim_due(tx, now=now, lease=LEASE)
         if not due:

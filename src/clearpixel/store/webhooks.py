@@ -175,6 +175,21 @@ def enqueue_unsubscribed(tx: Tx, contact_id: int, *, now: datetime) -> None:
     enqueue(tx, UNSUBSCRIBED_EVENT, data, now=now, only=targets)
 
 
+def has_due(tx: Tx, *, now: datetime) -> bool:
+    """Whether any delivery is due (a read, so an idle worker takes no write lock)."""
+    return (
+        tx.execute(
+            sa.select(webhook_deliveries.c.id)
+            .where(
+                webhook_deliveries.c.status == PENDING,
+                webhook_deliveries.c.next_attempt_at <= now,
+            )
+            .limit(1)
+        ).first()
+        is not None
+    )
+
+
 def claim_due(tx: Tx, *, now: datetime, lease: timedelta, limit: int = 50) -> list[Delivery]:
     """Pending deliveries due at `now`, claimed for `lease` (a crashed worker's claim runs
     out, and the row is tried again)."""

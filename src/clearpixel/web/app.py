@@ -16,7 +16,16 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from clearpixel import __version__
 from clearpixel.audience.checkpoints import run_schedule
 from clearpixel.context import Context
-from clearpixel.web import admin, api, consent_pages, health, signup_pages, tracking
+from clearpixel.deliverability.webhooks import Worker
+from clearpixel.web import (
+    admin,
+    api,
+    bounce_webhooks,
+    consent_pages,
+    health,
+    signup_pages,
+    tracking,
+)
 from clearpixel.web.limits import RequestLimits
 
 log = logging.getLogger("clearpixel.web")
@@ -56,9 +65,11 @@ def create_app(ctx: Context) -> FrontDoor:
         await tracker.start()
         expiry = consent_pages.start_expiry(ctx)
         checkpoints = _start_checkpoints(ctx)
+        webhook_worker = Worker(ctx).start()
         try:
             yield
         finally:
+            webhook_worker.stop()
             if checkpoints is not None:
                 checkpoints.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -86,4 +97,5 @@ def create_app(ctx: Context) -> FrontDoor:
     framework.include_router(signup_pages.router)
     framework.include_router(admin.router)
     framework.include_router(api.router)
+    framework.include_router(bounce_webhooks.router)
     return FrontDoor(tracker, RequestLimits(framework, ctx))

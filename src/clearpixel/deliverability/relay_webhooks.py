@@ -1,0 +1,97 @@
+"""Bounces and complaints reported by a relay over HTTP: `POST /webhooks/bounce/generic`.
+
+The body is JSON, signed like our own outgoing webhooks (`domain.webhooks`) with a secret of
+`CLEARPIXEL_BOUNCE_WEBHOOK_SECRETS`:
+
+    {"events": [{"type": "bounce", "bounce_type": "hard", "recipient": "ada@example.org",
+                 "return_path": "b...@bounces.example.org", "status": "5.1.1",
+                 "diagnostic": "550 5.1.1 user unknown"},
+                {"type": "complaint", "recipient": "bob@example.org"}]}
+
+Nothing is read before the signature and timestamp check out; a request that fails it records
+nothing. A `return_path` carrying a valid VERP token attributes the event to its campaign and
+contact; without one the event stands for the address alone (the relay is authenticated).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from clearpixel.context import Context
+from clearpixel.deliverability.bounces import record
+from clearpixel.domain.bounces import BounceEvent, BounceKind, enhanced_status, verp_token
+from clearpixel.domain.errors import ClearpixelError, NotFound
+from clearpixel.domain.tokens import TokenError
+from clearpixel.domain.webhooks import verify
+
+PROVIDERS = ("generic",)
+MAX_BODY = 1024 * 1024
+MAX_EVENTS = 1000
+
+
+class UnknownProvider(NotFound):
+    """No webhook format of that name."""
+
+
+def receive_signed(
+    ctx: Context, provider: str, body: bytes, *, timestamp: str, signature: str
+) -> int:
+    """Verify, parse and record a relay's report; returns how many events were recorded.
+    Raises BadWebhookSignature (nothing recorded), UnknownProvider, or ClearpixelError for a
+    body that is signed but malformed (nothing recorded either)."""
+    if provider not in PROVIDERS:
+        raise UnknownProvider(f"no bounce webhook format {provider!r} (known: generic)")
+    secrets = [s.encode() for s in ctx.settings.bounce_webhook_secrets]
+    verify(secrets, timestamp=timestamp, header=signature, body=body, now=ctx.now().timestamp())
+    events = [_event(ctx, item, provider) for item in _items(body)]
+    record(ctx, events)
+    return len(events)
+
+
+def _items(body: bytes) -> list[dict[str, Any]]:
+    try:
+        parsed = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        raise ClearpixelError("the body is not JSON") from None
+    items = parsed.get("events") if isinstance(parsed, dict) else None
+    if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+        raise ClearpixelError('expected {"events": [{...}, ...]}')
+    if len(items) > MAX_EVENTS:
+        raise ClearpixelError(f"at most {MAX_EVENTS} events per request")
+    return items
+
+
+def _event(ctx: Context, item: dict[str, Any], provider: str) -> BounceEvent:
+    kind_name = str(item.get("type", ""))
+    if kind_name == "complaint":
+        kind = BounceKind.COMPLAINT
+    elif kind_name == "bounce" and item.get("bounce_type") in ("hard", "soft"):
+        kind = BounceKind(str(item["bounce_type"]))
+    else:
+        raise ClearpixelError(
+            'each event needs "type": "complaint", or "bounce" with "bounce_type" hard or soft'
+        )
+    recipient = item.get("recipient")
+    if not isinstance(recipient, str) or "@" not in recipient or len(recipient) > 320:
+        raise ClearpixelError('each event needs a "recipient" email address')
+    campaign_id = contact_id = None
+    return_path = item.get("return_path")
+    if isinstance(return_path, str) and ctx.settings.bounce_domain:
+        try:
+            token = verp_token(ctx.signer, return_path, domain=ctx.settings.bounce_domain)
+            campaign_id, contact_id = token.campaign_id or None, token.contact_id
+        except TokenError:
+            pass
+    diagnostic = str(item.get("diagnostic", ""))[:1000]
+    status = enhanced_status(str(item.get("status", ""))) or enhanced_status(diagnostic)
+    return BounceEvent(
+        kind=kind,
+        email=recipient,
+        source=f"webhook:{provider}",
+        at=ctx.now(),
+        status=status,
+        diagnostic=diagnostic,
+        campaign_id=campaign_id,
+        contact_id=contact_id,
+    )
