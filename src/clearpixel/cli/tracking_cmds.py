@@ -131,12 +131,14 @@ def report(
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of text."),
 ) -> None:
     """A campaign's results from counters: sends by mode, openers, clicks, rates, over time."""
+    from clearpixel.reports import deliverability
     from clearpixel.reports.campaign import campaign_report
 
     with context() as ctx:
         result = campaign_report(ctx, campaign)
+        bounces = deliverability.deliverability_figures(ctx, result.campaign_id)
     if as_json:
-        print_json(result.to_dict())
+        print_json({**result.to_dict(), "deliverability": bounces.to_dict()})
         return
-    for line in render(result):
+    for line in [*render(result), *deliverability.render(bounces)]:
         console.print(line, markup=False)

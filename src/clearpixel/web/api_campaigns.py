@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field
 
 from clearpixel.audience import contacts as contact_service
 from clearpixel.reports.campaign import campaign_report
+from clearpixel.reports.deliverability import deliverability_figures
 from clearpixel.sending import service as sending
 from clearpixel.sending.transports import OutboxTransport
 from clearpixel.store.campaigns import Campaign
@@ -192,3 +193,11 @@ def get_report(request: Request, campaign_id: IdPath) -> dict[str, Any]:
     ctx = get_ctx(request)
     found = sending.get_campaign(ctx, campaign_id)
     return campaign_report(ctx, str(found.id)).to_dict()
+
+
+@router.get("/campaigns/{campaign_id}/deliverability", response_model=dict[str, Any])
+def get_deliverability(request: Request, campaign_id: IdPath) -> dict[str, Any]:
+    """Hard and soft bounces and complaints with their rates, and skips by reason."""
+    ctx = get_ctx(request)
+    found = sending.get_campaign(ctx, campaign_id)
+    return deliverability_figures(ctx, found.id).to_dict()
