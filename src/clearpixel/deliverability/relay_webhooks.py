@@ -40,10 +40,10 @@ def receive_signed(
     """Verify, parse and record a relay's report; returns how many events were recorded.
     Raises BadWebhookSignature (nothing recorded), UnknownProvider, or ClearpixelError for a
     body that is signed but malformed (nothing recorded either)."""
-    if provider not in PROVIDERS:
-        raise UnknownProvider(f"no bounce webhook format {provider!r} (known: generic)")
     secrets = [s.encode() for s in ctx.settings.bounce_webhook_secrets]
     verify(secrets, timestamp=timestamp, header=signature, body=body, now=ctx.now().timestamp())
+    if provider not in PROVIDERS:
+        raise UnknownProvider(f"no bounce webhook format {provider!r} (known: generic)")
     events = [_event(ctx, item, provider) for item in _items(body)]
     record(ctx, events)
     return len(events)
