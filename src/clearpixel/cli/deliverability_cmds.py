@@ -132,6 +132,27 @@ def bounces_serve(
             server.stop()
 
 
+@bounces_app.command("poll")
+def bounces_poll(
+    url: str = typer.Argument(..., help="pop3s://user:password@host[:port] of the bounce mailbox."),
+    loop: bool = typer.Option(False, "--loop", help="Keep polling until interrupted."),
+    interval: float = typer.Option(60.0, "--interval", min=1.0, help="Seconds between polls."),
+) -> None:
+    """Read DSNs and complaint reports from a mailbox, record them, delete them."""
+    from clearpixel.deliverability.mailbox import MailboxConfig, poll_pop3
+
+    config = MailboxConfig.parse(url)
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    with context() as ctx:
+        while True:
+            result = poll_pop3(ctx, config)
+            console.print(f"read {result.read}, recorded {result.recorded}, kept {result.kept}")
+            if not loop or stop.wait(interval):
+                return
+
+
 @webhooks_app.command("add")
 def webhooks_add(
     url: str = typer.Argument(..., help="https:// URL that receives the events."),
