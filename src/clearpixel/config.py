@@ -71,6 +71,7 @@ class Settings(BaseSettings):
     soft_bounce_window_days: Annotated[int, Field(ge=1)] = 30
     bounce_webhook_secrets: Annotated[list[str], NoDecode] = Field(default_factory=list)
     feedback_id_sender: str = "clearpixel"
+    postmark_webhook_auth: str = ""
 
     @field_validator("secret_keys", "bounce_webhook_secrets", mode="before")
     @classmethod

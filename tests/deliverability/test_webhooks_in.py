@@ -123,3 +123,65 @@ def test_without_a_configured_secret_everything_is_refused(ctx, live_server):
         answer = httpx2.post(f"{live_server.url}{PATH}", content=body, headers=headers)
         assert answer.status_code == 401
     assert suppression.lookup(ctx, "bob@example.org") is None
+
+
+POSTMARK_AUTH = "postmark:pm-0123456789abcdef"
+
+
+@pytest.fixture
+def postmark_http(bounce_settings) -> Iterator[tuple[object, httpx2.Client]]:
+    from clearpixel.context import open_context
+
+    settings = bounce_settings.model_copy(update={"postmark_webhook_auth": POSTMARK_AUTH})
+    context = open_context(settings)
+    context.now = lambda: FIXED_NOW
+    try:
+        with ThreadedServer(context) as server, httpx2.Client(base_url=server.url) as client:
+            yield context, client
+    finally:
+        context.db.dispose()
+
+
+POSTMARK_BOUNCE = {
+    "RecordType": "Bounce",
+    "ID": 4323372036854775807,
+    "Type": "HardBounce",
+    "TypeCode": 1,
+    "Name": "Hard bounce",
+    "MessageStream": "outbound",
+    "Description": "The server was unable to deliver your message (ex: unknown user).",
+    "Details": "smtp;550 5.1.1 The email account that you tried to reach does not exist.",
+    "Email": "Ada@Example.org",
+    "From": "news@example.org",
+    "BouncedAt": "2026-11-02T09:31:00Z",
+    "Inactive": True,
+}
+
+
+def test_postmark_bounces_and_complaints_with_its_credentials(postmark_http):
+    ctx, http = postmark_http
+    user, password = POSTMARK_AUTH.split(":")
+    url = "/webhooks/bounce/postmark"
+    answer = http.post(url, json=POSTMARK_BOUNCE, auth=(user, password))
+    assert answer.json() == {"recorded": 1}
+    complaint = {"RecordType": "SpamComplaint", "Type": "SpamComplaint", "Email": "b@x.org"}
+    assert http.post(url, json=complaint, auth=(user, password)).json() == {"recorded": 1}
+    auto = {**POSTMARK_BOUNCE, "Type": "AutoResponder", "Email": "c@x.org"}
+    assert http.post(url, json=auto, auth=(user, password)).json() == {"recorded": 0}
+    with ctx.db.connect() as conn:
+        (event,) = bounces_for(conn, "ada@example.org")
+    assert (event.kind, event.status, event.source) == ("hard", "5.1.1", "webhook:postmark")
+    assert suppression.lookup(ctx, "ada@example.org").reason == "hard_bounce"
+    assert suppression.lookup(ctx, "b@x.org").reason == "complaint"
+    assert suppression.lookup(ctx, "c@x.org") is None
+
+
+def test_postmark_without_or_with_wrong_credentials_gets_401(postmark_http):
+    ctx, http = postmark_http
+    url = "/webhooks/bounce/postmark"
+    for auth in (None, ("postmark", "guess"), ("other", "pm-0123456789abcdef")):
+        answer = http.post(url, json=POSTMARK_BOUNCE, auth=auth)
+        assert answer.status_code == 401
+    bearer = http.post(url, json=POSTMARK_BOUNCE, headers={"Authorization": "Basic !!!"})
+    assert bearer.status_code == 401
+    assert suppression.lookup(ctx, "ada@example.org") is None

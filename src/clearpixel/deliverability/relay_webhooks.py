@@ -20,12 +20,13 @@ from typing import Any
 
 from clearpixel.context import Context
 from clearpixel.deliverability.bounces import record
+from clearpixel.deliverability.postmark import check_basic_auth, postmark_event
 from clearpixel.domain.bounces import BounceEvent, BounceKind, enhanced_status, verp_token
 from clearpixel.domain.errors import ClearpixelError, NotFound
 from clearpixel.domain.tokens import TokenError
 from clearpixel.domain.webhooks import verify
 
-PROVIDERS = ("generic",)
+PROVIDERS = ("generic", "postmark")
 MAX_BODY = 1024 * 1024
 MAX_EVENTS = 1000
 
@@ -35,15 +36,28 @@ class UnknownProvider(NotFound):
 
 
 def receive_signed(
-    ctx: Context, provider: str, body: bytes, *, timestamp: str, signature: str
+    ctx: Context,
+    provider: str,
+    body: bytes,
+    *,
+    timestamp: str,
+    signature: str,
+    authorization: str = "",
 ) -> int:
-    """Verify, parse and record a relay's report; returns how many events were recorded.
-    Raises BadWebhookSignature (nothing recorded), UnknownProvider, or ClearpixelError for a
-    body that is signed but malformed (nothing recorded either)."""
+    """Authenticate, parse and record a relay's report; returns how many events were
+    recorded. Raises BadWebhookSignature (nothing recorded), UnknownProvider, or
+    ClearpixelError for a body that is authentic but malformed (nothing recorded either)."""
+    if provider == "postmark":
+        check_basic_auth(ctx.settings.postmark_webhook_auth, authorization)
+        event = postmark_event(ctx, body)
+        if event is None:
+            return 0
+        record(ctx, [event])
+        return 1
     secrets = [s.encode() for s in ctx.settings.bounce_webhook_secrets]
     verify(secrets, timestamp=timestamp, header=signature, body=body, now=ctx.now().timestamp())
     if provider not in PROVIDERS:
-        raise UnknownProvider(f"no bounce webhook format {provider!r} (known: generic)")
+        raise UnknownProvider(f"no bounce webhook format {provider!r} (known: generic, postmark)")
     events = [_event(ctx, item, provider) for item in _items(body)]
     record(ctx, events)
     return len(events)

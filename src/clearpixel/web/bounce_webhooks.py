@@ -36,6 +36,7 @@ async def bounce_webhook(provider: str, request: Request) -> JSONResponse:
             body,
             timestamp=request.headers.get(TIMESTAMP_HEADER, ""),
             signature=request.headers.get(SIGNATURE_HEADER, ""),
+            authorization=request.headers.get("authorization", ""),
         )
     except BadWebhookSignature as exc:
         return error_response(401, f"signature refused: {exc}")
