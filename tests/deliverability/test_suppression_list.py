@@ -88,6 +88,11 @@ def test_api_add_list_remove_export_with_the_key_as_actor(ctx):
         export = client.get("/api/v1/suppressions/export")
         assert export.headers["content-type"].startswith("text/csv")
         assert "cy@example.org,manual" in export.text
+        only = client.get("/api/v1/suppressions/export", params={"reason": "complaint"})
+        assert only.text.splitlines() == ["address,reason,since,actor,evidence"]
+        unknown = client.get("/api/v1/suppressions/export", params={"reason": "nope"})
+        assert unknown.status_code == 400
+        assert "unknown suppression reason" in unknown.json()["error"]["message"]
         missing = client.post("/api/v1/suppressions/cy@example.org/remove", json={})
         assert missing.status_code == 422
         gone = client.post(

@@ -113,8 +113,14 @@ def history(ctx: Context, email: str) -> list[store.LogEntry]:
         return store.log_for(conn, normalise_address(email))
 
 
-def export_csv(ctx: Context) -> Iterator[str]:
-    """The whole list as CSV text, streamed (header first)."""
+def export_csv(ctx: Context, *, reason: str | None = None) -> Iterator[str]:
+    """The whole list (or one reason's part) as CSV text, streamed (header first). A bad
+    reason raises here, before anything is streamed."""
+    wanted = reason_of(reason).value if reason else None
+    return _csv_chunks(ctx, wanted)
+
+
+def _csv_chunks(ctx: Context, wanted: str | None) -> Iterator[str]:
     import json
 
     buffer = io.StringIO()
@@ -122,6 +128,8 @@ def export_csv(ctx: Context) -> Iterator[str]:
     writer.writerow(EXPORT_COLUMNS)
     with ctx.db.connect() as conn:
         for s in store.iter_suppressions(conn):
+            if wanted and s.reason != wanted:
+                continue
             writer.writerow(
                 (s.address, s.reason, s.since.isoformat(), s.actor, json.dumps(s.evidence))
             )

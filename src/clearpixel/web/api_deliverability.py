@@ -97,10 +97,12 @@ def post_suppression(request: Request, body: SuppressionIn, key_id: KeyDep) -> S
 
 
 @router.get("/suppressions/export", response_class=StreamingResponse)
-def export_suppressions(request: Request) -> StreamingResponse:
-    """The whole list as CSV."""
+def export_suppressions(
+    request: Request, reason: str | None = Query(None, max_length=32, pattern=r"^[a-z_]+$")
+) -> StreamingResponse:
+    """The whole list (or the addresses of one reason) as CSV."""
     return StreamingResponse(
-        suppression.export_csv(get_ctx(request)),
+        suppression.export_csv(get_ctx(request), reason=reason),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": 'attachment; filename="suppressions.csv"'},
     )
@@ -113,10 +115,14 @@ def remove_suppression(request: Request, email: str, body: RemovalIn, key_id: Ke
 
 
 @router.get("/webhooks", response_model=list[EndpointOut])
-def get_webhooks(request: Request) -> list[EndpointOut]:
+def get_webhooks(
+    request: Request, event: str | None = Query(None, max_length=40, pattern=r"^[a-z_.]+$")
+) -> list[EndpointOut]:
+    """Registered endpoints (those subscribed to `event`, when given)."""
     return [
         EndpointOut(id=e.id, url=e.url, events=e.events, created_at=e.created_at, secret=None)
         for e in webhooks.endpoints(get_ctx(request))
+        if event is None or event in e.events
     ]
 
 

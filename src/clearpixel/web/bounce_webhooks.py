@@ -4,7 +4,9 @@ nothing is recorded."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
@@ -18,7 +20,9 @@ router = APIRouter(tags=["bounce webhooks"])
 
 
 @router.post("/webhooks/bounce/{provider}", include_in_schema=True)
-async def bounce_webhook(provider: str, request: Request) -> JSONResponse:
+async def bounce_webhook(
+    provider: Annotated[str, Path(max_length=20, pattern=r"^[a-z]+$")], request: Request
+) -> JSONResponse:
     """Record the bounces and complaints of a signed relay report."""
     length = request.headers.get("content-length", "")
     if length.isdigit() and int(length) > MAX_BODY:
