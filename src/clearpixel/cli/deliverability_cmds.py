@@ -134,12 +134,14 @@ def bounces_serve(
 
 @bounces_app.command("poll")
 def bounces_poll(
-    url: str = typer.Argument(..., help="pop3s://user:password@host[:port] of the bounce mailbox."),
+    url: str = typer.Argument(
+        ..., help="imaps://user:password@host[:port]/INBOX or pop3s://user:password@host[:port]"
+    ),
     loop: bool = typer.Option(False, "--loop", help="Keep polling until interrupted."),
     interval: float = typer.Option(60.0, "--interval", min=1.0, help="Seconds between polls."),
 ) -> None:
     """Read DSNs and complaint reports from a mailbox, record them, delete them."""
-    from clearpixel.deliverability.mailbox import MailboxConfig, poll_pop3
+    from clearpixel.deliverability.mailbox import MailboxConfig, poll
 
     config = MailboxConfig.parse(url)
     stop = threading.Event()
@@ -147,7 +149,7 @@ def bounces_poll(
         signal.signal(sig, lambda *_: stop.set())
     with context() as ctx:
         while True:
-            result = poll_pop3(ctx, config)
+            result = poll(ctx, config)
             console.print(f"read {result.read}, recorded {result.recorded}, kept {result.kept}")
             if not loop or stop.wait(interval):
                 return

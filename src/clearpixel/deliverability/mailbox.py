@@ -1,8 +1,9 @@
 """Polling a bounce mailbox, for installations that cannot receive mail directly: the bounce
-domain's MX delivers to an ordinary mailbox, and `clearpixel bounces poll pop3s://...` reads
-it (POP3 over TLS, or `pop3://` on a trusted network), hands each message to
-`inbound.receive`, and deletes it once it was handled, so a message is processed once; a
-message that could not be handled (database unreachable) stays for the next poll.
+domain's MX delivers to an ordinary mailbox, and `clearpixel bounces poll URL` reads it
+(`imaps://user:password@host/INBOX` or `pop3s://user:password@host`; `imap://`, `pop3://`
+without TLS on a trusted network), hands each message to `inbound.receive`, and deletes it
+once it was handled, so a message is processed once; a message that could not be handled
+(database unreachable) stays for the next poll.
 
 The envelope recipient, which carries the VERP token of a DSN, is what the delivery agent
 wrote in `Delivered-To`, `X-Original-To` or `Envelope-To`; the `To` header is tried too.
@@ -10,8 +11,11 @@ wrote in `Delivered-To`, `X-Original-To` or `Envelope-To`; the `To` header is tr
 
 from __future__ import annotations
 
+import contextlib
+import imaplib
 import logging
 import poplib
+import re
 from dataclasses import dataclass
 from email.parser import BytesHeaderParser
 from urllib.parse import unquote, urlsplit
@@ -34,28 +38,43 @@ class PollResult:
 
 @dataclass(frozen=True, slots=True)
 class MailboxConfig:
-    """`pop3s://user:password@host[:port]` or `pop3://...` (plain, for a local server)."""
+    """A bounce mailbox: `imaps://`, `imap://`, `pop3s://` or `pop3://` with user, password,
+    host, optional port and (IMAP) folder."""
 
+    protocol: str  # imap or pop3
     host: str
     port: int
     tls: bool
     username: str
     password: str
+    folder: str = "INBOX"
     timeout: float = 30.0
 
     @classmethod
     def parse(cls, url: str) -> MailboxConfig:
         parts = urlsplit(url)
-        if parts.scheme not in ("pop3", "pop3s") or not parts.hostname:
-            raise ClearpixelError(f"mailbox URL {url!r}: expected pop3s://user:password@host")
+        defaults = {"pop3": 110, "pop3s": 995, "imap": 143, "imaps": 993}
+        if parts.scheme not in defaults or not parts.hostname:
+            raise ClearpixelError(
+                f"mailbox URL {url!r}: expected imaps://user:password@host/INBOX "
+                "or pop3s://user:password@host"
+            )
         if not parts.username or parts.password is None:
             raise ClearpixelError(f"mailbox URL {url!r}: the user and password are missing")
-        tls = parts.scheme == "pop3s"
         try:
-            port = parts.port or (995 if tls else 110)
+            port = parts.port or defaults[parts.scheme]
         except ValueError as exc:
             raise ClearpixelError(f"mailbox URL {url!r}: {exc}") from None
-        return cls(parts.hostname, port, tls, unquote(parts.username), unquote(parts.password))
+        folder = unquote(parts.path.strip("/")) or "INBOX"
+        return cls(
+            parts.scheme.removesuffix("s"),
+            parts.hostname,
+            port,
+            parts.scheme.endswith("s"),
+            unquote(parts.username),
+            unquote(parts.password),
+            folder,
+        )
 
 
 def envelope_recipients(data: bytes) -> list[str]:
@@ -66,6 +85,66 @@ def envelope_recipients(data: bytes) -> list[str]:
         for value in headers.get_all(name, []):
             found.extend(part.strip().strip("<>") for part in str(value).split(","))
     return [a for a in found if "@" in a]
+
+
+def poll(ctx: Context, config: MailboxConfig) -> PollResult:
+    """Read every message of the mailbox, record what it reports, delete what was handled."""
+    return poll_imap(ctx, config) if config.protocol == "imap" else poll_pop3(ctx, config)
+
+
+def _handle(ctx: Context, data: bytes, result: PollResult) -> bool:
+    """Record one message; False (and nothing recorded) when it could not be handled."""
+    result.read += 1
+    try:
+        outcome = receive(ctx, data, envelope_recipients=envelope_recipients(data))
+    except Exception as exc:  # e.g. the database is away: stop, keep the rest
+        log.warning("mailbox message kept for the next poll: %s", exc)
+        return False
+    if outcome.kind is not None:
+        result.recorded += 1
+    return True
+
+
+def poll_imap(ctx: Context, config: MailboxConfig) -> PollResult:
+    """IMAP: every message of the folder; handled ones flagged \\Deleted and expunged."""
+    result = PollResult()
+    try:
+        client = (
+            imaplib.IMAP4_SSL(config.host, config.port, timeout=config.timeout)
+            if config.tls
+            else imaplib.IMAP4(config.host, config.port, timeout=config.timeout)
+        )
+    except OSError as exc:
+        raise ClearpixelError(
+            f"cannot reach the mailbox {config.host}:{config.port}: {exc}"
+        ) from None
+    try:
+        try:
+            client.login(config.username, config.password)
+        except imaplib.IMAP4.error as exc:
+            raise ClearpixelError(f"the mailbox refused the sign-in: {exc!s}") from None
+        status, _ = client.select(_quoted(config.folder))
+        if status != "OK":
+            raise ClearpixelError(f"the mailbox has no folder {config.folder!r}")
+        _, found = client.search(None, "ALL")
+        numbers = (found[0] or b"").split()[:MAX_MESSAGES]
+        for i, number in enumerate(numbers):
+            _, fetched = client.fetch(number.decode(), "(RFC822)")
+            data = next((p[1] for p in fetched if isinstance(p, tuple)), b"")
+            if not _handle(ctx, data, result):
+                result.kept += len(numbers) - i
+                break
+            client.store(number.decode(), "+FLAGS", "\\Deleted")
+        client.expunge()
+        client.logout()
+    finally:
+        with contextlib.suppress(OSError):
+            client.shutdown()
+    return result
+
+
+def _quoted(folder: str) -> str:
+    return '"' + re.sub(r'(["\\])', r"\\\1", folder) + '"'
 
 
 def poll_pop3(ctx: Context, config: MailboxConfig) -> PollResult:
@@ -90,16 +169,9 @@ def poll_pop3(ctx: Context, config: MailboxConfig) -> PollResult:
         count, _size = client.stat()
         for number in range(1, min(count, MAX_MESSAGES) + 1):
             _, lines, _ = client.retr(number)
-            data = b"\r\n".join(lines) + b"\r\n"
-            result.read += 1
-            try:
-                outcome = receive(ctx, data, envelope_recipients=envelope_recipients(data))
-            except Exception as exc:  # e.g. the database is away: stop, keep the rest
-                log.warning("mailbox message %d and later kept for the next poll: %s", number, exc)
+            if not _handle(ctx, b"\r\n".join(lines) + b"\r\n", result):
                 result.kept += count - number + 1
                 break
-            if outcome.kind is not None:
-                result.recorded += 1
             client.dele(number)
         client.quit()  # deletions take effect only now
     finally:

@@ -87,7 +87,7 @@ def feed_consent(ctx: Context, *, batch: int = 500) -> int:
     if not subscribed:  # no write transaction (no lock) when nobody listens
         return 0
     with ctx.db.begin() as tx:
-        for endpoint in store.active_endpoints(tx):
+        for endpoint in store.active_endpoints(tx, for_update=True):
             if EventType.CONSENT_DECISION not in endpoint.events:
                 continue
             entries = store.ledger_after(tx, endpoint.ledger_seq, limit=batch)

@@ -95,11 +95,13 @@ def get_endpoint(tx: Tx, endpoint_id: int) -> Endpoint:
     return _endpoint(row)
 
 
-def active_endpoints(tx: Tx) -> list[Endpoint]:
-    rows = tx.execute(
-        sa.select(endpoints).where(endpoints.c.removed_at.is_(None)).order_by(endpoints.c.id)
-    )
-    return [_endpoint(row) for row in rows]
+def active_endpoints(tx: Tx, *, for_update: bool = False) -> list[Endpoint]:
+    """Endpoints not removed; `for_update` locks their rows (PostgreSQL; SQLite's writer
+    already holds the database), so two feeds never move one cursor at once."""
+    query = sa.select(endpoints).where(endpoints.c.removed_at.is_(None)).order_by(endpoints.c.id)
+    if for_update:
+        query = query.with_for_update()
+    return [_endpoint(row) for row in tx.execute(query)]
 
 
 def remove_endpoint(tx: Tx, endpoint_id: int, *, now: datetime) -> None:
