@@ -94,6 +94,8 @@ def verp_token(signer: TokenSigner, address: str, *, domain: str) -> Token:
         raw = base64.b32decode(text.upper() + "=" * (-len(text) % 8))
     except (binascii.Error, ValueError) as exc:
         raise MalformedToken("not base32") from exc
+    if base64.b32encode(raw).decode("ascii").rstrip("=").lower() != text:
+        raise MalformedToken("not canonical base32")  # one spelling per token: no spare bits
     signed = base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
     return signer.verify(signed, TokenKind.BOUNCE)
 
