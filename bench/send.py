@@ -33,6 +33,8 @@ from pathlib import Path
 
 import aiosmtplib
 
+from clearpixel.config import Settings
+
 KEY = "bench-signing-key-0123456789abcdef0123456789abcdef"
 SERVER = r"""
 import sys, threading, time
@@ -115,9 +117,18 @@ def environment(folder: Path) -> dict[str, str]:
     }
 
 
+def settings_for(folder: Path) -> Settings:
+    """The bench installation's settings (as `environment` gives the CLI)."""
+    return Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        data_dir=folder,
+        secret_keys=[KEY],
+        bounce_domain="bounces.example.org",
+    )
+
+
 def prepare(folder: Path, recipients: int) -> int:
     """A fresh installation with `recipients` contacts and one campaign; its id."""
-    from clearpixel.config import Settings
     from clearpixel.consent import record_decisions
     from clearpixel.context import open_context
     from clearpixel.domain.ledger import Decision, Method
@@ -126,13 +137,7 @@ def prepare(folder: Path, recipients: int) -> int:
     from clearpixel.store.lists import create_list
     from clearpixel.store.purposes import sync_purposes
 
-    settings = Settings(
-        _env_file=None,  # type: ignore[call-arg]
-        data_dir=folder,
-        secret_keys=[KEY],
-        bounce_domain="bounces.example.org",
-    )
-    ctx = open_context(settings)
+    ctx = open_context(settings_for(folder))
     now = ctx.now()
     with ctx.db.begin() as tx:
         sync_purposes(tx, ctx.purposes)
@@ -194,19 +199,12 @@ def end_to_end(folder: Path, campaign_id: int, port: int, concurrency: int) -> t
 
 def prerendered(folder: Path, campaign_id: int, count: int) -> list[tuple[str, str, bytes]]:
     """(sender, recipient, message) for `count` contacts, rendered by the product's renderer."""
-    from clearpixel.config import Settings
     from clearpixel.context import open_context
     from clearpixel.deliverability.envelope import Envelope
     from clearpixel.sending import service
     from clearpixel.store.contacts import iter_contacts
 
-    settings = Settings(
-        _env_file=None,  # type: ignore[call-arg]
-        data_dir=folder,
-        secret_keys=[KEY],
-        bounce_domain="bounces.example.org",
-    )
-    ctx = open_context(settings)
+    ctx = open_context(settings_for(folder))
     campaign = service.get_campaign(ctx, campaign_id)
     renderer = service.renderer_for(ctx, campaign)
     envelope = Envelope.of(

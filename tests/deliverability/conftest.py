@@ -6,6 +6,7 @@ from __future__ import annotations
 import socket
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -95,12 +96,21 @@ def bounce_settings(settings: Settings) -> Settings:
     )
 
 
-@pytest.fixture
-def bctx(bounce_settings: Settings) -> Iterator[Context]:
-    """A context whose installation has a bounce domain and a soft-bounce limit of 2."""
-    context = open_context(bounce_settings)
+@contextmanager
+def context_for(settings: Settings) -> Iterator[Context]:
+    """A context of the test's database with these settings, at the fixed test time."""
+    context = open_context(settings)
     context.now = lambda: FIXED_NOW
     with context.db.begin() as tx:
         sync_purposes(tx, context.purposes)
-    yield context
-    context.db.dispose()
+    try:
+        yield context
+    finally:
+        context.db.dispose()
+
+
+@pytest.fixture
+def bctx(bounce_settings: Settings) -> Iterator[Context]:
+    """A context whose installation has a bounce domain and a soft-bounce limit of 2."""
+    with context_for(bounce_settings) as context:
+        yield context

@@ -9,7 +9,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from tests.deliverability.pop3 import Mailbox
+from tests.deliverability.pop3 import Mailbox, serving
 
 
 @contextmanager
@@ -79,13 +79,6 @@ def imap_server(mailbox: Mailbox, folder: str = "INBOX") -> Iterator[Mailbox]:
                 else:
                     self.send(f"{tag} BAD unknown command")
 
-    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    mailbox.port = server.server_address[1]
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving(Handler) as port:
+        mailbox.port = port
         yield mailbox
-    finally:
-        server.shutdown()
-        server.server_close()

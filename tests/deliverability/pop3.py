@@ -76,13 +76,20 @@ def pop3_server(mailbox: Mailbox) -> Iterator[Mailbox]:
                 else:
                     self.send("-ERR unknown command")
 
-    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
+    with serving(Handler) as port:
+        mailbox.port = port
+        yield mailbox
+
+
+@contextmanager
+def serving(handler: type[socketserver.BaseRequestHandler]) -> Iterator[int]:
+    """A threaded TCP server on a free local port, for the length of the block."""
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), handler)
     server.daemon_threads = True
-    mailbox.port = server.server_address[1]
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield mailbox
+        yield int(server.server_address[1])
     finally:
         server.shutdown()
         server.server_close()

@@ -15,7 +15,7 @@ from clearpixel.domain.webhooks import signature_header
 from clearpixel.store.bounces import bounces_for
 from clearpixel.web.server import ThreadedServer
 from tests.conftest import FIXED_NOW
-from tests.deliverability.conftest import BOUNCE_DOMAIN, RELAY_SECRET
+from tests.deliverability.conftest import BOUNCE_DOMAIN, RELAY_SECRET, context_for
 
 NOW = int(FIXED_NOW.timestamp())
 PATH = "/webhooks/bounce/generic"
@@ -130,16 +130,13 @@ POSTMARK_AUTH = "postmark:pm-0123456789abcdef"
 
 @pytest.fixture
 def postmark_http(bounce_settings) -> Iterator[tuple[object, httpx2.Client]]:
-    from clearpixel.context import open_context
-
     settings = bounce_settings.model_copy(update={"postmark_webhook_auth": POSTMARK_AUTH})
-    context = open_context(settings)
-    context.now = lambda: FIXED_NOW
-    try:
-        with ThreadedServer(context) as server, httpx2.Client(base_url=server.url) as client:
-            yield context, client
-    finally:
-        context.db.dispose()
+    with (
+        context_for(settings) as context,
+        ThreadedServer(context) as server,
+        httpx2.Client(base_url=server.url) as client,
+    ):
+        yield context, client
 
 
 POSTMARK_BOUNCE = {

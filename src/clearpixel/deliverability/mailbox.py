@@ -16,8 +16,10 @@ import imaplib
 import logging
 import poplib
 import re
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from email.parser import BytesHeaderParser
+from typing import TypeVar
 from urllib.parse import unquote, urlsplit
 
 from clearpixel.context import Context
@@ -105,24 +107,34 @@ def _handle(ctx: Context, data: bytes, result: PollResult) -> bool:
     return True
 
 
-def poll_imap(ctx: Context, config: MailboxConfig) -> PollResult:
-    """IMAP: every message of the folder; handled ones flagged \\Deleted and expunged."""
-    result = PollResult()
+Client = TypeVar("Client")
+
+
+def _connect(factory: Callable[..., Client], config: MailboxConfig) -> Client:
+    """A connection to the mailbox server; a clear error when there is none."""
     try:
-        client = (
-            imaplib.IMAP4_SSL(config.host, config.port, timeout=config.timeout)
-            if config.tls
-            else imaplib.IMAP4(config.host, config.port, timeout=config.timeout)
-        )
+        return factory(config.host, config.port, timeout=config.timeout)
     except OSError as exc:
         raise ClearpixelError(
             f"cannot reach the mailbox {config.host}:{config.port}: {exc}"
         ) from None
+
+
+@contextlib.contextmanager
+def _signing_in(refused: type[Exception]) -> Iterator[None]:
     try:
-        try:
+        yield
+    except refused as exc:
+        raise ClearpixelError(f"the mailbox refused the sign-in: {exc!s}") from None
+
+
+def poll_imap(ctx: Context, config: MailboxConfig) -> PollResult:
+    """IMAP: every message of the folder; handled ones flagged \\Deleted and expunged."""
+    result = PollResult()
+    client = _connect(imaplib.IMAP4_SSL if config.tls else imaplib.IMAP4, config)
+    try:
+        with _signing_in(imaplib.IMAP4.error):
             client.login(config.username, config.password)
-        except imaplib.IMAP4.error as exc:
-            raise ClearpixelError(f"the mailbox refused the sign-in: {exc!s}") from None
         status, _ = client.select(_quoted(config.folder))
         if status != "OK":
             raise ClearpixelError(f"the mailbox has no folder {config.folder!r}")
@@ -150,22 +162,11 @@ def _quoted(folder: str) -> str:
 def poll_pop3(ctx: Context, config: MailboxConfig) -> PollResult:
     """Read every message of the mailbox, record what it reports, delete what was handled."""
     result = PollResult()
+    client = _connect(poplib.POP3_SSL if config.tls else poplib.POP3, config)
     try:
-        client: poplib.POP3 = (
-            poplib.POP3_SSL(config.host, config.port, timeout=config.timeout)
-            if config.tls
-            else poplib.POP3(config.host, config.port, timeout=config.timeout)
-        )
-    except OSError as exc:
-        raise ClearpixelError(
-            f"cannot reach the mailbox {config.host}:{config.port}: {exc}"
-        ) from None
-    try:
-        try:
+        with _signing_in(poplib.error_proto):
             client.user(config.username)
             client.pass_(config.password)
-        except poplib.error_proto as exc:
-            raise ClearpixelError(f"the mailbox refused the sign-in: {exc!s}") from None
         count, _size = client.stat()
         for number in range(1, min(count, MAX_MESSAGES) + 1):
             _, lines, _ = client.retr(number)
