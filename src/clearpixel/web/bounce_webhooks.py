@@ -1,6 +1,7 @@
 """`POST /webhooks/bounce/{provider}`: bounces and complaints reported by a relay. The request
-is authenticated by its signature alone (no API key, no cookie); one that fails gets 401 and
-nothing is recorded."""
+is authenticated by its signature (or Postmark's credentials) alone, no API key and no cookie;
+one that fails gets 401 and nothing is recorded. It is the relays' endpoint, not part of the
+REST API, so it stays out of the API's OpenAPI document (the README describes it)."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from clearpixel.web.deps import get_ctx
 router = APIRouter(tags=["bounce webhooks"])
 
 
-@router.post("/webhooks/bounce/{provider}", include_in_schema=True)
+@router.post("/webhooks/bounce/{provider}", include_in_schema=False)
 async def bounce_webhook(
     provider: Annotated[str, Path(max_length=20, pattern=r"^[a-z]+$")], request: Request
 ) -> JSONResponse:
