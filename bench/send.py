@@ -267,7 +267,7 @@ def main() -> None:
             messages = prerendered(big, big_id, 500)
             size = sum(len(m[2]) for m in messages) / len(messages)
 
-            subprocess.run(  # noqa: S603 (our own CLI): writes the bytecode cache once
+            subprocess.run(
                 [sys.executable, "-c", "import clearpixel.cli, clearpixel.sending.service"],
                 env=environment(big),
                 check=True,
