@@ -1,16 +1,16 @@
 """deliverability: the suppression list and its log, bounce and complaint events, outgoing
 webhook endpoints, their delivery outbox and attempt log.
 
-Revision ID: 0006
-Revises: 0005
+Revision ID: 0007
+Revises: 0006
 """
 
 import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects.postgresql import JSONB
 
-revision = "0006"
-down_revision = "0005"
+revision = "0007"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
