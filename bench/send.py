@@ -204,7 +204,9 @@ def prerendered(folder: Path, campaign_id: int, count: int) -> list[tuple[str, s
     """(sender, recipient, message) for `count` contacts, rendered by the product's renderer."""
     from clearpixel.context import open_context
     from clearpixel.deliverability.envelope import Envelope
+    from clearpixel.domain.policy import MessageKind
     from clearpixel.sending import service
+    from clearpixel.sending.delivery import mode_for
     from clearpixel.store.contacts import iter_contacts
 
     ctx = open_context(settings_for(folder))
@@ -215,12 +217,12 @@ def prerendered(folder: Path, campaign_id: int, count: int) -> list[tuple[str, s
         campaign_id=campaign.id,
         public_id=campaign.public_id,
         kind=campaign.kind,
-        from_addr=campaign.from_addr,
+        from_address=renderer.layout.envelope_from,
     )
     out = []
     with ctx.db.connect() as conn:
         for contact in iter_contacts(conn, campaign.list_id):
-            mode, purposes = service._mode(ctx, service._kind(campaign.kind), contact.privacy_flags)
+            mode, purposes = mode_for(ctx, MessageKind(campaign.kind), contact.privacy_flags)
             data = renderer.render(contact, mode, purposes=purposes, now=ctx.now()).data
             out.append((envelope.sender(contact.id), contact.email, envelope.headers + data))
             if len(out) == count:
