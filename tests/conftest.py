@@ -10,7 +10,6 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-import hypothesis
 import pytest
 import sqlalchemy as sa
 from hypothesis import settings as hypothesis_settings
@@ -29,10 +28,6 @@ hypothesis_settings.load_profile("clearpixel")
 PG_URL = os.environ.get("CLEARPIXEL_TEST_DATABASE_URL", "")
 TEST_KEY = "test-signing-key-0123456789abcdef0123456789"
 FIXED_NOW = datetime(2026, 11, 2, 9, 30, tzinfo=UTC)
-
-# Tests assert behaviour, not timing: hypothesis' per-example deadline fails on a loaded machine.
-hypothesis.settings.register_profile("clearpixel", deadline=None)
-hypothesis.settings.load_profile("clearpixel")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -1,16 +1,16 @@
 """deliverability: the suppression list and its log, bounce and complaint events, outgoing
 webhook endpoints, their delivery outbox and attempt log.
 
-Revision ID: 0007
-Revises: 0006
+Revision ID: 0009
+Revises: 0008
 """
 
 import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects.postgresql import JSONB
 
-revision = "0007"
-down_revision = "0006"
+revision = "0009"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 
