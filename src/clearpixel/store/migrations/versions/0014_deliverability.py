@@ -1,16 +1,16 @@
 """deliverability: the suppression list and its log, bounce and complaint events, outgoing
 webhook endpoints, their delivery outbox and attempt log.
 
-Revision ID: 0009
-Revises: 0008
+Revision ID: 0014
+Revises: 0013
 """
 
 import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects.postgresql import JSONB
 
-revision = "0009"
-down_revision = "0008"
+revision = "0014"
+down_revision = "0013"
 branch_labels = None
 depends_on = None
 
