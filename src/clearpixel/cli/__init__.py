@@ -15,6 +15,7 @@ from clearpixel.cli import (
     demo,
     foundation,
     serve,
+    subject_cmds,
     tracking_cmds,
 )
 from clearpixel.cli.base import app
@@ -30,6 +31,7 @@ __all__ = [
     "foundation",
     "main",
     "serve",
+    "subject_cmds",
     "tracking_cmds",
 ]
 

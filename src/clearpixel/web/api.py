@@ -20,7 +20,7 @@ from clearpixel.context import Context
 from clearpixel.domain.errors import ClearpixelError
 from clearpixel.domain.ledger import LedgerEntry, Method
 from clearpixel.store.contacts import Contact
-from clearpixel.web import api_bulk, api_campaigns, api_deliverability, api_signups
+from clearpixel.web import api_bulk, api_campaigns, api_deliverability, api_signups, api_subjects
 from clearpixel.web.api_base import (
     ERROR_RESPONSES,
     MAX_ID,
@@ -346,3 +346,4 @@ router.include_router(api_bulk.router)
 router.include_router(api_signups.router)
 router.include_router(api_campaigns.router)
 router.include_router(api_deliverability.router)
+router.include_router(api_subjects.router)

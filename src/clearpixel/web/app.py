@@ -24,6 +24,7 @@ from clearpixel.web import (
     consent_pages,
     health,
     signup_pages,
+    subject_pages,
     tracking,
 )
 from clearpixel.web.limits import RequestLimits
@@ -95,6 +96,7 @@ def create_app(ctx: Context) -> FrontDoor:
     framework.include_router(health.router)
     framework.include_router(consent_pages.router)
     framework.include_router(signup_pages.router)
+    framework.include_router(subject_pages.router)
     framework.include_router(admin.router)
     framework.include_router(api.router)
     framework.include_router(bounce_webhooks.router)

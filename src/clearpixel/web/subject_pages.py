@@ -1,0 +1,44 @@
+"""The "download my data" link of the preference page: the person's own export, authenticated
+by the page's signed link. Reading it changes nothing; a forged or dead link gets the same
+refusal page as the preference page."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from clearpixel.consent.links import InvalidLink
+from clearpixel.subjects import access
+from clearpixel.web.consent_pages import SECURITY_HEADERS, link_problem
+from clearpixel.web.deps import get_ctx
+
+router = APIRouter(include_in_schema=False)
+
+# The export page is self-contained: its styles are inline, nothing else loads.
+EXPORT_HEADERS = {
+    **SECURITY_HEADERS,
+    "Content-Security-Policy": (
+        "default-src 'none'; style-src 'unsafe-inline'; form-action 'none'; "
+        "frame-ancestors 'none'; base-uri 'none'"
+    ),
+}
+
+
+@router.get("/preferences/{token}/data")
+async def my_data(request: Request, token: str) -> Response:
+    ctx = get_ctx(request)
+    try:
+        data = await run_in_threadpool(lambda: access.export_for_link(ctx, token))
+    except InvalidLink as exc:
+        return link_problem(request, ctx, exc)
+    if request.query_params.get("format") == "json":
+        return Response(
+            access.export_json(data),
+            media_type="application/json",
+            headers={
+                **EXPORT_HEADERS,
+                "Content-Disposition": 'attachment; filename="my-data.json"',
+            },
+        )
+    return HTMLResponse(access.export_html(data), headers=EXPORT_HEADERS)
