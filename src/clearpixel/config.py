@@ -19,6 +19,14 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from clearpixel.domain.errors import ClearpixelError
 from clearpixel.domain.flags import DEFAULT_PURPOSES, Purposes
 from clearpixel.domain.policy import Strategy, TrackingMode, TrackingPolicy
+from clearpixel.domain.retention import (
+    DEFAULT_LAST_OPEN_DAYS,
+    DEFAULT_PERSONAL_EVENTS_DAYS,
+    DEFAULT_PROOF_AFTER_ERASURE_DAYS,
+    DEFAULT_SPILL_HOURS,
+    Window,
+    windows,
+)
 
 MIN_COOLDOWN_DAYS = 183
 SECRET_KEYS_FILE = "secret_keys"
@@ -72,6 +80,10 @@ class Settings(BaseSettings):
     bounce_webhook_secrets: Annotated[list[str], NoDecode] = Field(default_factory=list)
     feedback_id_sender: str = "clearpixel"
     postmark_webhook_auth: str = ""
+    retention_personal_events_days: int = Field(default=DEFAULT_PERSONAL_EVENTS_DAYS, ge=1)
+    retention_last_open_days: int = Field(default=DEFAULT_LAST_OPEN_DAYS, ge=1)
+    retention_spill_hours: int = Field(default=DEFAULT_SPILL_HOURS, ge=1)
+    retention_proof_after_erasure_days: int = Field(default=DEFAULT_PROOF_AFTER_ERASURE_DAYS, ge=1)
 
     @field_validator("secret_keys", "bounce_webhook_secrets", mode="before")
     @classmethod
@@ -134,6 +146,16 @@ class Settings(BaseSettings):
             nonconsent_mode=self.nonconsent_mode,
             transactional_mode=self.transactional_mode,
             security_mode=self.security_mode,
+        )
+
+    @property
+    def retention(self) -> list[Window]:
+        """The retention windows in force (`clearpixel check` flags any beyond its maximum)."""
+        return windows(
+            personal_events_days=self.retention_personal_events_days,
+            last_open_days=self.retention_last_open_days,
+            spill_hours=self.retention_spill_hours,
+            proof_days=self.retention_proof_after_erasure_days,
         )
 
     def signing_keys(self) -> list[bytes]:

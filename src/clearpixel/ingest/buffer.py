@@ -81,6 +81,25 @@ def batch_from_json(line: str) -> Batch:
     return Batch(str(data["id"]), hits, dict(data.get("drops") or {}))
 
 
+def remove_stale_spill_files(directory: Path, *, modified_before: float) -> int:
+    """Retention of raw hits (R20): delete spill and journal files last written before
+    `modified_before` (a Unix time) whose lock is free, so a file a live process still writes
+    or replays is never pulled from under it. Returns how many were deleted."""
+    if not directory.exists():
+        return 0
+    removed = 0
+    for path in sorted(directory.glob("*.jsonl")):
+        with path.open("a+") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                continue
+            if path.stat().st_mtime < modified_before:
+                path.unlink()
+                removed += 1
+    return removed
+
+
 class SpillFiles:
     """The append-only spill files of one data folder. This process writes its own file and
     adopts the files of processes that are gone (their lock is free)."""

@@ -168,6 +168,21 @@ def _notices(ctx: Context) -> Finding:
     )
 
 
+def _retention(ctx: Context) -> list[Finding]:
+    """One finding per retention window: its length, and FAIL when set beyond the documented
+    maximum (README "Retention")."""
+    return [
+        Finding(
+            f"retention: {w.name}",
+            Status.FAIL if w.beyond_maximum else Status.OK,
+            f"{w.words(w.kept)} ({w.setting}), more than the maximum of {w.words(w.maximum)}"
+            if w.beyond_maximum
+            else f"{w.words(w.kept)} (at most {w.words(w.maximum)})",
+        )
+        for w in ctx.settings.retention
+    ]
+
+
 def check_installation(ctx: Context) -> list[Finding]:
     """Every finding, in a stable order. Reads only; changes nothing."""
     return [
@@ -178,6 +193,7 @@ def check_installation(ctx: Context) -> list[Finding]:
         _ledger(ctx),
         _flags(ctx),
         _notices(ctx),
+        *_retention(ctx),
     ]
 
 

@@ -23,6 +23,7 @@ from clearpixel.web import (
     bounce_webhooks,
     consent_pages,
     health,
+    periodic,
     signup_pages,
     subject_pages,
     tracking,
@@ -67,9 +68,11 @@ def create_app(ctx: Context) -> FrontDoor:
         expiry = consent_pages.start_expiry(ctx)
         checkpoints = _start_checkpoints(ctx)
         webhook_worker = Worker(ctx).start()
+        retention = periodic.start_retention(ctx)
         try:
             yield
         finally:
+            await periodic.stop(retention)
             webhook_worker.stop()
             if checkpoints is not None:
                 checkpoints.cancel()
