@@ -6,6 +6,7 @@ person with the same kinds of data, so a test can prove one never shows in the o
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from clearpixel.consent import record_decision
@@ -87,6 +88,7 @@ def populate(ctx: Context, email: str, secret: str, *, ip: str, tag: str) -> Per
         await tracker.links.load()
         assert await tracker.click(click_token(ctx, campaign_id, ids[0], 1), ip, user_agent, [])
 
-    asyncio.run(click())
+    with ThreadPoolExecutor(1) as thread:  # its own event loop, whoever runs one here
+        thread.submit(asyncio.run, click()).result()
     tracker.buffer.flush_now()
     return Person(email, secret, ip, user_agent, (ids[0], ids[1]))

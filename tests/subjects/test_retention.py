@@ -7,6 +7,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
 
 import sqlalchemy as sa
@@ -178,4 +179,5 @@ def test_the_serving_app_applies_retention_on_its_own(ctx):
         finally:
             await periodic.stop(task)
 
-    assert asyncio.run(serve_a_while()) == 2
+    with ThreadPoolExecutor(1) as thread:  # its own event loop, whoever runs one here
+        assert thread.submit(asyncio.run, serve_a_while()).result() == 2
