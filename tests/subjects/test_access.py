@@ -55,7 +55,10 @@ def _assert_complete_and_only_ana(export: dict, ana: Person, bob: Person) -> Non
     assert request["campaign"] == "Ask AnaAgent" and request["viewed_at"]
     opens_and_clicks = {(e["event"], e["link"]) for e in newsletter["personal_events"]}
     assert opens_and_clicks == {("open", None), ("click", "https://shop.example.org/sale")}
-    assert all("AnaAgent" in e["user_agent"] for e in newsletter["personal_events"])
+    assert all(
+        set(e) == {"campaign", "event", "link", "at", "verdict"}
+        for e in newsletter["personal_events"]
+    )
     assert events["last_open_date"] is not None and events["personal_events"] == []
     assert any("not personal data" in line for line in export["not_held"])
 

@@ -53,7 +53,8 @@ def sends_of(tx: Tx, contact_ids: Sequence[int]) -> list[dict[str, Any]]:
 
 
 def personal_events_of(tx: Tx, contact_ids: Sequence[int]) -> list[dict[str, Any]]:
-    """The contacts' personal opens and clicks (with the clicked URL), oldest first."""
+    """The contacts' personal opens and clicks (with the clicked URL and the verdict), oldest
+    first."""
     rows = tx.execute(
         sa.select(
             personal_events.c.contact_id,
@@ -62,8 +63,6 @@ def personal_events_of(tx: Tx, contact_ids: Sequence[int]) -> list[dict[str, Any
             campaign_links.c.url.label("link"),
             personal_events.c.at,
             personal_events.c.verdict,
-            personal_events.c.ip,
-            personal_events.c.user_agent,
         )
         .join(campaigns, campaigns.c.id == personal_events.c.campaign_id)
         .outerjoin(

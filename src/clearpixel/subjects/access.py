@@ -3,7 +3,7 @@
 `subject_export` gathers, for each list that holds the address: the membership (status,
 dates), the attributes, each purpose's state (never asked, refused, granted), every ledger
 entry with the exact notice text shown, the sends (campaign, kind, mode, date), the consent
-requests, the personal events (opens and clicks with what was kept of the requester), and
+requests, the personal events (opens and clicks, with the verdict person or machine), and
 says what is held without being personal data (anonymous counters). Reads only.
 """
 
@@ -43,8 +43,8 @@ NOT_HELD = [
     "people without naming them; they are not personal data and are not listed here.",
     "Opens from emails sent without personal tracking are anonymous counts: nothing links them "
     "to this address.",
-    "The IP address and browser of a request are used to tell people from machines and then "
-    "dropped, unless personal tracking was granted (then the IP is kept truncated).",
+    "The IP address and browser of a request to a pixel or a link are used to tell people "
+    "from machines and then dropped; they are never stored with an open or a click.",
     "Hits waiting to be counted are kept on disk for a few hours at most, then deleted.",
 ]
 

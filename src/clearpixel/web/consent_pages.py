@@ -82,7 +82,7 @@ def _message(
     return _render(request, ctx, "message.html", locale, status, title=_(title), text=_(text))
 
 
-def link_problem(request: Request, ctx: Context, exc: InvalidLink) -> HTMLResponse:
+def _link_problem(request: Request, ctx: Context, exc: InvalidLink) -> HTMLResponse:
     locale = _request_locale(request)
     if exc.expired:
         return _message(
@@ -181,7 +181,7 @@ async def consent_page(request: Request, token: str) -> Response:
             )
         )
     except InvalidLink as exc:
-        return link_problem(request, ctx, exc)
+        return _link_problem(request, ctx, exc)
     locale = _request_locale(request, page.contact)
     return _render(
         request,
@@ -240,7 +240,7 @@ async def consent_answer(request: Request, token: str) -> Response:
             )
         )
     except InvalidLink as exc:
-        return link_problem(request, ctx, exc)
+        return _link_problem(request, ctx, exc)
     except CsrfRejected:
         return _csrf_problem(request, ctx, _request_locale(request))
     locale = _request_locale(request, answer.contact)
@@ -269,7 +269,7 @@ async def preferences_page(request: Request, token: str) -> Response:
             )
         )
     except InvalidLink as exc:
-        return link_problem(request, ctx, exc)
+        return _link_problem(request, ctx, exc)
     auto = page.tracking and request.query_params.get("change") != "1"
     return _render(
         request,
@@ -320,7 +320,7 @@ async def preferences_change(request: Request, token: str) -> Response:
     except InvalidLink as exc:
         if wants_json:
             return JSONResponse({"error": "invalid_link"}, status_code=410 if exc.expired else 400)
-        return link_problem(request, ctx, exc)
+        return _link_problem(request, ctx, exc)
     except CsrfRejected:
         if wants_json:
             return JSONResponse({"error": "csrf"}, status_code=403)
@@ -371,7 +371,7 @@ async def unsubscribe_page(request: Request, token: str) -> Response:
     try:
         contact = await run_in_threadpool(preferences.unsubscribe_target, ctx, token)
     except InvalidLink as exc:
-        return link_problem(request, ctx, exc)
+        return _link_problem(request, ctx, exc)
     return _render(
         request,
         ctx,
@@ -389,7 +389,7 @@ async def unsubscribe(request: Request, token: str) -> Response:
     try:
         contact = await run_in_threadpool(preferences.unsubscribe, ctx, token)
     except InvalidLink as exc:
-        return link_problem(request, ctx, exc)
+        return _link_problem(request, ctx, exc)
     return _render(
         request,
         ctx,

@@ -10,7 +10,7 @@ from starlette.concurrency import run_in_threadpool
 
 from clearpixel.consent.links import InvalidLink
 from clearpixel.subjects import access
-from clearpixel.web.consent_pages import SECURITY_HEADERS, link_problem
+from clearpixel.web.consent_pages import SECURITY_HEADERS, _link_problem
 from clearpixel.web.deps import get_ctx
 
 router = APIRouter(include_in_schema=False)
@@ -31,7 +31,7 @@ async def my_data(request: Request, token: str) -> Response:
     try:
         data = await run_in_threadpool(lambda: access.export_for_link(ctx, token))
     except InvalidLink as exc:
-        return link_problem(request, ctx, exc)
+        return _link_problem(request, ctx, exc)
     if request.query_params.get("format") == "json":
         return Response(
             access.export_json(data),
