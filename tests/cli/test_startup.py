@@ -8,7 +8,7 @@ import sys
 
 from clearpixel.audience.csv_import import FlagsMode
 from clearpixel.audience.export import ExportFormat
-from clearpixel.cli.foundation import FlagsChoice, FormatChoice
+from clearpixel.cli.contacts import FlagsChoice, FormatChoice
 
 HEAVY = ("sqlalchemy", "alembic", "argon2", "fastapi", "uvicorn", "jinja2", "clearpixel.sending")
 

@@ -1,38 +1,61 @@
 """The `clearpixel` command: thin Typer commands that call the services.
 
-Each group of commands lives in its own module and registers itself on `app` when imported;
-`ClearpixelGroup` turns every ClearpixelError into one clear line and exit code 2.
+Each module holds one command group (or one top-level command), is named after it and registers
+itself on `app` when imported; `ClearpixelGroup` turns every ClearpixelError into one clear line
+and exit code 2.
 """
 
 from __future__ import annotations
 
 from clearpixel.cli import (
     admin_cmds,
-    campaigns,
+    bounces,
+    campaign,
     check,
-    consent_cmds,
-    deliverability_cmds,
+    classify,
+    consent,
+    contacts,
     demo,
-    foundation,
+    flags,
+    forms,
+    ingest,
+    init,
+    ledger,
+    lists,
+    notices,
+    report,
+    retention,
     serve,
-    subject_cmds,
-    tracking_cmds,
+    subject,
+    suppression,
+    webhooks,
 )
 from clearpixel.cli.base import app
 
 __all__ = [
     "admin_cmds",
     "app",
-    "campaigns",
+    "bounces",
+    "campaign",
     "check",
-    "consent_cmds",
-    "deliverability_cmds",
+    "classify",
+    "consent",
+    "contacts",
     "demo",
-    "foundation",
+    "flags",
+    "forms",
+    "ingest",
+    "init",
+    "ledger",
+    "lists",
     "main",
+    "notices",
+    "report",
+    "retention",
     "serve",
-    "subject_cmds",
-    "tracking_cmds",
+    "subject",
+    "suppression",
+    "webhooks",
 ]
 
 

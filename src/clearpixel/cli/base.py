@@ -14,6 +14,8 @@ from typer.core import TyperGroup
 from clearpixel.domain.errors import ClearpixelError
 
 if TYPE_CHECKING:
+    from rich.progress import TaskID
+
     from clearpixel.context import Context
 
 console = Console(highlight=False)
@@ -56,6 +58,58 @@ def context() -> Iterator[Context]:
 def print_json(value: Any) -> None:
     """Write `value` as JSON on stdout (plain, for scripts)."""
     typer.echo(json.dumps(value, indent=2, default=str, ensure_ascii=False))
+
+
+def say(text: str, *, err: bool = False) -> None:
+    """Print data-bearing text as is: no markup (an address may hold brackets), no wrapping
+    (a line number must stay on its line)."""
+    (err_console if err else console).print(text, markup=False, soft_wrap=True)
+
+
+class ProgressBar:
+    """A rich progress bar on stderr (stdout stays clean for exports and JSON)."""
+
+    def __init__(self) -> None:
+        from rich.progress import (
+            BarColumn,
+            Progress,
+            TaskProgressColumn,
+            TextColumn,
+            TimeRemainingColumn,
+        )
+
+        self.progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TaskProgressColumn(),
+            TimeRemainingColumn(),
+            console=err_console,
+            transient=True,
+        )
+        self.tasks: dict[str, TaskID] = {}
+
+    def __enter__(self) -> ProgressBar:
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.progress.stop()
+
+    def update(self, phase: str, done: int, total: int) -> None:
+        if phase not in self.tasks:
+            self.tasks[phase] = self.progress.add_task(phase, total=total or 1)
+        self.progress.update(self.tasks[phase], completed=done, total=total or 1)
+
+
+def shipped_locale(value: str) -> str:
+    """`value` if the consent pages ship that language; a clear error otherwise."""
+    from clearpixel.consent.i18n import SUPPORTED
+
+    if value not in SUPPORTED:
+        raise ClearpixelError(
+            f"language {value!r} is not shipped (use one of {', '.join(SUPPORTED)})"
+        )
+    return value
 
 
 def group(name: str, help_text: str) -> typer.Typer:

@@ -1,73 +1,15 @@
-"""`clearpixel classify load-ranges FILE`, `clearpixel report CAMPAIGN [--json]` and
-`clearpixel ingest` (the ingest worker of `clearpixel serve --ingest-process`)."""
+"""`clearpixel report CAMPAIGN [--json]`: a campaign's results from counters."""
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING
 
 import typer
 
-from clearpixel.cli.base import app, classify_app, console, context, print_json
-from clearpixel.domain.events import MachineReason
+from clearpixel.cli.base import app, console, context, print_json
 
 if TYPE_CHECKING:
     from clearpixel.reports.campaign import CampaignReport, Split
-
-
-@classify_app.command("load-ranges")
-def load_ranges(
-    file: Annotated[
-        Path,
-        typer.Argument(
-            help="CIDRs, one per line, or a CSV whose first column is a range "
-            "(Apple's egress-ip-ranges.csv)."
-        ),
-    ],
-    set_name: Annotated[str, typer.Option("--set", help="The range set to change.")] = "apple_mpp",
-    reason: Annotated[
-        MachineReason, typer.Option(help="Verdict reason for hits from these ranges.")
-    ] = MachineReason.APPLE_MPP,
-    replace: Annotated[
-        bool, typer.Option("--replace", help="Replace the set instead of extending it.")
-    ] = False,
-) -> None:
-    """Replace or extend an IP range set of the machine-open rules (kept in the data folder)."""
-    from clearpixel.config import load_settings
-    from clearpixel.ingest.classify import RulesError, install_ranges
-
-    try:
-        text = file.read_text()
-    except OSError as exc:
-        raise RulesError(f"cannot read {file}: {exc.strerror}") from exc
-    settings = load_settings()
-    version, size = install_ranges(
-        settings.data_dir, text, name=set_name, reason=reason, replace=replace
-    )
-    console.print(
-        f"range set {set_name!r} now has {size} ranges (rules version {version}); "
-        "restart `clearpixel serve` to use them"
-    )
-
-
-@app.command("ingest")
-def ingest(
-    parent: Annotated[
-        int | None,
-        typer.Option(help="Stop (after a last drain) once this process has exited.", hidden=True),
-    ] = None,
-) -> None:
-    """Ingest the hits that `clearpixel serve --ingest-process` hands off, until SIGTERM."""
-    import signal
-
-    from clearpixel.ingest.tracker import build_worker
-    from clearpixel.ingest.worker import parent_gone
-
-    with context() as ctx:
-        worker = build_worker(ctx)
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(signum, lambda *_: worker.stop())
-        worker.run(until=parent_gone(parent) if parent is not None else lambda: False)
 
 
 def _split(split: Split) -> str:
