@@ -5,9 +5,11 @@ file left by a stopped process is adopted by the next one."""
 from __future__ import annotations
 
 from clearpixel.domain.events import Hit, HitSource, Verdict
-from clearpixel.ingest.buffer import HitBuffer, SpillFiles
+from clearpixel.ingest.buffer import HitBuffer
 from clearpixel.ingest.pipeline import Batch
-from clearpixel.ingest.tracker import Tracker
+from clearpixel.ingest.sinks import FileQueueSink, in_process
+from clearpixel.ingest.spill import SpillFiles
+from clearpixel.ingest.tracker import Tracker, build_pipeline
 from clearpixel.ingest.worker import IngestWorker
 from tests.helpers import make_contacts, make_list
 from tests.ingest.builders import make_campaign, make_send, rows
@@ -37,8 +39,7 @@ def campaign_hits(ctx, n: int) -> list[Hit]:
 
 
 def test_full_buffer_counts_buffer_full_drops(ctx, tmp_path):
-    tracker = Tracker(ctx)
-    buffer = HitBuffer(tracker.pipeline.ingest, tmp_path / "spill", capacity=2)
+    buffer = HitBuffer(in_process(build_pipeline(ctx).ingest, tmp_path / "spill"), capacity=2)
     for hit in campaign_hits(ctx, 5):
         buffer.add(hit)
     buffer.flush_now()
@@ -47,18 +48,18 @@ def test_full_buffer_counts_buffer_full_drops(ctx, tmp_path):
 
 
 def test_spill_replays_in_order_once_and_skips_a_torn_line(ctx, tmp_path):
-    tracker = Tracker(ctx)
+    pipeline = build_pipeline(ctx)
     hits = campaign_hits(ctx, 6)
     spill = SpillFiles(tmp_path / "spill")
     first, second = Batch("run-1", hits[:3]), Batch("run-2", hits[3:])
     spill.append(first)
     spill.append(second)
     spill.append(first)  # a batch spilled twice (commit in doubt) is applied once
-    assert spill._own is not None
-    with spill._own.open("a") as handle:
+    assert spill.current is not None
+    with spill.current.open("a") as handle:
         handle.write('{"id": "run-3", "hits": [["perso')  # killed mid-write
-    tracker.pipeline.ingest(first)  # the first one had in fact been committed
-    replayed = spill.replay(tracker.pipeline.ingest)
+    pipeline.ingest(first)  # the first one had in fact been committed
+    replayed = spill.replay(pipeline.ingest)
     assert replayed == 3 and spill.unreadable == 1
     assert not spill.pending() and list((tmp_path / "spill").glob("*.jsonl")) == []
     assert opens(ctx) == 6
@@ -66,37 +67,35 @@ def test_spill_replays_in_order_once_and_skips_a_torn_line(ctx, tmp_path):
 
 
 def test_spill_file_of_a_stopped_process_is_adopted(ctx, tmp_path):
-    tracker = Tracker(ctx)
     hits = campaign_hits(ctx, 4)
     old = SpillFiles(tmp_path / "spill")
     old.append(Batch("old-1", hits))
     old.close()  # the process is gone: its lock is free
-    buffer = HitBuffer(tracker.pipeline.ingest, tmp_path / "spill")
-    buffer.spill.adopt_orphans()
-    assert buffer.spill.pending()
+    sink = in_process(build_pipeline(ctx).ingest, tmp_path / "spill")
+    buffer = HitBuffer(sink)
+    sink.open()
+    assert sink.pending()
     buffer.flush_now()
-    assert opens(ctx) == 4 and not buffer.spill.pending()
+    assert opens(ctx) == 4 and not sink.pending()
 
 
 def test_batch_in_flight_at_a_crash_is_replayed_from_the_journal_once(ctx, tmp_path):
     """kill -9 while a batch is being written: its journal holds it; the next process
     adopts the journal and ingests the batch exactly once, committed or not."""
-    tracker = Tracker(ctx)
+    pipeline = build_pipeline(ctx)
     hits = campaign_hits(ctx, 6)
-    crashed = HitBuffer(tracker.pipeline.ingest, tmp_path / "spill")
-    crashed.journal.write(Batch("inflight-1", hits[:3]))  # the process dies here
-    assert crashed.journal._handle is not None
-    crashed.journal._handle.close()
-    committed = HitBuffer(tracker.pipeline.ingest, tmp_path / "spill")
+    crashed = in_process(pipeline.ingest, tmp_path / "spill")
+    crashed.journal.write(Batch("inflight-1", hits[:3]))
+    crashed.journal.close()  # the process dies here: the lock goes, the batch stays on disk
+    committed = in_process(pipeline.ingest, tmp_path / "spill")
     committed.journal.write(Batch("inflight-2", hits[3:]))
-    tracker.pipeline.ingest(Batch("inflight-2", hits[3:]))  # committed, then killed
-    assert committed.journal._handle is not None
-    committed.journal._handle.close()
+    pipeline.ingest(Batch("inflight-2", hits[3:]))  # committed, then killed
+    committed.journal.close()
+    assert len(list((tmp_path / "spill").glob("*-journal.jsonl"))) == 2
 
-    restarted = HitBuffer(tracker.pipeline.ingest, tmp_path / "spill")
-    restarted.spill.adopt_orphans()
-    restarted.flush_now()
-    restarted.journal.close()
+    restarted = in_process(pipeline.ingest, tmp_path / "spill")
+    restarted.open()
+    HitBuffer(restarted).flush_now()
     assert opens(ctx) == 6
     assert list((tmp_path / "spill").glob("*.jsonl")) == []
 
@@ -106,26 +105,28 @@ def test_handoff_buffer_only_appends_and_the_worker_ingests_each_batch_once(ctx)
     the worker tails the live file, a restarted worker re-reads it without counting anything
     twice, and once the writer is gone the rest (a torn last line counted) is ingested and
     the file removed."""
-    tracker = Tracker(ctx, handoff=True)
+    sink = FileQueueSink(ctx.settings.data_dir / "spill")
+    tracker = Tracker(ctx, sink=sink)
+    pipeline = build_pipeline(ctx)
     hits = campaign_hits(ctx, 6)
     buffer = tracker.buffer
     for hit in hits[:4]:
         buffer.add(hit)
     buffer.flush_now()
-    assert opens(ctx) == 0 and buffer.spilled_batches == 1  # nothing ingested by the server
-    first = IngestWorker(tracker.pipeline.ingest, ctx.settings.data_dir / "spill")
+    assert opens(ctx) == 0 and sink.delivered_batches == 1  # nothing ingested by the server
+    first = IngestWorker(pipeline.ingest, ctx.settings.data_dir / "spill")
     assert first.pass_once() == 1  # the file was released: drained and removed
     assert opens(ctx) == 4 and list(first.directory.glob("*.jsonl")) == []
 
     live = SpillFiles(first.directory)
     live.append(Batch("live-1", hits[4:5]))
     assert first.pass_once() == 1 and opens(ctx) == 5  # tailed while its writer lives
-    restarted = IngestWorker(tracker.pipeline.ingest, first.directory)
+    restarted = IngestWorker(pipeline.ingest, first.directory)
     restarted.pass_once()  # reads the file from the top: live-1 is skipped by its id
     assert opens(ctx) == 5
     live.append(Batch("live-2", hits[5:]))
-    assert live._own is not None
-    with live._own.open("a") as handle:
+    assert live.current is not None
+    with live.current.open("a") as handle:
         handle.write('{"id": "live-3", "hits": [["perso')  # killed mid-write
     assert restarted.pass_once() == 1 and restarted.unreadable == 0  # torn line not yet read
     live.close()  # the writer dies

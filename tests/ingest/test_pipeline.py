@@ -14,7 +14,7 @@ from clearpixel.domain.events import Hit, HitSource, Verdict
 from clearpixel.domain.ledger import Method
 from clearpixel.domain.policy import Strategy, TrackingMode
 from clearpixel.ingest.pipeline import Batch
-from clearpixel.ingest.tracker import Tracker
+from clearpixel.ingest.tracker import Tracker, build_pipeline
 from tests.helpers import make_contacts, make_list
 from tests.ingest.builders import (
     UA_IPHONE,
@@ -228,7 +228,7 @@ def test_click_in_consent_request_is_not_tracked(ctx):
         contact_id=contact,
         link_id=1,
     )
-    tracker.pipeline.ingest(Batch("b1", [hit]))
+    build_pipeline(tracker.ctx).ingest(Batch("b1", [hit]))
     assert rows(ctx, "personal_events") == [] and counters(ctx) == {}
     assert drops(ctx) == {"no_click_tracking": 1}
 
@@ -259,8 +259,8 @@ def test_a_batch_is_applied_exactly_once(ctx):
         verdict=Verdict.HUMAN,
     )
     batch = Batch("same-id", [hit, replace(hit, verdict=Verdict.MACHINE)])
-    assert not tracker.pipeline.ingest(batch).replayed
-    assert tracker.pipeline.ingest(batch).replayed
+    assert not build_pipeline(tracker.ctx).ingest(batch).replayed
+    assert build_pipeline(tracker.ctx).ingest(batch).replayed
     assert counters(ctx) == {("personal", "open", "human"): 1, ("personal", "open", "machine"): 1}
     t = totals(ctx)
     assert t[("openers", 0)] == 1 and t[("openers_human", 0)] == 1

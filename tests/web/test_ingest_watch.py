@@ -14,7 +14,8 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 
 from clearpixel.context import Context
-from clearpixel.ingest.tracker import build_worker
+from clearpixel.ingest.sinks import FileQueueSink
+from clearpixel.ingest.tracker import build_worker, spill_dir
 from clearpixel.store import Database
 from clearpixel.web.app import create_app
 from clearpixel.web.server import ThreadedServer
@@ -66,8 +67,7 @@ def test_healthz_goes_degraded_while_handed_off_hits_wait_and_recovers(ctx):
     paths = setup_campaign(ctx, n=5)
     settings = ctx.settings.model_copy(update={"ingest_lag_seconds": 0.5})
     served = Context(settings=settings, db=ctx.db, now=ctx.now)
-    server = ThreadedServer(served)
-    server.server.config.app.tracker.tracker.hand_off()
+    server = ThreadedServer(served, sink=FileQueueSink(spill_dir(served)))
     with server:
         assert health(server.port)[0] == 200
         with Load(server.port, paths, threads=1) as load:

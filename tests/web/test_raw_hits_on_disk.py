@@ -17,7 +17,8 @@ import sqlalchemy as sa
 from clearpixel.consent import record_decision
 from clearpixel.domain.ledger import Method
 from clearpixel.domain.urls import pixel_path
-from clearpixel.ingest.tracker import build_worker
+from clearpixel.ingest.sinks import FileQueueSink
+from clearpixel.ingest.tracker import build_worker, spill_dir
 from clearpixel.web.server import ThreadedServer
 from tests.helpers import make_contacts, make_list
 from tests.ingest.builders import (
@@ -112,12 +113,11 @@ def log_file(path: Path) -> Iterator[None]:
 def serving(ctx, mode: str) -> Iterator[ThreadedServer]:  # type: ignore[no-untyped-def]
     """The app over real HTTP behind a trusted loopback proxy (so X-Forwarded-For names the
     requester), ingesting in a thread of the server or in a worker beside it."""
-    server = ThreadedServer(ctx, trust_loopback_proxy=True)
     if mode == "ingest-thread":
-        with server:
+        with ThreadedServer(ctx, trust_loopback_proxy=True) as server:
             yield server
         return
-    server.server.config.app.tracker.tracker.hand_off()
+    server = ThreadedServer(ctx, sink=FileQueueSink(spill_dir(ctx)), trust_loopback_proxy=True)
     worker = build_worker(ctx)
     thread = threading.Thread(target=worker.run, daemon=True)
     thread.start()

@@ -19,7 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from clearpixel.ingest.tracker import build_worker
+from clearpixel.ingest.sinks import FileQueueSink
+from clearpixel.ingest.tracker import build_worker, spill_dir
 from clearpixel.web.server import ThreadedServer
 from clearpixel.web.tracking import GIF
 from tests.conftest import fresh_database
@@ -116,7 +117,7 @@ def run_outage(ctx, server, paths, break_db: Callable[[], None], restore_db: Cal
     time.sleep(0.3)  # one more flush interval: anything extra would be a duplicate
     assert ingested(ctx) == load.ok
     assert len(rows(ctx, "personal_events")) == load.ok
-    if not server.server.config.app.tracker.tracker.buffer.handoff:
+    if server.sink.mode == "thread":
         assert spilled(spill) == []  # (in hand-off mode the server's file is the queue)
 
 
@@ -124,12 +125,11 @@ def run_outage(ctx, server, paths, break_db: Callable[[], None], restore_db: Cal
 def outage_server(request, ctx) -> Iterator[ThreadedServer]:
     """The app over real HTTP, ingesting in a thread of the server, or handing its batches
     off to an ingest worker (here a thread beside it; in production `clearpixel ingest`)."""
-    server = ThreadedServer(ctx)
     if request.param == "ingest-thread":
-        with server:
+        with ThreadedServer(ctx) as server:
             yield server
         return
-    server.server.config.app.tracker.tracker.hand_off()
+    server = ThreadedServer(ctx, sink=FileQueueSink(spill_dir(ctx)))
     worker = build_worker(ctx)
     thread = threading.Thread(target=worker.run, daemon=True)
     thread.start()

@@ -121,17 +121,20 @@ def serve(
     """Serve tracking endpoints, consent and preference pages, the admin UI and the API."""
     import uvicorn
 
+    from clearpixel.ingest.sinks import BatchSink, FileQueueSink
+    from clearpixel.ingest.tracker import spill_dir
     from clearpixel.web.app import create_app
     from clearpixel.web.server import server_config
 
     with context() as ctx:
-        web = create_app(ctx)
+        sink: BatchSink | None = None
+        if ingest_process:
+            worker = IngestSupervisor([*_ingest_command(), "ingest", "--parent", str(os.getpid())])
+            sink = FileQueueSink(spill_dir(ctx), on_close=worker.stop)
+        web = create_app(ctx, sink=sink)
         lines, warnings = startup_lines(ctx.settings.base_url, host, port)
         for line in lines:
             console.print(line)
         for warning in warnings:
             err_console.print(f"[bold yellow]warning:[/] {warning}")
-        if ingest_process:
-            worker = IngestSupervisor([*_ingest_command(), "ingest", "--parent", str(os.getpid())])
-            web.tracker.tracker.hand_off(after_stop=worker.stop)
         uvicorn.Server(server_config(web, host=host, port=port)).run()

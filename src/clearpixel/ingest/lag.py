@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from clearpixel.ingest.buffer import batch_from_json
+from clearpixel.ingest.codec import batch_from_json
 
 PROGRESS_FILE = "ingest-progress.json"
 

@@ -7,12 +7,18 @@ registered before the first email of a campaign goes out, so a miss is rare and 
 only a correctly signed click token can cause one (forged tokens fail before the cache), so
 nobody outside can turn misses into database load. Concurrent misses on one campaign share a
 single read.
+
+Where links are read from is a `LinkSource`: the database (`DatabaseLinks`), or, on a tracking
+node that has no database, the JetStream key-value bucket that `campaign send` fills
+(ingest/jetstream.py), where a campaign not published yet is unavailable (503, try again),
+never a guess.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+from typing import Protocol
 from urllib.parse import quote, urlsplit
 
 from clearpixel.store import Database
@@ -30,14 +36,21 @@ def safe_location(url: str) -> str | None:
     return quote(url, safe=":/?#[]@!$&'()*+,;=%~")
 
 
-class LinkCache:
-    def __init__(self, db: Database, *, refresh_after: float = 30.0, timeout: float = 2.0) -> None:
+class LinkSource(Protocol):
+    """Where registered links are read from."""
+
+    async def read_all(self) -> dict[tuple[int, int], str]:
+        """Every registered link, by (campaign, link)."""
+
+    async def read_campaign(self, campaign_id: int) -> dict[int, str]:
+        """One campaign's links by link id; raises if they cannot be known now."""
+
+
+class DatabaseLinks:
+    """Links read from the installation's database (in a worker thread)."""
+
+    def __init__(self, db: Database) -> None:
         self.db = db
-        self.refresh_after = refresh_after
-        self.timeout = timeout
-        self._links: dict[tuple[int, int], str] = {}
-        self._checked: dict[int, float] = {}
-        self._loading: dict[int, asyncio.Task[dict[int, str]]] = {}
 
     def _read_all(self) -> dict[tuple[int, int], str]:
         with self.db.connect() as tx:
@@ -47,9 +60,27 @@ class LinkCache:
         with self.db.connect() as tx:
             return links_of_campaign(tx, campaign_id)
 
+    async def read_all(self) -> dict[tuple[int, int], str]:
+        return await asyncio.to_thread(self._read_all)
+
+    async def read_campaign(self, campaign_id: int) -> dict[int, str]:
+        return await asyncio.to_thread(self._read_campaign, campaign_id)
+
+
+class LinkCache:
+    def __init__(
+        self, source: LinkSource, *, refresh_after: float = 30.0, timeout: float = 2.0
+    ) -> None:
+        self.source = source
+        self.refresh_after = refresh_after
+        self.timeout = timeout
+        self._links: dict[tuple[int, int], str] = {}
+        self._checked: dict[int, float] = {}
+        self._loading: dict[int, asyncio.Task[dict[int, str]]] = {}
+
     async def load(self) -> None:
         """Load every registered link (at start)."""
-        links = await asyncio.to_thread(self._read_all)
+        links = await self.source.read_all()
         self._links.update(links)
         now = time.monotonic()
         for campaign_id, _ in links:
@@ -65,7 +96,7 @@ class LinkCache:
             return None
         task = self._loading.get(campaign_id)
         if task is None:
-            task = asyncio.create_task(asyncio.to_thread(self._read_campaign, campaign_id))
+            task = asyncio.create_task(self.source.read_campaign(campaign_id))
             self._loading[campaign_id] = task
             task.add_done_callback(lambda _t: self._loading.pop(campaign_id, None))
         try:

@@ -9,20 +9,21 @@ buffer, spill file, journal or event can hold them.
 
 from __future__ import annotations
 
-import asyncio
 import gc
 import logging
 import re
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
+from pathlib import Path
 
 from clearpixel.context import Context
 from clearpixel.domain.events import DropReason, Hit, HitSource
 from clearpixel.domain.tokens import TokenError, TokenKind
 from clearpixel.ingest.buffer import HitBuffer
 from clearpixel.ingest.classify import Classifier, Rules, load_rules
-from clearpixel.ingest.links import LinkCache, safe_location
+from clearpixel.ingest.links import DatabaseLinks, LinkCache, LinkSource, safe_location
 from clearpixel.ingest.pipeline import Pipeline
+from clearpixel.ingest.sinks import BatchSink, in_process
 from clearpixel.ingest.worker import IngestWorker
 
 log = logging.getLogger("clearpixel.ingest")
@@ -44,48 +45,46 @@ def build_pipeline(ctx: Context, rules: Rules | None = None) -> Pipeline:
 
 def build_worker(ctx: Context) -> IngestWorker:
     """The ingest worker for this installation's spill folder (`clearpixel ingest`)."""
-    return IngestWorker(build_pipeline(ctx).ingest, ctx.settings.data_dir / "spill")
+    return IngestWorker(build_pipeline(ctx).ingest, spill_dir(ctx))
+
+
+def spill_dir(ctx: Context) -> Path:
+    """The folder of this installation's spill files, journal and local file queue."""
+    return ctx.settings.data_dir / "spill"
+
+
+def in_process_sink(ctx: Context) -> BatchSink:
+    """The embedded default: batches ingested by this process, in the buffer's thread."""
+    return in_process(build_pipeline(ctx).ingest, spill_dir(ctx))
 
 
 class Tracker:
-    """Pixel and click hits for one installation: verification, classification, buffer."""
+    """Pixel and click hits for one installation: verification, classification, buffer.
+
+    Batches go to `sink` (default: ingested in this process); click URLs come from `links`
+    (default: the database)."""
 
     def __init__(
         self,
         ctx: Context,
         *,
+        sink: BatchSink | None = None,
+        links: LinkSource | None = None,
         interval: float = 0.1,
         max_batch: int = 2000,
-        handoff: bool = False,
     ) -> None:
         self.ctx = ctx
         self.signer = ctx.signer
-        rules = load_rules(ctx.settings.data_dir)
-        self.classifier = Classifier(rules)
-        self.pipeline = build_pipeline(ctx, rules)
-        self.buffer = HitBuffer(
-            self.pipeline.ingest,
-            ctx.settings.data_dir / "spill",
-            interval=interval,
-            max_batch=max_batch,
-            handoff=handoff,
-        )
-        self.links = LinkCache(ctx.db)
-        self._after_stop: Callable[[], object] | None = None
-
-    def hand_off(self, after_stop: Callable[[], object] | None = None) -> None:
-        """Ingest in another process (ingest/worker.py): from now on this process only
-        appends its batches to its spill file. `after_stop` runs (in a thread) once the last
-        batch is handed off at shutdown: serve stops its worker there and waits for it to
-        drain. Call before start()."""
-        self.buffer.handoff = True
-        self._after_stop = after_stop
+        self.classifier = Classifier(load_rules(ctx.settings.data_dir))
+        self.sink = sink if sink is not None else in_process_sink(ctx)
+        self.buffer = HitBuffer(self.sink, interval=interval, max_batch=max_batch)
+        self.links = LinkCache(links if links is not None else DatabaseLinks(ctx.db))
 
     async def start(self) -> None:
         # Everything loaded so far lives as long as the process: out of the collector's
         # sight, so the hits queued between flushes do not trigger full collections of it.
         gc.freeze()
-        if not self.buffer.handoff:
+        if self.sink.mode == "thread":
             # The ingest thread shares the interpreter with the event loop: hand the GIL
             # back every millisecond (default 5 ms) so a batch never holds answers back.
             sys.setswitchinterval(0.001)
@@ -96,9 +95,8 @@ class Tracker:
             log.exception("could not preload links")
 
     async def stop(self) -> None:
+        """Flush the last hits to the sink and close it."""
         await self.buffer.stop()
-        if self._after_stop is not None:
-            await asyncio.to_thread(self._after_stop)
 
     def pixel(
         self, token: str, ip: str, user_agent: str, headers: Iterable[tuple[bytes, bytes]]

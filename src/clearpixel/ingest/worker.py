@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from clearpixel.ingest.buffer import batch_from_json
+from clearpixel.ingest.codec import batch_from_json
 from clearpixel.ingest.lag import write_progress
 from clearpixel.ingest.pipeline import Batch
 

@@ -17,6 +17,8 @@ from clearpixel import __version__
 from clearpixel.audience.checkpoints import run_schedule
 from clearpixel.context import Context
 from clearpixel.deliverability.webhooks import Worker
+from clearpixel.ingest.sinks import BatchSink
+from clearpixel.ingest.tracker import Tracker
 from clearpixel.web import (
     admin,
     api,
@@ -36,13 +38,18 @@ log = logging.getLogger("clearpixel.web")
 class FrontDoor:
     """Sends tracking requests to the tracking handler and all others to the framework."""
 
-    def __init__(self, tracker: tracking.TrackingEndpoints, framework: ASGIApp) -> None:
-        self.tracker = tracker
+    def __init__(self, tracking: tracking.TrackingEndpoints, framework: ASGIApp) -> None:
+        self.tracking = tracking
         self.framework = framework
 
+    @property
+    def sink(self) -> BatchSink:
+        """Where this app's hits go."""
+        return self.tracking.tracker.sink
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and self.tracker.handles(scope["path"]):
-            await self.tracker(scope, receive, send)
+        if scope["type"] == "http" and self.tracking.handles(scope["path"]):
+            await self.tracking(scope, receive, send)
         else:
             await self.framework(scope, receive, send)
 
@@ -58,9 +65,10 @@ def _start_checkpoints(ctx: Context) -> asyncio.Task[None] | None:
     return asyncio.create_task(run_schedule(ctx, every=every), name="clearpixel-checkpoints")
 
 
-def create_app(ctx: Context) -> FrontDoor:
-    """Build the whole web app for one installation."""
-    tracker = tracking.TrackingEndpoints(ctx)
+def create_app(ctx: Context, *, sink: BatchSink | None = None) -> FrontDoor:
+    """Build the whole web app for one installation; its hits go to `sink` (default: ingested
+    in this process)."""
+    tracker = tracking.TrackingEndpoints(Tracker(ctx, sink=sink))
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:

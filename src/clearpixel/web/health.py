@@ -32,10 +32,10 @@ def healthz(request: Request) -> JSONResponse:
         log.warning("health: database unreachable", exc_info=True)
         database = "unreachable"
     tracker: Tracker | None = getattr(request.app.state, "tracker", None)
-    handoff = bool(tracker and tracker.buffer.handoff)
+    mode = tracker.sink.mode if tracker else "thread"
     lag = measure(
         ctx.settings.data_dir / "spill",
-        handoff=handoff,
+        handoff=mode == "process",
         queued_hits=len(tracker.buffer) if tracker else 0,
         oldest_queued_at=tracker.buffer.oldest_queued_at() if tracker else None,
         now=time.time(),
@@ -45,6 +45,6 @@ def healthz(request: Request) -> JSONResponse:
     body = {
         "status": status,
         "database": database,
-        "ingest": {"mode": "process" if handoff else "thread", **lag.as_dict()},
+        "ingest": {"mode": mode, **lag.as_dict()},
     }
     return JSONResponse(body, status_code=200 if status == "ok" else 503)

@@ -13,6 +13,7 @@ from typing import Any
 import uvicorn
 
 from clearpixel.context import Context
+from clearpixel.ingest.sinks import BatchSink
 from clearpixel.web.app import create_app
 from clearpixel.web.connections import GuardedHttpProtocol
 
@@ -34,15 +35,24 @@ def server_config(app: Any, *, host: str, port: int, **options: Any) -> uvicorn.
 
 class ThreadedServer:
     """`with ThreadedServer(ctx) as server:` serves at `server.url` until the block ends;
-    leaving runs the app's shutdown, which flushes the hit buffer."""
+    leaving runs the app's shutdown, which flushes the hit buffer. Hits go to `sink`
+    (default: ingested in the server's process)."""
 
-    def __init__(self, ctx: Context, *, trust_loopback_proxy: bool = False) -> None:
+    def __init__(
+        self,
+        ctx: Context,
+        *,
+        sink: BatchSink | None = None,
+        trust_loopback_proxy: bool = False,
+    ) -> None:
         with socket.socket() as sock:
             sock.bind(("127.0.0.1", 0))
             self.port = int(sock.getsockname()[1])
         self.url = f"http://127.0.0.1:{self.port}"
+        app = create_app(ctx, sink=sink)
+        self.sink = app.sink
         config = server_config(
-            create_app(ctx),
+            app,
             host="127.0.0.1",
             port=self.port,
             lifespan="on",

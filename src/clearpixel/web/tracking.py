@@ -15,7 +15,6 @@ import logging
 
 from starlette.types import Receive, Scope, Send
 
-from clearpixel.context import Context
 from clearpixel.domain.urls import ANONYMOUS_PIXEL_PREFIX, CLICK_PREFIX, PIXEL_PREFIX
 from clearpixel.ingest.links import LinkUnavailable
 from clearpixel.ingest.tracker import Tracker
@@ -69,9 +68,8 @@ def _page(
 class TrackingEndpoints:
     """Answers tracking hits without touching the database on the request path."""
 
-    def __init__(self, ctx: Context) -> None:
-        self.ctx = ctx
-        self.tracker = Tracker(ctx)
+    def __init__(self, tracker: Tracker) -> None:
+        self.tracker = tracker
 
     def handles(self, path: str) -> bool:
         return path.startswith(PIXEL_PREFIX) or path.startswith(CLICK_PREFIX)
