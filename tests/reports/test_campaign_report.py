@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from clearpixel.ingest.tracker import Tracker
 from clearpixel.reports.campaign import Figure, Rate, Split, campaign_report
-from clearpixel.store.tracking import UnknownCampaign
+from clearpixel.store.campaigns import UnknownCampaign
 from tests.helpers import make_contacts, make_list
 from tests.ingest.builders import click_token, make_campaign, make_send, pixel_token
 

@@ -15,7 +15,7 @@ from clearpixel.consent.notices import current_notice
 from clearpixel.context import Context
 from clearpixel.domain.ledger import Method
 from clearpixel.ingest.tracker import Tracker
-from clearpixel.store.consent_pages import record_view
+from clearpixel.store.consent_requests import record_view
 from clearpixel.store.contacts import insert_contacts
 from clearpixel.store.lists import UnknownList, create_list, get_list
 from tests.ingest.builders import (

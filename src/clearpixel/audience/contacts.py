@@ -13,7 +13,7 @@ from clearpixel.consent.history import contact_states
 from clearpixel.context import Context
 from clearpixel.domain.errors import ClearpixelError
 from clearpixel.domain.ledger import LedgerEntry
-from clearpixel.store import browse
+from clearpixel.store import contact_search, ledger_entries
 from clearpixel.store import contacts as store
 from clearpixel.store.contacts import Contact
 from clearpixel.store.ledger import entries_for_contact
@@ -107,12 +107,12 @@ def contacts_page(
     """One page of a list's contacts in id order, after the contact id `after`."""
     with ctx.db.connect() as conn:
         get_list_by_id(conn, list_id)
-        return browse.contacts_page(conn, list_id, after=after, limit=limit, search=search)
+        return contact_search.contacts_page(conn, list_id, after=after, limit=limit, search=search)
 
 
 def count_contacts(ctx: Context, list_id: int, *, search: str = "") -> int:
     with ctx.db.connect() as conn:
-        return browse.count_contacts(conn, list_id, search=search)
+        return contact_search.count_contacts(conn, list_id, search=search)
 
 
 def history(ctx: Context, contact_id: int) -> list[LedgerEntry]:
@@ -124,7 +124,7 @@ def history(ctx: Context, contact_id: int) -> list[LedgerEntry]:
 def ledger_page(ctx: Context, *, after: int = 0, limit: int = 100) -> list[LedgerEntry]:
     """Ledger entries after seq `after`, in chain order."""
     with ctx.db.connect() as conn:
-        return browse.ledger_page(conn, after=after, limit=limit)
+        return ledger_entries.ledger_page(conn, after=after, limit=limit)
 
 
 def consent_states(ctx: Context, contact: Contact) -> dict[str, str]:

@@ -38,7 +38,7 @@ from clearpixel.domain.ledger import Decision, Method
 from clearpixel.domain.tokens import TokenKind
 from clearpixel.ingest.classify import Classifier, load_rules
 from clearpixel.store import Tx
-from clearpixel.store.consent_pages import (
+from clearpixel.store.consent_requests import (
     ConsentResponse,
     claim_outcome,
     get_response,

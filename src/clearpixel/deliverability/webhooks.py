@@ -19,6 +19,7 @@ import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from itertools import islice
 from urllib.parse import urlsplit
 
 from clearpixel.context import Context
@@ -32,6 +33,7 @@ from clearpixel.domain.webhooks import (
     signature_header,
 )
 from clearpixel.store import webhooks as store
+from clearpixel.store.ledger import iter_entries
 from clearpixel.store.webhooks import Attempt, Delivery, Endpoint
 
 LEASE = timedelta(minutes=2)
@@ -90,7 +92,7 @@ def feed_consent(ctx: Context, *, batch: int = 500) -> int:
         for endpoint in store.active_endpoints(tx, for_update=True):
             if EventType.CONSENT_DECISION not in endpoint.events:
                 continue
-            entries = store.ledger_after(tx, endpoint.ledger_seq, limit=batch)
+            entries = list(islice(iter_entries(tx, after=endpoint.ledger_seq, batch=batch), batch))
             for e in entries:
                 queued += store.enqueue(
                     tx,

@@ -22,7 +22,7 @@ from typing import Protocol
 from urllib.parse import quote, urlsplit
 
 from clearpixel.store import Database
-from clearpixel.store.tracking import all_links, links_of_campaign
+from clearpixel.store.campaigns import all_links, get_links
 
 
 class LinkUnavailable(RuntimeError):
@@ -58,7 +58,7 @@ class DatabaseLinks:
 
     def _read_campaign(self, campaign_id: int) -> dict[int, str]:
         with self.db.connect() as tx:
-            return links_of_campaign(tx, campaign_id)
+            return get_links(tx, campaign_id)
 
     async def read_all(self) -> dict[tuple[int, int], str]:
         return await asyncio.to_thread(self._read_all)

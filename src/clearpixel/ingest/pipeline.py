@@ -25,7 +25,7 @@ from typing import Any
 from clearpixel.domain.events import DropReason, Hit, HitKind, HitSource, MachineReason, Verdict
 from clearpixel.domain.policy import MessageKind, TrackingMode, TrackingPolicy, decide_at_ingest
 from clearpixel.store import Database, Tx
-from clearpixel.store import tracking as store
+from clearpixel.store import hits as store
 from clearpixel.store.events import insert_personal_events
 
 log = logging.getLogger("clearpixel.ingest")

@@ -23,8 +23,8 @@ from datetime import datetime
 from typing import Any
 
 from clearpixel.context import Context
-from clearpixel.store import tracking as store
-from clearpixel.store.campaigns import get_links
+from clearpixel.store import campaign_results as store
+from clearpixel.store.campaigns import find_campaign, get_links
 from clearpixel.store.sends import SENT
 
 SENT_POP = "emails accepted by the transport (sends marked sent)"
@@ -144,7 +144,7 @@ def _split(counts: dict[str, int], population: str) -> Split:
 def campaign_report(ctx: Context, ref: str) -> CampaignReport:
     """The report of the campaign named by id, public id or name (raises UnknownCampaign)."""
     with ctx.db.connect() as tx:
-        head = store.find_campaign(tx, ref)
+        head = find_campaign(tx, ref)
         sent = store.sent_counts(tx, head.id, statuses=[SENT])
         counters = store.counters_of(tx, head.id)
         totals = store.totals_of(tx, head.id)

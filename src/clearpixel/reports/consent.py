@@ -11,7 +11,8 @@ from datetime import date, datetime
 from typing import Any
 
 from clearpixel.context import Context
-from clearpixel.store import reports_consent as store
+from clearpixel.store import consent_coverage as store
+from clearpixel.store import consent_requests
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,7 +138,7 @@ def consent_dashboard(ctx: Context) -> ConsentDashboard:
         now_rows = store.coverage_now(conn, bits)
         changes = store.coverage_changes(conn, bits)
         added = store.contacts_added(conn)
-        outcomes = store.request_outcomes(conn)
+        outcomes = consent_requests.request_outcomes(conn)
         withdrawn = store.withdrawals_by_day(conn)
     histories = _histories(
         purposes_by_bit={p.bit: p.name for p in purposes}, changes=changes, added=added

@@ -20,7 +20,6 @@ from clearpixel.sending.delivery import Progress, SendReport, eligibility, recor
 from clearpixel.sending.mime import DkimKey
 from clearpixel.sending.render import CampaignInfo, Renderer
 from clearpixel.sending.transports import Transport
-from clearpixel.store import Tx
 from clearpixel.store import campaigns as campaign_store
 from clearpixel.store import sends as send_store
 from clearpixel.store.campaigns import Campaign
@@ -107,7 +106,7 @@ def failures(ctx: Context, campaign_id: int, *, limit: int = 20) -> list[tuple[s
 
 def get_campaign(ctx: Context, ref: str | int) -> Campaign:
     with ctx.db.connect() as conn:
-        return _resolve(conn, ref)
+        return campaign_store.find_campaign(conn, ref)
 
 
 def sent_by_mode(ctx: Context, campaign_id: int) -> dict[str, int]:
@@ -200,7 +199,7 @@ def cancel_campaign(ctx: Context, ref: str | int) -> Campaign:
             detail=f"cancelled at {ctx.now():%Y-%m-%d %H:%M} UTC",
             only_from=(campaign_store.SENDING, campaign_store.FAILED),
         ):
-            return _resolve(tx, campaign.id)
+            return campaign_store.get_campaign(tx, campaign.id)
     if campaign.status == campaign_store.DRAFT:
         raise ClearpixelError(
             f"campaign {campaign.id} is a draft: nothing is being sent (delete it instead)"
@@ -230,13 +229,6 @@ def kind_of(kind: str) -> MessageKind:
     except ValueError:
         known = ", ".join(k.value for k in MessageKind)
         raise ClearpixelError(f"unknown message kind {kind!r} (known: {known})") from None
-
-
-def _resolve(tx: Tx, ref: str | int) -> Campaign:
-    text = str(ref).strip()
-    if text.isdigit():
-        return campaign_store.get_campaign(tx, int(text))
-    return campaign_store.get_campaign_by_public_id(tx, text)
 
 
 def _compile(campaign: Campaign) -> Compiled:

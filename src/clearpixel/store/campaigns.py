@@ -41,7 +41,7 @@ class Campaign:
 
 
 class UnknownCampaign(NotFound):
-    """No campaign has that id."""
+    """No campaign has that id, public id or name."""
 
 
 def _campaign(row: sa.Row[Any]) -> Campaign:
@@ -110,11 +110,20 @@ def get_campaign(tx: Tx, campaign_id: int) -> Campaign:
     return _campaign(row)
 
 
-def get_campaign_by_public_id(tx: Tx, public_id: str) -> Campaign:
-    row = tx.execute(_select().where(campaigns.c.public_id == public_id)).first()
-    if row is None:
-        raise UnknownCampaign(f"no campaign with public id {public_id!r}")
-    return _campaign(row)
+def find_campaign(tx: Tx, ref: str | int) -> Campaign:
+    """The campaign `ref` names: its id, else its public id, else its name (the oldest of that
+    name). Raises UnknownCampaign naming `ref`. The one way a campaign is looked up by what a
+    person typed or a URL carries."""
+    text = str(ref).strip()
+    cond = sa.or_(campaigns.c.public_id == text, campaigns.c.name == text)
+    if text.isdigit():
+        cond = sa.or_(cond, campaigns.c.id == int(text))
+    rows = tx.execute(_select().where(cond).order_by(campaigns.c.id)).all()
+    if not rows:
+        raise UnknownCampaign(f"no campaign with id, public id or name {text!r}")
+    by_id = [r for r in rows if str(r.id) == text]
+    by_public_id = [r for r in rows if r.public_id == text]
+    return _campaign((by_id or by_public_id or rows)[0])
 
 
 def all_campaigns(tx: Tx) -> list[Campaign]:
@@ -174,13 +183,10 @@ def get_links(tx: Tx, campaign_id: int) -> dict[int, str]:
     return {row.link_id: row.url for row in rows}
 
 
-def get_link_url(tx: Tx, campaign_id: int, link_id: int) -> str | None:
-    """The URL a click on `link_id` of the campaign may redirect to, if registered (R13)."""
-    return tx.execute(
-        sa.select(campaign_links.c.url).where(
-            campaign_links.c.campaign_id == campaign_id, campaign_links.c.link_id == link_id
-        )
-    ).scalar_one_or_none()
+def all_links(tx: Tx) -> dict[tuple[int, int], str]:
+    """Every registered link: (campaign id, link id) to URL."""
+    rows = tx.execute(sa.select(campaign_links))
+    return {(row.campaign_id, row.link_id): row.url for row in rows}
 
 
 def links_match(tx: Tx, campaign_id: int, urls: Sequence[str]) -> bool:

@@ -15,6 +15,7 @@ import os
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -31,6 +32,11 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 _READ_ONLY = "clearpixel_read_only"
 _WIPE = "clearpixel_wipe_after_commit"
 log = logging.getLogger("clearpixel.store")
+
+
+def as_utc(value: datetime) -> datetime:
+    """A stored time as an aware UTC datetime (SQLite gives it back without a zone)."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def wipe_after_commit(tx: Tx) -> None:

@@ -5,12 +5,12 @@ and both get the same row); and the signups waiting for their owner's confirmati
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 
-from clearpixel.store.db import Tx
+from clearpixel.store.db import Tx, as_utc
 from clearpixel.store.schema import audience_lists, contacts, pending_signups
 
 
@@ -74,10 +74,6 @@ class PendingSignup:
     confirmed_at: datetime | None
 
 
-def _utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
-
-
 def insert_pending(
     tx: Tx,
     *,
@@ -134,9 +130,9 @@ def get_pending(tx: Tx, signup_id: int) -> PendingSignup | None:
         notice_ids={str(k): int(v) for k, v in dict(row.notice_ids or {}).items()},
         locale=row.locale,
         evidence=dict(row.evidence or {}),
-        created_at=_utc(row.created_at),
-        expires_at=_utc(row.expires_at),
-        confirmed_at=_utc(row.confirmed_at) if row.confirmed_at else None,
+        created_at=as_utc(row.created_at),
+        expires_at=as_utc(row.expires_at),
+        confirmed_at=as_utc(row.confirmed_at) if row.confirmed_at else None,
     )
 
 

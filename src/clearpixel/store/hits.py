@@ -1,21 +1,20 @@
 """Named queries for the hit path: registered links, the campaign/send/contact facts a batch
 of hits needs (one query each), counters bumped with an upsert on both engines, drop counts,
-ingested batch ids, last-open/click dates, and the reads behind the campaign report."""
+ingested batch ids, last-open/click dates. The reads behind the campaign report are in
+store/campaign_results.py."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
-from clearpixel.domain.errors import NotFound
-from clearpixel.store.db import Tx
+from clearpixel.store.db import Tx, as_utc
 from clearpixel.store.schema import (
-    campaign_links,
     campaign_totals,
     campaigns,
     contacts,
@@ -66,27 +65,6 @@ def _id_chunks(tx: Tx, values: Sequence[int]) -> Iterable[Sequence[int]]:
     if tx.dialect.name == "postgresql":
         return [values] if values else []
     return _chunks(values)
-
-
-def _utc(value: datetime | None) -> datetime | None:
-    if value is None:
-        return None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-# --- registered links (the click redirect's only targets, R13) --------------------------------
-
-
-def all_links(tx: Tx) -> dict[tuple[int, int], str]:
-    """Every registered link: (campaign id, link id) to URL."""
-    rows = tx.execute(sa.select(campaign_links))
-    return {(row.campaign_id, row.link_id): row.url for row in rows}
-
-
-def links_of_campaign(tx: Tx, campaign_id: int) -> dict[int, str]:
-    """One campaign's registered links: link id to URL (bounded by the campaign's links)."""
-    rows = tx.execute(sa.select(campaign_links).where(campaign_links.c.campaign_id == campaign_id))
-    return {row.link_id: row.url for row in rows}
 
 
 # --- what a batch of hits needs --------------------------------------------------------------
@@ -149,7 +127,7 @@ def sends_for(tx: Tx, pairs: Iterable[tuple[int, int]]) -> dict[tuple[int, int],
             )
             for row in rows:
                 found[(campaign_id, row.contact_id)] = SendFacts(
-                    row.kind, row.mode, _utc(row.sent_at)
+                    row.kind, row.mode, as_utc(row.sent_at) if row.sent_at is not None else None
                 )
     return found
 
@@ -279,77 +257,3 @@ def set_last_click_dates(tx: Tx, dates: Mapping[int, date]) -> None:
             .values(last_click_date=sa.bindparam("d")),
             [{"cid": cid, "d": d} for cid, d in sorted(dates.items())],
         )
-
-
-# --- reads behind the campaign report --------------------------------------------------------
-
-
-class UnknownCampaign(NotFound):
-    """No campaign has that id, public id or name."""
-
-
-@dataclass(frozen=True, slots=True)
-class CampaignHead:
-    id: int
-    public_id: str
-    name: str
-    kind: str
-    status: str
-    created_at: datetime
-
-
-def find_campaign(tx: Tx, ref: str) -> CampaignHead:
-    """A campaign by id, public id or name; raises UnknownCampaign naming `ref`."""
-    cond = sa.or_(campaigns.c.public_id == ref, campaigns.c.name == ref)
-    if ref.isdigit():
-        cond = sa.or_(cond, campaigns.c.id == int(ref))
-    rows = tx.execute(sa.select(campaigns).where(cond).order_by(campaigns.c.id)).all()
-    if not rows:
-        raise UnknownCampaign(f"no campaign with id, public id or name {ref!r}")
-    row = next((r for r in rows if str(r.id) == ref), rows[0])
-    return CampaignHead(
-        row.id,
-        row.public_id,
-        row.name,
-        row.kind,
-        row.status,
-        _utc(row.created_at) or row.created_at,
-    )
-
-
-def sent_counts(tx: Tx, campaign_id: int, *, statuses: Sequence[str]) -> dict[tuple[str, str], int]:
-    """Sends per (kind, mode) with one of `statuses`; reads ix_sends_campaign_kind_mode."""
-    rows = tx.execute(
-        sa.select(sends.c.kind, sends.c.mode, sa.func.count().label("n"))
-        .where(sends.c.campaign_id == campaign_id, sends.c.status.in_(list(statuses)))
-        .group_by(sends.c.kind, sends.c.mode)
-    )
-    return {(row.kind, row.mode): int(row.n) for row in rows}
-
-
-def counters_of(tx: Tx, campaign_id: int) -> list[tuple[datetime, str, str, str, str, int]]:
-    """(hour, mode, kind, event, verdict, n) of one campaign, by hour."""
-    rows = tx.execute(
-        sa.select(hit_counters)
-        .where(hit_counters.c.campaign_id == campaign_id)
-        .order_by(hit_counters.c.hour)
-    )
-    return [(_utc(r.hour) or r.hour, r.mode, r.kind, r.event, r.verdict, int(r.n)) for r in rows]
-
-
-def totals_of(tx: Tx, campaign_id: int) -> dict[tuple[str, int], int]:
-    """(metric, link id) to n for one campaign."""
-    rows = tx.execute(
-        sa.select(campaign_totals).where(campaign_totals.c.campaign_id == campaign_id)
-    )
-    return {(row.metric, row.link_id): int(row.n) for row in rows}
-
-
-def drops_of(tx: Tx, campaign_id: int) -> dict[str, int]:
-    """Drop counts of one campaign by reason, all hours together."""
-    rows = tx.execute(
-        sa.select(hit_drops.c.reason, sa.func.sum(hit_drops.c.n).label("n"))
-        .where(hit_drops.c.campaign_id == campaign_id)
-        .group_by(hit_drops.c.reason)
-    )
-    return {row.reason: int(row.n) for row in rows}

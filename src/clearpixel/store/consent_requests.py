@@ -1,4 +1,5 @@
-"""Named queries for consent requests seen on the web: page views and their one outcome.
+"""Named queries for consent requests: page views, their one outcome, and the outcomes of every
+consent-request campaign.
 
 A consent token names a (campaign, contact) pair. Its row records the first view of the
 consent page and, once, the outcome. `claim_outcome` is a conditional UPDATE, so of two
@@ -15,7 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from clearpixel.store.db import Tx
-from clearpixel.store.schema import consent_responses, contacts, sends
+from clearpixel.store.schema import campaigns, consent_responses, contacts, sends
 
 CONSENT_REQUEST_KIND = "consent_request"
 
@@ -154,11 +155,47 @@ def requests_expired_unused(tx: Tx, *, sent_before: datetime, limit: int) -> lis
     return [(row.campaign_id, row.contact_id) for row in rows]
 
 
-def outcome_counts(tx: Tx) -> dict[str, int]:
-    """Consent-request outcomes over the installation (accepted, refused, no_action, ...)."""
-    rows = tx.execute(
-        sa.select(consent_responses.c.outcome, sa.func.count())
-        .where(consent_responses.c.outcome.is_not(None))
-        .group_by(consent_responses.c.outcome)
-    )
-    return {str(row[0]): int(row[1]) for row in rows}
+@dataclass(slots=True)
+class RequestOutcomes:
+    campaign_id: int
+    name: str
+    created_at: datetime
+    sent: int
+    viewed: int
+    outcomes: dict[str, int]
+
+
+def request_outcomes(tx: Tx) -> list[RequestOutcomes]:
+    """Every consent-request campaign: emails sent, pages viewed, outcomes recorded."""
+    found = {
+        row.id: RequestOutcomes(row.id, row.name, row.created_at, 0, 0, {})
+        for row in tx.execute(
+            sa.select(campaigns.c.id, campaigns.c.name, campaigns.c.created_at)
+            .where(campaigns.c.kind == "consent_request")
+            .order_by(campaigns.c.id)
+        )
+    }
+    if not found:
+        return []
+    ids = list(found)
+    for campaign_id, n in tx.execute(
+        sa.select(sends.c.campaign_id, sa.func.count())
+        .where(sends.c.campaign_id.in_(ids), sends.c.status == "sent")
+        .group_by(sends.c.campaign_id)
+    ):
+        found[campaign_id].sent = int(n)
+    for campaign_id, outcome, viewed, n in tx.execute(
+        sa.select(
+            consent_responses.c.campaign_id,
+            consent_responses.c.outcome,
+            sa.func.count(consent_responses.c.viewed_at),
+            sa.func.count(),
+        )
+        .where(consent_responses.c.campaign_id.in_(ids))
+        .group_by(consent_responses.c.campaign_id, consent_responses.c.outcome)
+    ):
+        item = found[campaign_id]
+        item.viewed += int(viewed)
+        if outcome is not None:
+            item.outcomes[str(outcome)] = item.outcomes.get(str(outcome), 0) + int(n)
+    return list(found.values())

@@ -14,11 +14,8 @@ import sqlalchemy as sa
 from clearpixel.store.db import Tx
 from clearpixel.store.schema import (
     audience_lists,
-    campaigns,
     consent_ledger,
-    consent_responses,
     contacts,
-    sends,
 )
 
 OPEN_TRACKING_BIT = 1
@@ -39,16 +36,6 @@ class DayChange:
     day: date
     asked: int  # contacts asked for the first time (flags left NULL)
     delta: dict[int, int]  # bit -> net change of contacts holding it
-
-
-@dataclass(slots=True)
-class RequestOutcomes:
-    campaign_id: int
-    name: str
-    created_at: datetime
-    sent: int
-    viewed: int
-    outcomes: dict[str, int]
 
 
 def _bit(column: Any, bit: int) -> Any:
@@ -172,39 +159,3 @@ def withdrawals_by_day(tx: Tx) -> list[tuple[date, str, int]]:
         .order_by(day)
     )
     return [(_as_date(row[0]), str(row[1]), int(row[2])) for row in rows]
-
-
-def request_outcomes(tx: Tx) -> list[RequestOutcomes]:
-    """Every consent-request campaign: emails sent, pages viewed, outcomes recorded."""
-    found = {
-        row.id: RequestOutcomes(row.id, row.name, row.created_at, 0, 0, {})
-        for row in tx.execute(
-            sa.select(campaigns.c.id, campaigns.c.name, campaigns.c.created_at)
-            .where(campaigns.c.kind == "consent_request")
-            .order_by(campaigns.c.id)
-        )
-    }
-    if not found:
-        return []
-    ids = list(found)
-    for campaign_id, n in tx.execute(
-        sa.select(sends.c.campaign_id, sa.func.count())
-        .where(sends.c.campaign_id.in_(ids), sends.c.status == "sent")
-        .group_by(sends.c.campaign_id)
-    ):
-        found[campaign_id].sent = int(n)
-    for campaign_id, outcome, viewed, n in tx.execute(
-        sa.select(
-            consent_responses.c.campaign_id,
-            consent_responses.c.outcome,
-            sa.func.count(consent_responses.c.viewed_at),
-            sa.func.count(),
-        )
-        .where(consent_responses.c.campaign_id.in_(ids))
-        .group_by(consent_responses.c.campaign_id, consent_responses.c.outcome)
-    ):
-        item = found[campaign_id]
-        item.viewed += int(viewed)
-        if outcome is not None:
-            item.outcomes[str(outcome)] = item.outcomes.get(str(outcome), 0) + int(n)
-    return list(found.values())

@@ -1,0 +1,39 @@
+"""Contacts of a list read in pages, with a search on the address, for the admin UI and the
+REST API. Pages use keyset cursors (the last id seen), so their cost does not grow with the
+page number."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+
+from clearpixel.store.contacts import Contact
+from clearpixel.store.contacts import _contact as _to_contact
+from clearpixel.store.db import Tx
+from clearpixel.store.schema import contacts
+
+
+def _email_contains(search: str) -> sa.ColumnElement[bool]:
+    """The email holds `search`, case-insensitively, with LIKE's wildcards taken literally."""
+    escaped = search.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return sa.func.lower(contacts.c.email).like(f"%{escaped}%", escape="\\")
+
+
+def contacts_page(
+    tx: Tx, list_id: int, *, after: int = 0, limit: int = 50, search: str = ""
+) -> list[Contact]:
+    """Contacts of a list with id > `after`, in id order; `search` matches part of the email
+    (case-insensitive)."""
+    query = sa.select(contacts).where(contacts.c.list_id == list_id, contacts.c.id > after)
+    if search:
+        query = query.where(_email_contains(search))
+    rows = tx.execute(query.order_by(contacts.c.id).limit(limit))
+    return [_to_contact(row) for row in rows]
+
+
+def count_contacts(tx: Tx, list_id: int, *, search: str = "") -> int:
+    query: Any = sa.select(sa.func.count()).where(contacts.c.list_id == list_id)
+    if search:
+        query = query.where(_email_contains(search))
+    return int(tx.execute(query).scalar_one())
