@@ -15,20 +15,19 @@ Which contacts a change touches:
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from clearpixel.consent.decisions import record_bulk_grant, record_decisions
 from clearpixel.context import Context
 from clearpixel.domain.errors import ClearpixelError
 from clearpixel.domain.ledger import Decision, Method
+from clearpixel.domain.progress import Progress
 from clearpixel.store.contacts import count_contacts, count_refusing, iter_flag_targets
 from clearpixel.store.ledger import read_head
 from clearpixel.store.lists import get_list
 
 BATCH = 20000
 
-Progress = Callable[[int, int], None]
 """Called with (contacts looked at so far, contacts in the list)."""
 
 

@@ -13,15 +13,14 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-import hmac
 from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import IntEnum
 from itertools import repeat
-from typing import Any
 
 from clearpixel.domain.errors import ClearpixelError
+from clearpixel.domain.mac import any_key_signed, hmac_sha256, hmac_sha256_states
 
 FORMAT_VERSION = 1
 MAC_BYTES = 12
@@ -149,16 +148,6 @@ def _b64encode_many(raws: list[bytes]) -> list[str]:
     return joined.translate(_URLSAFE).replace(b"=", b"").decode("ascii").split(" ")
 
 
-def _hmac_states(key: bytes) -> tuple[Any, Any]:
-    """SHA-256 states after absorbing the HMAC inner and outer padded keys (RFC 2104)."""
-    if len(key) > hashlib.sha256().block_size:
-        key = hashlib.sha256(key).digest()
-    key = key.ljust(hashlib.sha256().block_size, b"\0")
-    inner = hashlib.sha256(bytes(b ^ 0x36 for b in key))
-    outer = hashlib.sha256(bytes(b ^ 0x5C for b in key))
-    return inner, outer
-
-
 class TokenSigner:
     """Signs with the first key and verifies with any key of the list (key rotation)."""
 
@@ -169,7 +158,7 @@ class TokenSigner:
             if len(key) < MIN_KEY_BYTES:
                 raise ValueError(f"secret keys must have at least {MIN_KEY_BYTES} bytes")
         self._keys = [(hashlib.sha256(key).digest()[0], key) for key in keys]
-        self._inner, self._outer = _hmac_states(keys[0])
+        self._inner, self._outer = hmac_sha256_states(keys[0])
 
     def sign(self, token: Token) -> str:
         """Encode and sign `token` with the current (first) key."""
@@ -177,7 +166,7 @@ class TokenSigner:
         body = bytearray((FORMAT_VERSION << 4 | token.kind, key_id))
         for name in _FIELDS[token.kind]:
             _put_varint(body, getattr(token, name))
-        mac = hmac.digest(key, bytes(body), "sha256")[:MAC_BYTES]
+        mac = hmac_sha256(key, bytes(body))[:MAC_BYTES]
         return _b64encode(bytes(body) + mac)
 
     def sign_many(self, tokens: Iterable[Token]) -> list[str]:
@@ -244,11 +233,8 @@ class TokenSigner:
         if len(raw) < 2 + MAC_BYTES:
             raise MalformedToken("too short")
         body, mac = raw[:-MAC_BYTES], raw[-MAC_BYTES:]
-        if not any(
-            hmac.compare_digest(hmac.digest(key, body, "sha256")[:MAC_BYTES], mac)
-            for key_id, key in self._keys
-            if key_id == body[1]
-        ):
+        keys = [key for key_id, key in self._keys if key_id == body[1]]
+        if not any_key_signed(keys, body, mac, size=MAC_BYTES):
             raise BadSignature("signature does not match any key")
         if body[0] >> 4 != FORMAT_VERSION:
             raise MalformedToken("unknown format version")

@@ -11,12 +11,11 @@ secret is being rotated; one match is enough.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from datetime import timedelta
 from enum import StrEnum
 
 from clearpixel.domain.errors import ClearpixelError
+from clearpixel.domain.mac import hmac_sha256, same_mac
 
 TIMESTAMP_HEADER = "Clearpixel-Timestamp"
 SIGNATURE_HEADER = "Clearpixel-Signature"
@@ -53,7 +52,7 @@ def event_types(names: list[str]) -> list[EventType]:
 
 def signature(secret: bytes, timestamp: int, body: bytes) -> str:
     """The hex HMAC-SHA-256 of `<timestamp>.<body>`."""
-    return hmac.new(secret, b"%d." % timestamp + body, hashlib.sha256).hexdigest()
+    return hmac_sha256(secret, b"%d." % timestamp + body).hex()
 
 
 def signature_header(secret: bytes, timestamp: int, body: bytes) -> str:
@@ -71,7 +70,7 @@ def verify(secrets: list[bytes], *, timestamp: str, header: str, body: bytes, no
         raise BadWebhookSignature("timestamp outside the replay window")
     given = [p.strip()[3:] for p in header.split(",") if p.strip().startswith("v1=")]
     expected = [signature(s, int(timestamp), body) for s in secrets]
-    if not any(hmac.compare_digest(g, e) for g in given for e in expected):
+    if not any(same_mac(e, g) for g in given for e in expected):
         raise BadWebhookSignature("signature does not match")
 
 

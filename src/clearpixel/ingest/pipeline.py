@@ -54,7 +54,7 @@ class Batch:
 
 
 @dataclass
-class Item:
+class HitInPipeline:
     """One hit on its way through the steps."""
 
     hit: Hit
@@ -94,16 +94,16 @@ class BatchState:
     policy: TrackingPolicy
     scanner_window: float
     ip_version: str
-    items: list[Item]
+    items: list[HitInPipeline]
     send_cache: dict[tuple[int, int], store.SendFacts] = field(default_factory=dict)
     drops: Counter[tuple[int, datetime, str]] = field(default_factory=Counter)
     events: list[dict[str, Any]] = field(default_factory=list)
     contacts: dict[int, store.ContactNow] = field(default_factory=dict)
 
-    def live(self) -> list[Item]:
+    def live(self) -> list[HitInPipeline]:
         return [item for item in self.items if not item.discarded]
 
-    def drop(self, item: Item, reason: DropReason, *, discard: bool = False) -> None:
+    def drop(self, item: HitInPipeline, reason: DropReason, *, discard: bool = False) -> None:
         """Count `item` as dropped for `reason`; `discard` takes it out of every other count."""
         item.dropped = reason
         item.personal = False
@@ -210,7 +210,7 @@ def decide(state: BatchState) -> None:
             state.drop(item, DropReason.WITHDRAWN)
 
 
-def _still_personal(state: BatchState, item: Item) -> bool:
+def _still_personal(state: BatchState, item: HitInPipeline) -> bool:
     """Whether mail of this kind would still be tracked personally for the contact now."""
     mode = decide_at_ingest(state.policy, item.kind, TrackingMode.PERSONAL, item.flags)
     return mode is TrackingMode.PERSONAL
@@ -391,7 +391,7 @@ class Pipeline:
                 policy=self.policy,
                 scanner_window=self.scanner_window,
                 ip_version=self.ip_version,
-                items=[Item(hit) for hit in batch.hits],
+                items=[HitInPipeline(hit) for hit in batch.hits],
                 send_cache=self._send_cache,
             )
             hour = now.astimezone(UTC).replace(minute=0, second=0, microsecond=0)

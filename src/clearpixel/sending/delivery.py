@@ -32,6 +32,7 @@ from clearpixel.deliverability import envelope as deliverability
 from clearpixel.domain.errors import ClearpixelError
 from clearpixel.domain.flags import has_open_tracking
 from clearpixel.domain.policy import MessageKind, TrackingMode, decide
+from clearpixel.domain.progress import Progress
 from clearpixel.sending.render import Renderer
 from clearpixel.sending.transports import DeliveryError, RateLimiter, Session, Transport
 from clearpixel.store import Tx
@@ -40,8 +41,7 @@ from clearpixel.store import sends as send_store
 from clearpixel.store.campaigns import Campaign
 from clearpixel.store.contacts import SUBSCRIBED, Contact, iter_contacts, set_cooldown
 
-Progress = Callable[[int, int], None]  # (done, total)
-Item = tuple[int, Contact, str, int, bytes, str, str]  # send id, contact, mode, purposes,
+Outgoing = tuple[int, Contact, str, int, bytes, str, str]  # send id, contact, mode, purposes,
 # data, message id, envelope recipient
 CHECK_EVERY = 100  # rows between two reads of the campaign's status (cancel)
 
@@ -245,7 +245,7 @@ async def _deliver(
     kind = MessageKind(campaign.kind)
     with ctx.db.connect() as conn:
         total = send_store.count_by_status(conn, campaign.id).get(send_store.PENDING, 0)
-    queue: asyncio.Queue[Item | None] = asyncio.Queue(maxsize=concurrency * 2)
+    queue: asyncio.Queue[Outgoing | None] = asyncio.Queue(maxsize=concurrency * 2)
     limiter = RateLimiter(rate)
     done = 0
     if progress:
@@ -284,7 +284,7 @@ async def _deliver(
             with contextlib.suppress(Exception):
                 await session.close()
 
-    async def _deliver_one(session: Session, item: Item) -> None:
+    async def _deliver_one(session: Session, item: Outgoing) -> None:
         send_id, contact, mode, purposes, data, message_id, recipient = item
         await limiter.wait()
         try:

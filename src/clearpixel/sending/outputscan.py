@@ -39,7 +39,7 @@ TEXT_URL = re.compile(
 
 
 @dataclass(frozen=True, slots=True)
-class Item:
+class UrlValue:
     """One URL-bearing value: `<tag attribute>` and its value (entities decoded)."""
 
     tag: str
@@ -64,18 +64,20 @@ def _followed(tag: str, name: str) -> bool:
     return name in FOLLOWED
 
 
-def _items(tag: str, attributes: list[tuple[str, str]], *, links: bool, where: str) -> list[Item]:
+def _items(
+    tag: str, attributes: list[tuple[str, str]], *, links: bool, where: str
+) -> list[UrlValue]:
     found = []
     for name, value in attributes:
         if _loads(tag, name):
-            found.append(Item(tag, name, value.strip(), where))
+            found.append(UrlValue(tag, name, value.strip(), where))
         elif links and _followed(tag, name):
-            found.append(Item(tag, name, value.strip(), where, loads=False))
+            found.append(UrlValue(tag, name, value.strip(), where, loads=False))
     return found
 
 
-def _tree_items(tree: LexborHTMLParser, *, links: bool) -> list[Item]:
-    found: list[Item] = []
+def _tree_items(tree: LexborHTMLParser, *, links: bool) -> list[UrlValue]:
+    found: list[UrlValue] = []
     root = tree.root
     if root is None:
         return found
@@ -86,23 +88,23 @@ def _tree_items(tree: LexborHTMLParser, *, links: bool) -> list[Item]:
         attrs = [(k.lower(), v or "") for k, v in node.attributes.items()]
         found.extend(_items(tag, attrs, links=links, where="tree"))
         if tag == "style":
-            found.append(Item("style", "", node.text(deep=True), "tree"))
+            found.append(UrlValue("style", "", node.text(deep=True), "tree"))
         if links and tag not in ("style", "script"):
             found.extend(_text_urls(node, tag))
     return found
 
 
-def _text_urls(node: LexborNode, tag: str) -> list[Item]:
+def _text_urls(node: LexborNode, tag: str) -> list[UrlValue]:
     out = []
     for child in node.iter(include_text=True):
         if child.tag == "-text":
             for url in TEXT_URL.findall(child.text_content or ""):
-                out.append(Item(tag, "text", url, "text", loads=False))
+                out.append(UrlValue(tag, "text", url, "text", loads=False))
     return out
 
 
-def _raw_items(source: str, *, links: bool) -> list[Item]:
-    found: list[Item] = []
+def _raw_items(source: str, *, links: bool) -> list[UrlValue]:
+    found: list[UrlValue] = []
     for tag_match in RAW_TAG.finditer(source):
         tag = tag_match.group(1).lower()
         attrs = []
@@ -112,11 +114,11 @@ def _raw_items(source: str, *, links: bool) -> list[Item]:
                 value = value[1:-1]
             attrs.append((attr.group(1).lower(), html_lib.unescape(value)))
         found.extend(_items(tag, attrs, links=links, where="raw"))
-    found.extend(Item("style", "", m.group(1), "raw") for m in RAW_STYLE.finditer(source))
+    found.extend(UrlValue("style", "", m.group(1), "raw") for m in RAW_STYLE.finditer(source))
     return found
 
 
-def scan(html: str, *, links: bool = False) -> list[Item]:
+def scan(html: str, *, links: bool = False) -> list[UrlValue]:
     """Every item of a rendered HTML part, in a stable order: from the tree, from the tags as
     written, then from conditional comments. With `links`, also where it leads when followed
     (hrefs, form actions, URLs written as text)."""
@@ -127,14 +129,14 @@ def scan(html: str, *, links: bool = False) -> list[Item]:
         inside = [*_tree_items(LexborHTMLParser(inner), links=links)]
         inside += _raw_items(inner, links=links)
         found.extend(
-            Item(i.tag, i.attribute, i.value, "conditional comment", i.loads) for i in inside
+            UrlValue(i.tag, i.attribute, i.value, "conditional comment", i.loads) for i in inside
         )
     return found
 
 
-def text_urls(text: str) -> list[Item]:
+def text_urls(text: str) -> list[UrlValue]:
     """URLs written in a plain-text part or a subject."""
-    return [Item("text", "", url, "text", loads=False) for url in TEXT_URL.findall(text)]
+    return [UrlValue("text", "", url, "text", loads=False) for url in TEXT_URL.findall(text)]
 
 
 def tail_ancestors(html: str, marker: str) -> list[str] | None:

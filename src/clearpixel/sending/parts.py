@@ -68,7 +68,7 @@ def slots_as_variables(source: str) -> str:
     return SLOT.sub(variable, source)
 
 
-def _trusted(value: str) -> Markup:
+def platform_markup(value: str) -> Markup:
     """Markup the platform built itself (its own URLs and tags), so autoescape leaves it."""
     return Markup(value)  # noqa: S704 - never contains a recipient's value
 
@@ -98,9 +98,9 @@ class Part:
         `tail` in their places. Raises jinja2.TemplateError as Jinja does, and ValueError if a
         value forged a separator (the separator is random per compile: never in practice)."""
         if self.slots is None:
-            values["_cp_tail"] = _trusted(tail)
+            values["_cp_tail"] = platform_markup(tail)
             for link_id, url in enumerate(links, start=1):
-                values[f"_cp_l{link_id}"] = _trusted(url)
+                values[f"_cp_l{link_id}"] = platform_markup(url)
             return sandbox.render(self.template, values, self.limits)
         out = list(self.skeleton)
         for at, unit in zip(self.unit_at, self._units(values), strict=True):

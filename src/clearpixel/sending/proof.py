@@ -25,11 +25,11 @@ from typing import Any
 
 import jinja2
 from jinja2.sandbox import SandboxedEnvironment
-from markupsafe import Markup
 
 from clearpixel.domain.errors import ClearpixelError
 from clearpixel.domain.policy import MessageKind
 from clearpixel.sending import decisions, outputscan, sandbox
+from clearpixel.sending.parts import platform_markup
 from clearpixel.sending.values import template_values
 
 PROOF_HOST = "https://proof.clearpixel.invalid"
@@ -161,8 +161,8 @@ class Prover:
         values = template_values(contact.email, contact.attributes, contact.platform(self.kind))
         values["_cp_decide"] = decisions.decide
         for link_id, url in enumerate(links, start=1):
-            values[f"_cp_l{link_id}"] = Markup(url)  # noqa: S704 - the proof's own URLs
-        values["_cp_tail"] = Markup(f"<{TAIL_TAG}></{TAIL_TAG}>")  # noqa: S704 - its marker
+            values[f"_cp_l{link_id}"] = platform_markup(url)
+        values["_cp_tail"] = platform_markup(f"<{TAIL_TAG}></{TAIL_TAG}>")
         token = decisions.forcing(forced)
         try:
             html = sandbox.render(self.html, dict(values), self.limits)
@@ -235,7 +235,7 @@ class Prover:
             untracked=self._untracked(renders), tail_ancestors=self._tail_ancestors(first)
         )
 
-    def _fingerprint(self, render: Render) -> list[outputscan.Item]:
+    def _fingerprint(self, render: Render) -> list[outputscan.UrlValue]:
         consent = self.kind is MessageKind.CONSENT_REQUEST
         items = outputscan.scan(render.html, links=consent)
         if consent:
@@ -246,7 +246,7 @@ class Prover:
             items = [
                 i
                 if i.loads
-                else outputscan.Item(
+                else outputscan.UrlValue(
                     i.tag, i.attribute, _replace_all(i.value, names), i.where, False
                 )
                 for i in items
@@ -255,8 +255,8 @@ class Prover:
 
     def _compare(
         self,
-        reference: list[outputscan.Item],
-        other: list[outputscan.Item],
+        reference: list[outputscan.UrlValue],
+        other: list[outputscan.UrlValue],
         first: Render,
         render: Render,
     ) -> None:
@@ -269,9 +269,9 @@ class Prover:
 
     def _explain(
         self,
-        item: outputscan.Item,
-        a: outputscan.Item | None,
-        b: outputscan.Item | None,
+        item: outputscan.UrlValue,
+        a: outputscan.UrlValue | None,
+        b: outputscan.UrlValue | None,
         first: Render,
         render: Render,
     ) -> str:

@@ -25,7 +25,6 @@ from functools import cache
 from typing import Any, Protocol
 
 import jinja2
-from markupsafe import Markup
 
 from clearpixel.domain import urls
 from clearpixel.domain.errors import ClearpixelError
@@ -35,7 +34,7 @@ from clearpixel.sending import sandbox
 from clearpixel.sending.addresses import Mailbox, mailbox
 from clearpixel.sending.compile import Compiled
 from clearpixel.sending.mime import DkimKey, MimeLayout
-from clearpixel.sending.parts import crlf_lines
+from clearpixel.sending.parts import crlf_lines, platform_markup
 from clearpixel.sending.values import template_values
 
 PIXEL_ATTRS = 'width="1" height="1" alt="" style="display:block;width:1px;height:1px;border:0"'
@@ -75,17 +74,14 @@ class CampaignInfo:
     organisation: str
 
 
-def _trusted(value: str) -> Markup:
-    """Markup the platform built itself (its own URLs and tags), so autoescape leaves it."""
-    return Markup(value)  # noqa: S704 - never contains a recipient's value
-
-
 @cache
 def _footer(name: str, **flags: bool | str) -> str:
     """A footer with CRLF line ends (the organisation's name included)."""
     footer: str = crlf_lines(
         FOOTERS.get_template(name).render(
-            preferences_url=_trusted(PREFS_MARK), unsubscribe_url=_trusted(UNSUB_MARK), **flags
+            preferences_url=platform_markup(PREFS_MARK),
+            unsubscribe_url=platform_markup(UNSUB_MARK),
+            **flags,
         )
     )
     return footer

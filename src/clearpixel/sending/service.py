@@ -13,10 +13,11 @@ import secrets
 from clearpixel.context import Context
 from clearpixel.domain.errors import ClearpixelError
 from clearpixel.domain.policy import MessageKind
+from clearpixel.domain.progress import Progress
 from clearpixel.sending import delivery
 from clearpixel.sending.addresses import from_header, no_line_break
 from clearpixel.sending.compile import Compiled, compile_campaign
-from clearpixel.sending.delivery import Progress, SendReport, eligibility, record_recipients
+from clearpixel.sending.delivery import SendReport, eligibility, record_recipients
 from clearpixel.sending.mime import DkimKey
 from clearpixel.sending.render import CampaignInfo, Renderer
 from clearpixel.sending.transports import Transport

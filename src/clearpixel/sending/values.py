@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from markupsafe import Markup
+from clearpixel.sending.parts import platform_markup
 
 # Names the platform sets; a contact attribute of the same name is only reachable as
 # {{ contact.attributes.NAME }}.
@@ -26,5 +26,5 @@ def template_values(
     values["contact"] = {"email": email, "attributes": attributes}
     values["email"] = email
     for name, url in platform.items():
-        values[name] = Markup(url)  # noqa: S704 - the platform's own URL, never a contact's value
+        values[name] = platform_markup(url)
     return values
