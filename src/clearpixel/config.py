@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 from functools import cached_property
 from pathlib import Path
@@ -80,16 +81,30 @@ class Settings(BaseSettings):
     bounce_webhook_secrets: Annotated[list[str], NoDecode] = Field(default_factory=list)
     feedback_id_sender: str = "clearpixel"
     postmark_webhook_auth: str = ""
+    ses_topic_arns: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    ses_sns_host_pattern: str = r"sns\.[a-z0-9-]+\.amazonaws\.com(\.cn)?"
+    ses_max_age_seconds: Annotated[int, Field(ge=60)] = 3600
     retention_personal_events_days: int = Field(default=DEFAULT_PERSONAL_EVENTS_DAYS, ge=1)
     retention_last_open_days: int = Field(default=DEFAULT_LAST_OPEN_DAYS, ge=1)
     retention_spill_hours: int = Field(default=DEFAULT_SPILL_HOURS, ge=1)
     retention_proof_after_erasure_days: int = Field(default=DEFAULT_PROOF_AFTER_ERASURE_DAYS, ge=1)
 
-    @field_validator("secret_keys", "bounce_webhook_secrets", mode="before")
+    @field_validator("secret_keys", "bounce_webhook_secrets", "ses_topic_arns", mode="before")
     @classmethod
     def _split_keys(cls, value: object) -> object:
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("ses_sns_host_pattern")
+    @classmethod
+    def _host_pattern(cls, value: str) -> str:
+        try:
+            re.compile(value)
+        except re.error as exc:
+            raise ValueError(
+                f"CLEARPIXEL_SES_SNS_HOST_PATTERN is not a regular expression: {exc}"
+            ) from None
         return value
 
     @field_validator("purposes", mode="before")

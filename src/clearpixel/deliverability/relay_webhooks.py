@@ -11,6 +11,9 @@ The body is JSON, signed like our own outgoing webhooks (`domain.webhooks`) with
 Nothing is read before the signature and timestamp check out; a request that fails it records
 nothing. A `return_path` carrying a valid VERP token attributes the event to its campaign and
 contact; without one the event stands for the address alone (the relay is authenticated).
+
+`/webhooks/bounce/postmark` (`postmark.py`) and `/webhooks/bounce/ses` (`ses.py`, Amazon SES
+through SNS) authenticate and read their providers' own formats.
 """
 
 from __future__ import annotations
@@ -21,12 +24,13 @@ from typing import Any
 from clearpixel.context import Context
 from clearpixel.deliverability.bounces import record
 from clearpixel.deliverability.postmark import check_basic_auth, postmark_event
+from clearpixel.deliverability.ses import receive_ses
 from clearpixel.domain.bounces import BounceEvent, BounceKind, enhanced_status, verp_token
 from clearpixel.domain.errors import ClearpixelError, NotFound
 from clearpixel.domain.tokens import TokenError
 from clearpixel.domain.webhooks import verify
 
-PROVIDERS = ("generic", "postmark")
+PROVIDERS = ("generic", "postmark", "ses")
 MAX_BODY = 1024 * 1024
 MAX_EVENTS = 1000
 
@@ -54,10 +58,15 @@ def receive_signed(
             return 0
         record(ctx, [event])
         return 1
+    if provider == "ses":
+        reported = receive_ses(ctx, body)
+        record(ctx, reported)
+        return len(reported)
     secrets = [s.encode() for s in ctx.settings.bounce_webhook_secrets]
     verify(secrets, timestamp=timestamp, header=signature, body=body, now=ctx.now().timestamp())
     if provider not in PROVIDERS:
-        raise UnknownProvider(f"no bounce webhook format {provider!r} (known: generic, postmark)")
+        known = ", ".join(PROVIDERS)
+        raise UnknownProvider(f"no bounce webhook format {provider!r} (known: {known})")
     events = [_event(ctx, item, provider) for item in _items(body)]
     record(ctx, events)
     return len(events)

@@ -1,7 +1,8 @@
 """`POST /webhooks/bounce/{provider}`: bounces and complaints reported by a relay. The request
-is authenticated by its signature (or Postmark's credentials) alone, no API key and no cookie;
-one that fails gets 401 and nothing is recorded. It is the relays' endpoint, not part of the
-REST API, so it stays out of the API's OpenAPI document (the README describes it)."""
+is authenticated by its signature (Postmark's credentials, SNS's certificate signature) alone,
+no API key and no cookie; one that fails gets 401 and nothing is recorded. It is the relays'
+endpoint, not part of the REST API, so it stays out of the API's OpenAPI document (the README
+describes it)."""
 
 from __future__ import annotations
 
