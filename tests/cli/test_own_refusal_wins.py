@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from clearpixel.audience import access
+from clearpixel.accounts import api_keys
 from clearpixel.consent import record_decision
 from clearpixel.domain.ledger import Method
 from clearpixel.store.contacts import find_contact, get_contact
@@ -90,7 +90,7 @@ def test_contacts_import_skips_a_persons_own_refusal_and_says_so(
 @pytest.mark.parametrize("method", OWN)
 def test_the_bulk_api_and_api_import_skip_a_persons_own_refusal(ctx, refused, tmp_path, method):
     own, by_bulk, withdrawn = refused(method)
-    _, secret = access.create_api_key(ctx, "crm")
+    _, secret = api_keys.create_api_key(ctx, "crm")
     with TestClient(create_app(ctx)) as api:
         api.headers["Authorization"] = f"Bearer {secret}"
         body = {"action": "grant", "purpose": "open_tracking", "basis": "crm sync"}

@@ -12,7 +12,7 @@ from datetime import date
 import pytest
 from fastapi.testclient import TestClient
 
-from clearpixel.audience import access
+from clearpixel.accounts import api_keys
 from clearpixel.deliverability import suppression
 from clearpixel.sending import service
 from clearpixel.sending.transports import OutboxTransport, SmtpConfig, SmtpTransport
@@ -71,7 +71,7 @@ def test_cli_errors_name_the_problem_and_change_nothing(ctx, cli, args, message)
 
 
 def test_api_add_list_remove_export_with_the_key_as_actor(ctx):
-    api_key, key = access.create_api_key(ctx, "crm")
+    api_key, key = api_keys.create_api_key(ctx, "crm")
     key_id = api_key.id
     with TestClient(create_app(ctx)) as client:
         assert client.get("/api/v1/suppressions").status_code == 401

@@ -148,13 +148,13 @@ def test_send_reports_skipped_recipients_by_reason_in_cli_and_api(ctx, cli, tmp_
 
     from fastapi.testclient import TestClient
 
-    from clearpixel.audience import access
+    from clearpixel.accounts import api_keys
     from clearpixel.web.app import create_app
 
     second = service.create_campaign(
         ctx, list_name="newsletter", kind="consent_request", subject="s", html=html
     )
-    _, key = access.create_api_key(ctx, "t")
+    _, key = api_keys.create_api_key(ctx, "t")
     with TestClient(create_app(ctx)) as client:
         sent = client.post(
             f"/api/v1/campaigns/{second.id}/send", headers={"Authorization": f"Bearer {key}"}

@@ -76,11 +76,11 @@ def test_a_line_break_in_a_header_value_is_refused(ctx, field, value):
 def test_api_from_addr_with_a_newline_is_a_clear_400_not_a_second_header(ctx):
     from fastapi.testclient import TestClient
 
-    from clearpixel.audience import access
+    from clearpixel.accounts import api_keys
     from clearpixel.web.app import create_app
 
     list_id = _list(ctx)
-    _, key = access.create_api_key(ctx, "t")
+    _, key = api_keys.create_api_key(ctx, "t")
     with TestClient(create_app(ctx)) as client:
         answer = client.post(
             "/api/v1/campaigns",

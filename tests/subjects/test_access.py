@@ -8,7 +8,7 @@ import json
 import httpx2
 import pytest
 
-from clearpixel.audience import access
+from clearpixel.accounts import api_keys
 from clearpixel.domain.tokens import Token, TokenKind
 from tests.consent.consent_helpers import preferences_token
 from tests.subjects.people import Person, populate
@@ -16,7 +16,7 @@ from tests.subjects.people import Person, populate
 
 @pytest.fixture
 def api_key(ctx):  # type: ignore[no-untyped-def]
-    _, secret = access.create_api_key(ctx, "tests")
+    _, secret = api_keys.create_api_key(ctx, "tests")
     return secret
 
 

@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 from fastapi.testclient import TestClient
 
-from clearpixel.audience import access
+from clearpixel.accounts import sessions, users
 from clearpixel.config import Settings
 from clearpixel.consent import record_decision
 from clearpixel.domain.ledger import Method
@@ -21,7 +21,7 @@ PASSWORD = "correct horse battery staple"
 
 @pytest.fixture
 def client(ctx):
-    access.ensure_admin(ctx, password=PASSWORD)
+    users.ensure_admin(ctx, password=PASSWORD)
     with TestClient(create_app(ctx), base_url="http://127.0.0.1") as test_client:
         yield test_client
 
@@ -59,7 +59,7 @@ def test_sign_in_sets_an_httponly_samesite_cookie(client):
 
 
 def test_cookie_is_secure_at_the_https_base_url(ctx):
-    access.ensure_admin(ctx, password=PASSWORD)
+    users.ensure_admin(ctx, password=PASSWORD)
     with TestClient(create_app(ctx), base_url=ctx.settings.base_url) as secure_client:
         response = sign_in(secure_client)
     assert "Secure" in response.headers["set-cookie"]
@@ -93,7 +93,7 @@ def client_from(ctx, ip: str) -> TestClient:
 
 def test_a_failing_address_waits_longer_and_longer(ctx, client):
     start = ctx.now()
-    for _ in range(access.FREE_FAILURES):
+    for _ in range(sessions.FREE_FAILURES):
         assert sign_in(client, password="guess").status_code == 401
     waits = []
     for _ in range(4):
@@ -106,7 +106,7 @@ def test_a_failing_address_waits_longer_and_longer(ctx, client):
     assert waits == [1, 2, 4, 8]
     # another account name from the same address waits as well
     assert sign_in(client, username="root", password="guess").status_code == 429
-    later = start + access.LOGIN_WINDOW + timedelta(minutes=1)
+    later = start + sessions.LOGIN_WINDOW + timedelta(minutes=1)
     ctx.now = lambda: later
     assert sign_in(client).status_code == 303
 
@@ -118,7 +118,7 @@ def test_failures_from_anywhere_never_lock_the_owner_out(ctx, client):
     attackers = [client_from(ctx, f"203.0.113.{i}") for i in range(1, 6)]
     for attacker in attackers:
         with attacker:
-            for _ in range(access.FREE_FAILURES + 3):
+            for _ in range(sessions.FREE_FAILURES + 3):
                 assert sign_in(attacker, password="guess").status_code in (401, 429)
             assert sign_in(attacker).status_code == 429  # the right password, wrong place
     with client_from(ctx, "198.51.100.7") as owner:
@@ -182,7 +182,7 @@ def test_a_password_change_ends_every_other_session(ctx, client):
 
 
 def test_the_pre_session_cookie_keeps_secure_on_https(ctx):
-    access.ensure_admin(ctx, password=PASSWORD)
+    users.ensure_admin(ctx, password=PASSWORD)
     with TestClient(create_app(ctx), base_url=ctx.settings.base_url) as secure_client:
         page = secure_client.get("/admin/login")
         assert "Secure" in page.headers["set-cookie"]
@@ -279,7 +279,7 @@ def test_list_search_and_settings_page(ctx, client):
 
 def test_legacy_strategy_is_flagged_not_compliant(ctx, settings):
     ctx.settings = Settings(_env_file=None, **{**settings.model_dump(), "strategy": "legacy"})
-    access.ensure_admin(ctx, password=PASSWORD)
+    users.ensure_admin(ctx, password=PASSWORD)
     with TestClient(create_app(ctx), base_url="http://127.0.0.1") as legacy_client:
         sign_in(legacy_client)
         page = legacy_client.get("/admin/settings").text

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from clearpixel.audience import access
+from clearpixel.accounts import sessions, users
 from clearpixel.consent import record_decision
 from clearpixel.domain.ledger import Method
 from clearpixel.reports.campaign import campaign_report
@@ -26,6 +26,7 @@ HUMAN_UA = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Thunderbird
 def sign_in(page, url, password=PASSWORD):
     page.goto(f"{url}/admin")
     assert "/admin/login" in page.url
+    page.fill("#username", "admin")
     page.fill("#password", password)
     page.click("button[type=submit]")
 
@@ -40,7 +41,7 @@ def html_of(data: bytes) -> str:
 @pytest.fixture
 def installation(ctx):
     """A list with history, a sent campaign and a few ingested opens."""
-    access.ensure_admin(ctx, password=PASSWORD)
+    users.ensure_admin(ctx, password=PASSWORD)
     list_id = make_list(ctx)
     ids = make_contacts(ctx, list_id, [None, 0, 1, 3, 7, 1], locale="fr")
     record_decision(
@@ -74,11 +75,12 @@ def installation(ctx):
 
 @pytest.mark.browser
 def test_wrong_password_is_refused_then_rate_limited(ctx, page, live_server, artifacts_dir):
-    access.ensure_admin(ctx, password=PASSWORD)
+    users.ensure_admin(ctx, password=PASSWORD)
     sign_in(page, live_server.url, password="not it")
     assert "wrong username or password" in page.inner_text("#login-error")
     page.screenshot(path=str(artifacts_dir / "admin-login-refused.png"))
-    for _ in range(access.FREE_FAILURES - 1):
+    for _ in range(sessions.FREE_FAILURES - 1):
+        page.fill("#username", "admin")
         page.fill("#password", "still not it")
         page.click("button[type=submit]")
     page.fill("#password", PASSWORD)

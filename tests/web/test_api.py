@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
-from clearpixel.audience import access
+from clearpixel.accounts import api_keys
 from clearpixel.consent import record_decision
 from clearpixel.domain.ledger import Method
 from clearpixel.store.ledger import entries_for_contact
@@ -18,7 +18,7 @@ WHO = {"basis": "the contact's written request", "actor": "crm:alice", "decided_
 
 @pytest.fixture
 def key(ctx):
-    _, secret = access.create_api_key(ctx, "tests")
+    _, secret = api_keys.create_api_key(ctx, "tests")
     return secret
 
 
@@ -48,8 +48,8 @@ def test_wrong_and_revoked_keys_are_refused(ctx, client, key):
     assert client.get("/api/v1/lists").status_code == 200
     forged = client.get("/api/v1/lists", headers={"Authorization": "Bearer cpk_forged"})
     assert_error(forged, 401, "unauthorized")
-    (stored,) = access.api_keys(ctx)
-    access.revoke_api_key(ctx, stored.id)
+    (stored,) = api_keys.api_keys(ctx)
+    api_keys.revoke_api_key(ctx, stored.id)
     assert_error(client.get("/api/v1/lists"), 401, "unauthorized")
 
 
@@ -57,7 +57,7 @@ def test_api_keys_are_stored_only_as_hashes(ctx, key):
     with ctx.db.connect() as conn:
         dump = "\n".join(str(row) for row in conn.exec_driver_sql("SELECT * FROM api_keys"))
     assert key not in dump
-    assert key[len(access.API_KEY_PREFIX) + 6 :] not in dump
+    assert key[len(api_keys.API_KEY_PREFIX) + 6 :] not in dump
 
 
 def test_lists_create_read_and_conflict(client):

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from clearpixel.audience import access
+from clearpixel.accounts import api_keys
 from clearpixel.consent import record_decision
 from clearpixel.domain.ledger import Method
 from clearpixel.web.app import create_app
@@ -72,7 +72,7 @@ def test_a_key_limited_to_a_list_cannot_read_or_change_another(ctx):
     other = make_list(ctx, "other")
     (mine,) = make_contacts(ctx, newsletter, [None])
     (theirs,) = make_contacts(ctx, other, [None])
-    _, secret = access.create_api_key(ctx, "crm", list_name="newsletter")
+    _, secret = api_keys.create_api_key(ctx, "crm", list_name="newsletter")
     with client_for(ctx, secret) as crm:
         assert crm.get(f"/api/v1/contacts/{mine}").status_code == 200
         assert crm.get(f"/api/v1/contacts/{theirs}").status_code == 403
@@ -84,7 +84,7 @@ def test_a_key_limited_to_a_list_cannot_read_or_change_another(ctx):
 def test_an_operators_api_decision_never_grants_what_the_contact_refused(ctx, own):
     (cid,) = make_contacts(ctx, make_list(ctx), [None])
     record_decision(ctx.db, cid, revoked=1, method=own, now=ctx.now(), cooldown=ctx.cooldown)
-    _, secret = access.create_api_key(ctx, "crm")
+    _, secret = api_keys.create_api_key(ctx, "crm")
     decision = {
         "grant": ["open_tracking", "profiling"],
         "evidence": {"source": "crm"},

@@ -10,7 +10,7 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis.generation.modes import GenerationMode
 
-from clearpixel.audience import access
+from clearpixel.accounts import api_keys
 from clearpixel.sending.service import create_campaign
 from clearpixel.web.app import create_app
 from tests.helpers import make_contacts, make_list
@@ -19,7 +19,7 @@ EXAMPLES_PER_OPERATION = 6
 
 
 def test_no_request_gets_a_server_error(ctx):
-    _, secret = access.create_api_key(ctx, "schemathesis")
+    _, secret = api_keys.create_api_key(ctx, "schemathesis")
     headers = {"Authorization": f"Bearer {secret}"}
     list_id = make_list(ctx)
     contact_ids = make_contacts(ctx, list_id, [None, 0, 1, 3, 7], locale="fr")

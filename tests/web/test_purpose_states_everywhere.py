@@ -9,7 +9,7 @@ import json
 
 from fastapi.testclient import TestClient
 
-from clearpixel.audience import access
+from clearpixel.accounts import api_keys, users
 from clearpixel.consent import record_decision
 from clearpixel.domain.ledger import Method
 from clearpixel.web.app import create_app
@@ -28,8 +28,8 @@ def test_every_surface_states_each_purpose_the_same_way(ctx, cli):
                            "--json").output)  # fmt: skip
     assert shown["purposes"] == EXPECTED
 
-    _, secret = access.create_api_key(ctx, "crm")
-    access.ensure_admin(ctx, password=PASSWORD)
+    _, secret = api_keys.create_api_key(ctx, "crm")
+    users.ensure_admin(ctx, password=PASSWORD)
     with TestClient(create_app(ctx), base_url="http://127.0.0.1") as client:
         api = client.get(
             f"/api/v1/contacts/{cid}", headers={"Authorization": f"Bearer {secret}"}
@@ -62,7 +62,7 @@ def test_no_page_shows_a_contacts_last_open_date(ctx):
     (cid,) = make_contacts(ctx, make_list(ctx), [0])
     with ctx.db.begin() as tx:
         tx.execute(contacts.update().values(last_open_date=sa.func.date("2026-10-17")))
-    access.ensure_admin(ctx, password=PASSWORD)
+    users.ensure_admin(ctx, password=PASSWORD)
     with TestClient(create_app(ctx), base_url="http://127.0.0.1") as client:
         sign_in(client)
         for path in (f"/admin/contacts/{cid}", "/admin/lists/1"):

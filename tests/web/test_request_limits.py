@@ -13,7 +13,7 @@ import threading
 import pytest
 from fastapi.testclient import TestClient
 
-from clearpixel.audience import access
+from clearpixel.accounts import api_keys, users
 from clearpixel.store.lists import all_lists
 from clearpixel.web import connections, limits
 from clearpixel.web.app import create_app
@@ -97,7 +97,7 @@ def test_a_chunked_body_without_a_key_is_refused_before_it_is_read(served):
 
 
 def test_a_json_body_over_the_routes_cap_is_refused_with_a_key(ctx, served):
-    _, key = access.create_api_key(ctx, "test")
+    _, key = api_keys.create_api_key(ctx, "test")
     before = served.rss()
     sock = send_head(
         served.port,
@@ -132,7 +132,7 @@ def test_the_csv_import_is_cut_at_its_cap_and_imports_nothing(ctx, monkeypatch):
         tuple((m, p, MB if "import" in p.pattern else cap) for m, p, cap in limits.CAPS),
     )
     list_id = make_list(ctx)
-    _, key = access.create_api_key(ctx, "test")
+    _, key = api_keys.create_api_key(ctx, "test")
     rows = b"email\n" + b"".join(b"p%07d@example.org\n" % i for i in range(200_000))
     body = (
         b'--x\r\nContent-Disposition: form-data; name="file"; filename="a.csv"\r\n'
@@ -242,14 +242,14 @@ def test_idle_and_trickling_connections_are_closed(ctx, monkeypatch):
 
 
 def test_ids_beyond_the_integer_range_are_404_in_the_api_and_the_admin(ctx):
-    access.ensure_admin(ctx, password=PASSWORD)
+    users.ensure_admin(ctx, password=PASSWORD)
     with TestClient(create_app(ctx), base_url="http://127.0.0.1") as client:
         sign_in(client)
         ids_are_404(ctx, client)
 
 
 def ids_are_404(ctx, client):
-    _, key = access.create_api_key(ctx, "test")
+    _, key = api_keys.create_api_key(ctx, "test")
     headers = {"Authorization": f"Bearer {key}"}
     for big in (str(2**31), str(2**63), "9" * 30):
         for path in (
@@ -271,7 +271,7 @@ def ids_are_404(ctx, client):
 
 def test_a_nul_in_an_uploaded_csv_is_refused_with_its_line(ctx):
     list_id = make_list(ctx)
-    _, key = access.create_api_key(ctx, "test")
+    _, key = api_keys.create_api_key(ctx, "test")
     with TestClient(create_app(ctx), base_url="http://127.0.0.1") as client:
         response = client.post(
             f"/api/v1/lists/{list_id}/contacts/import",

@@ -28,6 +28,7 @@ from clearpixel.cli import (
     serve,
     subject,
     suppression,
+    users,
     webhooks,
 )
 from clearpixel.cli.base import app
@@ -55,6 +56,7 @@ __all__ = [
     "serve",
     "subject",
     "suppression",
+    "users",
     "webhooks",
 ]
 

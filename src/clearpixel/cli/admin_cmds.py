@@ -21,19 +21,19 @@ ADMIN_PASSWORD_ENV = "CLEARPIXEL_ADMIN_PASSWORD"
 def ensure_admin_account(ctx: Context) -> str | None:
     """Create the admin account (password from CLEARPIXEL_ADMIN_PASSWORD, else generated) and
     print how to sign in; a generated password is printed this once only. Returns it."""
-    from clearpixel.audience import access
+    from clearpixel.accounts import users
 
     from_env = os.environ.get(ADMIN_PASSWORD_ENV) or None
-    password = access.ensure_admin(ctx, password=from_env)
+    password = users.ensure_admin(ctx, password=from_env)
     if password is None:
-        console.print(f"admin account: {access.ADMIN_USERNAME!r} (exists; password unchanged)")
+        console.print(f"admin account: {users.ADMIN_USERNAME!r} (exists; password unchanged)")
     elif from_env:
         console.print(
-            f"admin account: {access.ADMIN_USERNAME!r}, password from {ADMIN_PASSWORD_ENV}"
+            f"admin account: {users.ADMIN_USERNAME!r}, password from {ADMIN_PASSWORD_ENV}"
         )
     else:
         console.print(
-            f"admin account: {access.ADMIN_USERNAME!r}, password (shown once): [bold]{password}[/]"
+            f"admin account: {users.ADMIN_USERNAME!r}, password (shown once): [bold]{password}[/]"
         )
     return password
 
@@ -48,13 +48,20 @@ def apikeys_create(
         help="full, or signup: the key may only start signups, which mail the address a "
         "confirmation link (what a website should hold).",
     ),
+    role: str = typer.Option(
+        "admin", "--role", help="admin, editor or auditor: what the key's requests may do."
+    ),
 ) -> None:
     """Create an API key and print it once (only its SHA-256 is stored)."""
-    from clearpixel.audience import access
+    from clearpixel.accounts import api_keys
 
     with context() as ctx:
-        key, secret = access.create_api_key(ctx, name, scope=scope, list_name=list_name)
-    limits = f", scope {key.scope}" + (f", list {list_name!r}" if list_name else "")
+        key, secret = api_keys.create_api_key(
+            ctx, name, scope=scope, list_name=list_name, role=role
+        )
+    limits = f", role {key.role}, scope {key.scope}" + (
+        f", list {list_name!r}" if list_name else ""
+    )
     console.print(f"API key {key.id} ({key.name}{limits}); it is shown this once:", style="bold")
     typer.echo(secret)
 
@@ -64,10 +71,10 @@ def apikeys_ls(as_json: bool = typer.Option(False, "--json", help="Print JSON.")
     """Show every key: id, name, prefix, scope, list, created, revoked."""
     from rich.table import Table
 
-    from clearpixel.audience import access
+    from clearpixel.accounts import api_keys
 
     with context() as ctx:
-        keys = access.api_keys(ctx)
+        keys = api_keys.api_keys(ctx)
     if as_json:
         print_json(
             [
@@ -76,6 +83,7 @@ def apikeys_ls(as_json: bool = typer.Option(False, "--json", help="Print JSON.")
                     "name": k.name,
                     "prefix": k.prefix,
                     "scope": k.scope,
+                    "role": k.role,
                     "list_id": k.list_id,
                     "created_at": k.created_at.isoformat(),
                     "revoked_at": k.revoked_at.isoformat() if k.revoked_at else None,
@@ -84,12 +92,13 @@ def apikeys_ls(as_json: bool = typer.Option(False, "--json", help="Print JSON.")
             ]
         )
         return
-    table = Table("id", "name", "prefix", "scope", "list id", "created", "revoked")
+    table = Table("id", "name", "prefix", "role", "scope", "list id", "created", "revoked")
     for k in keys:
         table.add_row(
             str(k.id),
             k.name,
             k.prefix + "…",
+            k.role,
             k.scope,
             "" if k.list_id is None else str(k.list_id),
             f"{k.created_at:%Y-%m-%d %H:%M}",
@@ -103,8 +112,8 @@ def apikeys_revoke(
     key_id: int = typer.Argument(..., help="The key's id (see `apikeys ls`)."),
 ) -> None:
     """Revoke a key: requests that present it are refused from now on."""
-    from clearpixel.audience import access
+    from clearpixel.accounts import api_keys
 
     with context() as ctx:
-        access.revoke_api_key(ctx, key_id)
+        api_keys.revoke_api_key(ctx, key_id)
     console.print(f"API key {key_id} revoked")

@@ -24,7 +24,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from clearpixel.consent import csrf
+from clearpixel.accounts import csrf
 from clearpixel.consent.decisions import record_decisions
 from clearpixel.consent.history import contact_states
 from clearpixel.consent.i18n import choose_locale

@@ -12,7 +12,7 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from clearpixel.consent import csrf
+from clearpixel.accounts import csrf
 from clearpixel.consent.decisions import record_decisions
 from clearpixel.consent.history import contact_states
 from clearpixel.consent.links import contact_for, verify_link

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from clearpixel.consent import csrf
+from clearpixel.accounts import csrf
 from clearpixel.consent.forms import (
     BadSignup,
     SignupResult,

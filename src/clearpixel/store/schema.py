@@ -174,9 +174,12 @@ admin_accounts = sa.Table(
     "admin_accounts",
     metadata,
     sa.Column("id", sa.Integer, primary_key=True),
-    sa.Column("username", sa.String(64), nullable=False, unique=True),
+    sa.Column("username", sa.String(320), nullable=False, unique=True),
     sa.Column("password_hash", sa.String(255), nullable=False),
     sa.Column("created_at", Timestamp, nullable=False),
+    # admin, editor or auditor (accounts.roles); a disabled user cannot sign in.
+    sa.Column("role", sa.String(16), nullable=False, server_default="admin"),
+    sa.Column("disabled_at", Timestamp, nullable=True),
 )
 
 # Only the SHA-256 of a key is stored; `prefix` (its first characters) lets people tell keys apart.
@@ -193,6 +196,7 @@ api_keys = sa.Table(
     # ask an address's owner to confirm); `list_id` limits the key to one list.
     sa.Column("scope", sa.String(16), nullable=False, server_default="full"),
     sa.Column("list_id", sa.Integer, sa.ForeignKey("audience_lists.id"), nullable=True),
+    sa.Column("role", sa.String(16), nullable=False, server_default="admin"),
 )
 
 # Failed sign-ins, counted per IP and per username over a window; old rows are pruned.
@@ -200,7 +204,7 @@ login_failures = sa.Table(
     "login_failures",
     metadata,
     sa.Column("id", sa.Integer, primary_key=True),
-    sa.Column("username", sa.String(64), nullable=False, index=True),
+    sa.Column("username", sa.String(320), nullable=False, index=True),
     sa.Column("ip", sa.String(64), nullable=False, index=True),
     sa.Column("at", Timestamp, nullable=False, index=True),
 )

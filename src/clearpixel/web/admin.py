@@ -1,289 +1,66 @@
-"""Admin web UI under `/admin`: sign-in, campaigns with their reports and charts, lists and
-contacts with search, a contact's consent and proof, the consent dashboard, notices, and the
-installation's settings read-only with what they imply.
+"""Admin web UI under `/admin`: campaigns with their reports and charts, lists and contacts
+with search, a contact's consent and proof, the consent dashboard, notices, and the
+installation's settings with what they imply; users and accounts (`admin_users`).
 
-Sessions are a signed cookie (HttpOnly, SameSite=Lax, Secure when served at an https base URL);
-every form carries a CSRF token bound to the session, or to a pre-session nonce for sign-in.
-Sign-in is rate-limited per account and per address (`audience.access`).
+Sessions are a signed cookie (HttpOnly, SameSite=Lax, Secure when served at an https base URL).
+Every route but sign-in and the static files runs one guard (`admin_base.signed_in`): a live
+session, a role allowed by `web.permissions`, and on a form this session's CSRF token.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
-from urllib.parse import quote, urlsplit
-
 from fastapi import APIRouter, Request
-from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
-from fastapi.templating import Jinja2Templates
+from fastapi.responses import RedirectResponse, Response
 
-from clearpixel.audience import access
 from clearpixel.audience import contacts as contact_service
 from clearpixel.audience import lists as list_service
-from clearpixel.context import Context
-from clearpixel.domain.errors import ClearpixelError, NotFound
-from clearpixel.web import admin_pages
+from clearpixel.web import admin_login, admin_pages, admin_users
+from clearpixel.web.admin_base import (
+    MAX_ID,
+    SECURITY_HEADERS,
+    SessionDep,
+    check_id,
+    guarded_router,
+    in_thread,
+    render,
+)
 from clearpixel.web.deps import get_ctx
 
-TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates" / "admin"))
-STATIC = Path(__file__).parent / "static" / "admin"
-SESSION_COOKIE = "cp_admin"
-PRE_COOKIE = "cp_pre"
 PAGE_SIZE = 50
-MAX_ID = 2**31 - 1  # ids are 32-bit integers: a larger one names nothing (404, not 500)
-SECURITY_HEADERS = {
-    "Cache-Control": "no-store",
-    "Referrer-Policy": "same-origin",
-    "X-Content-Type-Options": "nosniff",
-    "X-Frame-Options": "DENY",
-    "Content-Security-Policy": (
-        "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
-        "frame-ancestors 'none'; base-uri 'none'"
-    ),
-}
 
-router = APIRouter(prefix="/admin", include_in_schema=False)
+pages = guarded_router()
 
 
-# --- sessions, CSRF, rendering ----------------------------------------------------------------
+@pages.get("")
+@pages.get("/")
+def home(request: Request, session: SessionDep) -> Response:
+    return render(request, "home.html", session, **admin_pages.home(get_ctx(request)))
 
 
-def _secure(request: Request, ctx: Context) -> bool:
-    """Secure cookies when the admin is served over https or at the https base URL's host."""
-    base = urlsplit(ctx.settings.base_url)
-    same_host = base.hostname == request.url.hostname
-    return request.url.scheme == "https" or (base.scheme == "https" and same_host)
+@pages.get("/campaigns/{campaign_id}")
+def campaign_page(request: Request, campaign_id: int, session: SessionDep) -> Response:
+    values = admin_pages.campaign(get_ctx(request), check_id(campaign_id))
+    return render(request, "campaign.html", session, **values)
 
 
-def _session(request: Request) -> access.Session | None:
-    return access.read_session(get_ctx(request), request.cookies.get(SESSION_COOKIE))
-
-
-def _to_login(request: Request) -> RedirectResponse:
-    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-    return RedirectResponse(f"/admin/login?next={quote(target, safe='')}", status_code=303)
-
-
-def _render(
-    request: Request,
-    template: str,
-    session: access.Session | None,
-    status_code: int = 200,
-    **values: Any,
-) -> HTMLResponse:
-    ctx = get_ctx(request)
-    values.setdefault("title", "")
-    response = TEMPLATES.TemplateResponse(
-        request,
-        template,
-        {
-            "session": session,
-            "csrf": access.csrf_token(ctx, session.nonce) if session else "",
-            "policy": ctx.policy,
-            "organisation": ctx.settings.organisation,
-            **values,
-        },
-        status_code=status_code,
-        headers=SECURITY_HEADERS,
-    )
-    return response
-
-
-def _form_ok(request: Request, session: access.Session, form: Any) -> bool:
-    return access.csrf_ok(get_ctx(request), session.nonce, form.get("csrf"))
-
-
-def _problem(request: Request, session: access.Session, status: int, message: str) -> Response:
-    return _render(request, "message.html", session, status_code=status, message=message)
-
-
-def _safe_next(target: str | None) -> str:
-    if target and target.startswith("/admin") and not target.startswith("//"):
-        return target
-    return "/admin"
-
-
-# --- sign-in ----------------------------------------------------------------------------------
-
-
-@router.get("/static/admin.css")
-def stylesheet() -> FileResponse:
-    return FileResponse(STATIC / "admin.css", media_type="text/css; charset=utf-8")
-
-
-def _login_form(
-    request: Request, nonce: str, target: str, *, error: str = "", status: int = 200
-) -> Response:
-    """The sign-in page, its CSRF token bound to the pre-session cookie `nonce` (set again,
-    HttpOnly, SameSite=Lax, Secure on https)."""
-    ctx = get_ctx(request)
-    response = _render(
-        request,
-        "login.html",
-        None,
-        status_code=status,
-        login_csrf=access.csrf_token(ctx, nonce),
-        next=target,
-        error=error,
-    )
-    response.set_cookie(
-        PRE_COOKIE,
-        nonce,
-        max_age=3600,
-        httponly=True,
-        samesite="lax",
-        secure=_secure(request, ctx),
-        path="/admin",
-    )
-    return response
-
-
-@router.get("/login")
-def login_page(request: Request, next: str = "/admin") -> Response:
-    nonce = request.cookies.get(PRE_COOKIE) or access.new_nonce()
-    return _login_form(request, nonce, _safe_next(next))
-
-
-@router.post("/login")
-async def login(request: Request) -> Response:
-    ctx = get_ctx(request)
-    form = await request.form()
-    nonce = request.cookies.get(PRE_COOKIE)
-    target = _safe_next(str(form.get("next") or "/admin"))
-    fresh = nonce or access.new_nonce()
-
-    def again(message: str, status: int) -> Response:
-        return _login_form(request, fresh, target, error=message, status=status)
-
-    if not access.csrf_ok(ctx, nonce, str(form.get("csrf") or "")):
-        return again("This form expired; please sign in again.", 400)
-    ip = request.client.host if request.client else "unknown"
-    try:
-        session = await _in_thread(
-            access.sign_in,
-            ctx,
-            str(form.get("username") or ""),
-            str(form.get("password") or ""),
-            ip=ip,
-        )
-    except access.LoginRateLimited as exc:
-        return again(str(exc), 429)
-    except access.LoginRefused as exc:
-        return again(str(exc), 401)
-    response = RedirectResponse(target, status_code=303)
-    response.set_cookie(
-        SESSION_COOKIE,
-        access.session_cookie(ctx, session),
-        max_age=int(access.SESSION_LIFETIME.total_seconds()),
-        httponly=True,
-        samesite="lax",
-        secure=_secure(request, ctx),
-        path="/admin",
-    )
-    response.delete_cookie(PRE_COOKIE, path="/admin")
-    return response
-
-
-async def _in_thread(func: Any, *args: Any, **kwargs: Any) -> Any:
-    from starlette.concurrency import run_in_threadpool
-
-    return await run_in_threadpool(func, *args, **kwargs)
-
-
-@router.post("/logout")
-async def logout(request: Request) -> Response:
-    session = _session(request)
-    form = await request.form()
-    if session is None:
-        return _to_login(request)
-    if not _form_ok(request, session, form):
-        return _problem(request, session, 400, "This form expired; reload the page.")
-    await _in_thread(access.sign_out, get_ctx(request), session)
-    response = RedirectResponse("/admin/login", status_code=303)
-    response.delete_cookie(SESSION_COOKIE, path="/admin")
-    return response
-
-
-@router.post("/password")
-async def change_password(request: Request) -> Response:
-    """Change the admin password (the current one first); every other session ends."""
-    session = _session(request)
-    if session is None:
-        return _to_login(request)
-    form = await request.form()
-    if not _form_ok(request, session, form):
-        return _problem(request, session, 400, "This form expired; reload the page.")
-    new = str(form.get("new_password") or "")
-    if new != str(form.get("confirm_password") or ""):
-        return _problem(request, session, 400, "The two new passwords differ; nothing changed.")
-    try:
-        ended = await _in_thread(
-            access.change_password,
-            get_ctx(request),
-            session,
-            str(form.get("current_password") or ""),
-            new,
-        )
-    except ClearpixelError as exc:
-        return _problem(request, session, 400, f"{exc}; nothing changed.")
-    others = f"{ended} other session{'s' if ended != 1 else ''}"
-    return _problem(request, session, 200, f"Password changed; {others} signed out.")
-
-
-# --- pages ------------------------------------------------------------------------------------
-
-
-@router.get("")
-@router.get("/")
-def home(request: Request) -> Response:
-    session = _session(request)
-    if session is None:
-        return _to_login(request)
-    ctx = get_ctx(request)
-    return _render(request, "home.html", session, **admin_pages.home(ctx))
-
-
-@router.get("/campaigns/{campaign_id}")
-def campaign_page(request: Request, campaign_id: int) -> Response:
-    session = _session(request)
-    if session is None:
-        return _to_login(request)
-    if not 1 <= campaign_id <= MAX_ID:
-        return _problem(request, session, 404, "Not found.")
-    try:
-        values = admin_pages.campaign(get_ctx(request), campaign_id)
-    except NotFound as exc:
-        return _problem(request, session, 404, str(exc))
-    return _render(request, "campaign.html", session, **values)
-
-
-@router.get("/lists")
-def lists_page(request: Request) -> Response:
-    session = _session(request)
-    if session is None:
-        return _to_login(request)
+@pages.get("/lists")
+def lists_page(request: Request, session: SessionDep) -> Response:
     found = list_service.all_lists(get_ctx(request))
-    return _render(request, "lists.html", session, lists=found, title="Lists")
+    return render(request, "lists.html", session, lists=found, title="Lists")
 
 
-@router.get("/lists/{list_id}")
-def list_page(request: Request, list_id: int, q: str = "", after: int = 0) -> Response:
-    session = _session(request)
-    if session is None:
-        return _to_login(request)
-    if not 1 <= list_id <= MAX_ID:
-        return _problem(request, session, 404, "Not found.")
+@pages.get("/lists/{list_id}")
+def list_page(
+    request: Request, list_id: int, session: SessionDep, q: str = "", after: int = 0
+) -> Response:
     ctx = get_ctx(request)
     q = q.replace("\x00", "")[:320]
-    try:
-        target = contact_service.get_list(ctx, list_id)
-        found = contact_service.contacts_page(
-            ctx, list_id, after=min(max(after, 0), MAX_ID), limit=PAGE_SIZE, search=q
-        )
-        total = contact_service.count_contacts(ctx, list_id, search=q)
-    except NotFound as exc:
-        return _problem(request, session, 404, str(exc))
-    return _render(
+    target = contact_service.get_list(ctx, check_id(list_id))
+    found = contact_service.contacts_page(
+        ctx, list_id, after=min(max(after, 0), MAX_ID), limit=PAGE_SIZE, search=q
+    )
+    total = contact_service.count_contacts(ctx, list_id, search=q)
+    return render(
         request,
         "list.html",
         session,
@@ -297,33 +74,17 @@ def list_page(request: Request, list_id: int, q: str = "", after: int = 0) -> Re
     )
 
 
-@router.get("/contacts/{contact_id}")
-def contact_page(request: Request, contact_id: int) -> Response:
-    session = _session(request)
-    if session is None:
-        return _to_login(request)
-    if not 1 <= contact_id <= MAX_ID:
-        return _problem(request, session, 404, "Not found.")
-    try:
-        values = admin_pages.contact(get_ctx(request), contact_id)
-    except NotFound as exc:
-        return _problem(request, session, 404, str(exc))
-    return _render(request, "contact.html", session, **values)
+@pages.get("/contacts/{contact_id}")
+def contact_page(request: Request, contact_id: int, session: SessionDep) -> Response:
+    values = admin_pages.contact(get_ctx(request), check_id(contact_id))
+    return render(request, "contact.html", session, **values)
 
 
-@router.get("/contacts/{contact_id}/proof")
-def contact_proof(request: Request, contact_id: int, format: str = "html") -> Response:
-    session = _session(request)
-    if session is None:
-        return _to_login(request)
-    if not 1 <= contact_id <= MAX_ID:
-        return _problem(request, session, 404, "Not found.")
-    try:
-        body, media_type, filename = admin_pages.proof(get_ctx(request), contact_id, format)
-    except NotFound as exc:
-        return _problem(request, session, 404, str(exc))
-    except ClearpixelError as exc:
-        return _problem(request, session, 400, str(exc))
+@pages.get("/contacts/{contact_id}/proof")
+def contact_proof(
+    request: Request, contact_id: int, session: SessionDep, format: str = "html"
+) -> Response:
+    body, media_type, filename = admin_pages.proof(get_ctx(request), check_id(contact_id), format)
     return Response(
         body,
         media_type=media_type,
@@ -334,54 +95,41 @@ def contact_proof(request: Request, contact_id: int, format: str = "html") -> Re
     )
 
 
-@router.post("/contacts/{contact_id}/decision")
-async def contact_decision(request: Request, contact_id: int) -> Response:
-    """An admin records a decision the contact made elsewhere (method `admin`), with evidence."""
-    session = _session(request)
-    if session is None:
-        return _to_login(request)
-    if not 1 <= contact_id <= MAX_ID:
-        return _problem(request, session, 404, "Not found.")
+@pages.post("/contacts/{contact_id}/decision")
+async def contact_decision(request: Request, contact_id: int, session: SessionDep) -> Response:
+    """Record a decision the contact made elsewhere (method `admin`), with evidence; the
+    ledger's actor names the signed-in user."""
     form = await request.form()
-    if not _form_ok(request, session, form):
-        return _problem(request, session, 400, "This form expired; reload the page.")
-    ctx = get_ctx(request)
-    try:
-        await _in_thread(
-            admin_pages.record_admin_decision,
-            ctx,
-            contact_id,
-            grant=[str(v) for v in form.getlist("grant")],
-            revoke=[str(v) for v in form.getlist("revoke")],
-            evidence=str(form.get("evidence") or ""),
-            actor=f"admin:{session.username}",
-        )
-    except NotFound as exc:
-        return _problem(request, session, 404, str(exc))
-    except ClearpixelError as exc:
-        return _problem(request, session, 400, str(exc))
+    await in_thread(
+        admin_pages.record_admin_decision,
+        get_ctx(request),
+        check_id(contact_id),
+        grant=[str(v) for v in form.getlist("grant")],
+        revoke=[str(v) for v in form.getlist("revoke")],
+        evidence=str(form.get("evidence") or ""),
+        actor=session.actor,
+    )
     return RedirectResponse(f"/admin/contacts/{contact_id}", status_code=303)
 
 
-@router.get("/consent")
-def consent_page(request: Request) -> Response:
-    session = _session(request)
-    if session is None:
-        return _to_login(request)
-    return _render(request, "consent.html", session, **admin_pages.consent(get_ctx(request)))
+@pages.get("/consent")
+def consent_page(request: Request, session: SessionDep) -> Response:
+    return render(request, "consent.html", session, **admin_pages.consent(get_ctx(request)))
 
 
-@router.get("/notices")
-def notices_page(request: Request) -> Response:
-    session = _session(request)
-    if session is None:
-        return _to_login(request)
-    return _render(request, "notices.html", session, **admin_pages.notices(get_ctx(request)))
+@pages.get("/notices")
+def notices_page(request: Request, session: SessionDep) -> Response:
+    return render(request, "notices.html", session, **admin_pages.notices(get_ctx(request)))
 
 
-@router.get("/settings")
-def settings_page(request: Request) -> Response:
-    session = _session(request)
-    if session is None:
-        return _to_login(request)
-    return _render(request, "settings.html", session, **admin_pages.settings(get_ctx(request)))
+@pages.get("/settings")
+def settings_page(request: Request, session: SessionDep) -> Response:
+    return render(request, "settings.html", session, **admin_pages.settings(get_ctx(request)))
+
+
+ROUTERS = (admin_login.router, pages, admin_users.router)
+router = APIRouter()
+for part in ROUTERS:
+    router.include_router(part)
+
+__all__ = ["router"]

@@ -17,13 +17,15 @@ from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
 
-from clearpixel.audience import access
+from clearpixel.accounts import api_keys
+from clearpixel.accounts.roles import allows
 from clearpixel.audience import contacts as contact_service
 from clearpixel.audience.contacts import ContactExists
 from clearpixel.domain.errors import ClearpixelError, NotFound
 from clearpixel.sending import service as sending
 from clearpixel.store.lists import ListExists
 from clearpixel.web.deps import get_ctx
+from clearpixel.web.permissions import needed
 
 MAX_ID = 2**31 - 1
 CONFLICTS: tuple[type[Exception], ...] = (ContactExists, ListExists)
@@ -39,7 +41,7 @@ class ErrorBody(BaseModel):
 
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    status: {"model": ErrorBody} for status in (400, 401, 404, 409, 422)
+    status: {"model": ErrorBody} for status in (400, 401, 403, 404, 409, 422)
 }
 
 _CODES = {
@@ -114,16 +116,20 @@ def api_key(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> int:
     """The id of the presented, unrevoked API key, allowed on this route; 401 for no key,
-    403 for a key limited to signups or to another list. Served, the key was already checked
-    before the body was read (web/limits.py); its scope and list are checked here, where the
-    route and its path are known."""
+    403 for a key whose role lacks what the route needs (`web.permissions`, which refuses a
+    route it does not name), limited to signups or to another list. Served, the key was
+    already checked before the body was read (web/limits.py); its role, scope and list are
+    checked here, where the route and its path are known."""
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise HTTPException(401, "an API key is required: Authorization: Bearer <key>")
     ctx = get_ctx(request)
-    key = access.api_key(ctx, credentials.credentials)
+    key = api_keys.api_key(ctx, credentials.credentials)
     if key is None:
         raise HTTPException(401, "unknown or revoked API key")
     route = getattr(request.scope.get("route"), "path", "")
+    need = needed(request.method, route)
+    if need is None or not allows(key.role, need):
+        raise HTTPException(403, f"this key's role ({key.role}) does not allow this route")
     if key.scope == "signup" and (not route.endswith(SIGNUP_ROUTE) or request.method != "POST"):
         raise HTTPException(403, "this key may only start signups (POST .../signups)")
     if key.list_id is not None and _list_of(request) != key.list_id:

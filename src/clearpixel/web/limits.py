@@ -21,7 +21,7 @@ from typing import Any
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from clearpixel.audience import access
+from clearpixel.accounts import api_keys
 from clearpixel.context import Context
 
 API_PREFIX = "/api/v1/"
@@ -126,7 +126,7 @@ class RequestLimits:
 
     def _key_id(self, scope: Scope) -> int | None:
         presented = _bearer(scope)
-        return access.api_key_id(self.ctx, presented) if presented else None
+        return api_keys.api_key_id(self.ctx, presented) if presented else None
 
     @staticmethod
     async def _answer(send: Send, status: int, code: str, message: str) -> None:

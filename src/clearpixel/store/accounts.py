@@ -1,4 +1,5 @@
-"""Named queries for the admin account, its sessions, REST API keys and failed sign-ins."""
+"""Named queries for the admin users (accounts with a role), their sessions, REST API keys
+and failed sign-ins."""
 
 from __future__ import annotations
 
@@ -17,6 +18,8 @@ class AdminAccount:
     username: str
     password_hash: str
     created_at: datetime
+    role: str = "admin"
+    disabled_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,20 +31,35 @@ class ApiKey:
     revoked_at: datetime | None
     scope: str = "full"
     list_id: int | None = None
+    role: str = "admin"
+
+
+def _account(row: sa.Row[object]) -> AdminAccount:
+    r = row
+    return AdminAccount(r.id, r.username, r.password_hash, r.created_at, r.role, r.disabled_at)
 
 
 def get_admin(tx: Tx, username: str) -> AdminAccount | None:
     row = tx.execute(sa.select(admin_accounts).where(admin_accounts.c.username == username)).first()
-    return AdminAccount(row.id, row.username, row.password_hash, row.created_at) if row else None
+    return _account(row) if row else None
 
 
 def get_admin_by_id(tx: Tx, admin_id: int) -> AdminAccount | None:
     row = tx.execute(sa.select(admin_accounts).where(admin_accounts.c.id == admin_id)).first()
-    return AdminAccount(row.id, row.username, row.password_hash, row.created_at) if row else None
+    return _account(row) if row else None
 
 
-def upsert_admin(tx: Tx, username: str, password_hash: str, *, now: datetime) -> int:
-    """Create the account, or replace its password hash when it exists."""
+def all_admins(tx: Tx) -> list[AdminAccount]:
+    return [
+        _account(r) for r in tx.execute(sa.select(admin_accounts).order_by(admin_accounts.c.id))
+    ]
+
+
+def upsert_admin(
+    tx: Tx, username: str, password_hash: str, *, now: datetime, role: str = "admin"
+) -> int:
+    """Create the account, or replace its password hash when it exists (its role and
+    disabling are then left as they are)."""
     found = get_admin(tx, username)
     if found:
         tx.execute(
@@ -50,13 +68,29 @@ def upsert_admin(tx: Tx, username: str, password_hash: str, *, now: datetime) ->
             .values(password_hash=password_hash)
         )
         return found.id
+    return insert_admin(tx, username, password_hash, now=now, role=role)
+
+
+def insert_admin(tx: Tx, username: str, password_hash: str, *, now: datetime, role: str) -> int:
     return int(
         tx.execute(
             admin_accounts.insert()
-            .values(username=username, password_hash=password_hash, created_at=now)
+            .values(username=username, password_hash=password_hash, created_at=now, role=role)
             .returning(admin_accounts.c.id)
         ).scalar_one()
     )
+
+
+def set_disabled(tx: Tx, admin_id: int, *, at: datetime | None) -> bool:
+    """Disable the account (`at`) or enable it again (None); False when there is none."""
+    result = tx.execute(
+        admin_accounts.update().where(admin_accounts.c.id == admin_id).values(disabled_at=at)
+    )
+    return bool(result.rowcount)
+
+
+def set_role(tx: Tx, admin_id: int, role: str) -> None:
+    tx.execute(admin_accounts.update().where(admin_accounts.c.id == admin_id).values(role=role))
 
 
 def insert_api_key(
@@ -68,6 +102,7 @@ def insert_api_key(
     now: datetime,
     scope: str = "full",
     list_id: int | None = None,
+    role: str = "admin",
 ) -> ApiKey:
     new_id = tx.execute(
         api_keys.insert()
@@ -78,15 +113,16 @@ def insert_api_key(
             created_at=now,
             scope=scope,
             list_id=list_id,
+            role=role,
         )
         .returning(api_keys.c.id)
     ).scalar_one()
-    return ApiKey(new_id, name, prefix, now, None, scope, list_id)
+    return ApiKey(new_id, name, prefix, now, None, scope, list_id, role)
 
 
 def _key(row: sa.Row[object]) -> ApiKey:
     r = row
-    return ApiKey(r.id, r.name, r.prefix, r.created_at, r.revoked_at, r.scope, r.list_id)
+    return ApiKey(r.id, r.name, r.prefix, r.created_at, r.revoked_at, r.scope, r.list_id, r.role)
 
 
 def all_api_keys(tx: Tx) -> list[ApiKey]:
@@ -122,15 +158,47 @@ def insert_session(
 
 
 def live_session(tx: Tx, token_hash: str, *, now: datetime) -> tuple[AdminAccount, datetime] | None:
-    """The account of an unexpired session and the session's expiry, or None."""
+    """The enabled account of an unexpired session and the session's expiry, or None."""
     row = tx.execute(
         sa.select(admin_accounts, admin_sessions.c.expires_at)
         .join(admin_sessions, admin_sessions.c.admin_id == admin_accounts.c.id)
-        .where(admin_sessions.c.token_hash == token_hash, admin_sessions.c.expires_at > now)
+        .where(
+            admin_sessions.c.token_hash == token_hash,
+            admin_sessions.c.expires_at > now,
+            admin_accounts.c.disabled_at.is_(None),
+        )
     ).first()
     if row is None:
         return None
-    return AdminAccount(row.id, row.username, row.password_hash, row.created_at), row.expires_at
+    return _account(row), row.expires_at
+
+
+@dataclass(frozen=True, slots=True)
+class SessionRow:
+    """One live session as its owner sees it: `ref` is the SHA-256 of its token."""
+
+    ref: str
+    created_at: datetime
+    expires_at: datetime
+
+
+def sessions_of(tx: Tx, admin_id: int, *, now: datetime) -> list[SessionRow]:
+    rows = tx.execute(
+        sa.select(admin_sessions)
+        .where(admin_sessions.c.admin_id == admin_id, admin_sessions.c.expires_at > now)
+        .order_by(admin_sessions.c.created_at)
+    )
+    return [SessionRow(r.token_hash, r.created_at, r.expires_at) for r in rows]
+
+
+def delete_session_of(tx: Tx, admin_id: int, token_hash: str) -> bool:
+    """End one session of this account; False when it has no such session."""
+    result = tx.execute(
+        admin_sessions.delete().where(
+            admin_sessions.c.admin_id == admin_id, admin_sessions.c.token_hash == token_hash
+        )
+    )
+    return bool(result.rowcount)
 
 
 def delete_session(tx: Tx, token_hash: str) -> None:
@@ -158,7 +226,7 @@ def set_password_hash(tx: Tx, admin_id: int, password_hash: str) -> None:
 
 
 def record_login_failure(tx: Tx, username: str, ip: str, *, now: datetime) -> None:
-    tx.execute(login_failures.insert().values(username=username[:64], ip=ip[:64], at=now))
+    tx.execute(login_failures.insert().values(username=username[:320], ip=ip[:64], at=now))
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,7 +241,7 @@ class Failures:
 
 
 def count_login_failures(tx: Tx, *, username: str, ip: str, since: datetime) -> Failures:
-    user, addr = username[:64], ip[:64]
+    user, addr = username[:320], ip[:64]
     recent = login_failures.c.at >= since
     by_ip, last = tx.execute(
         sa.select(sa.func.count(), sa.func.max(login_failures.c.at)).where(

@@ -1,0 +1,174 @@
+"""What every admin page shares: the one guard (signed in, role allowed, CSRF on every
+form), the route class that turns a refusal into the sign-in redirect or the 403 page, and
+rendering with the security headers.
+
+`guarded_router()` builds a router whose every route runs `signed_in` first, so no page can
+forget the check: it reads the session cookie, looks the route up in `web.permissions`
+(a route the table does not name is refused), and for a POST checks the form's CSRF token.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import quote, urlsplit
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.routing import APIRoute
+from fastapi.templating import Jinja2Templates
+from starlette.concurrency import run_in_threadpool
+
+from clearpixel.accounts import sessions
+from clearpixel.accounts.roles import Permission
+from clearpixel.context import Context
+from clearpixel.domain.errors import ClearpixelError, NotFound
+from clearpixel.web.deps import get_ctx
+from clearpixel.web.permissions import needed
+
+TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates" / "admin"))
+SESSION_COOKIE = "cp_admin"
+PRE_COOKIE = "cp_pre"
+MAX_ID = 2**31 - 1  # ids are 32-bit integers: a larger one names nothing (404, not 500)
+SECURITY_HEADERS = {
+    "Cache-Control": "no-store",
+    "Referrer-Policy": "same-origin",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Content-Security-Policy": (
+        "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
+        "frame-ancestors 'none'; base-uri 'none'"
+    ),
+}
+FORM_EXPIRED = "This form expired; reload the page."
+
+
+class SignInNeeded(Exception):
+    """No live session: the browser goes to the sign-in page."""
+
+
+class Refused(Exception):
+    """A refusal shown as a page: `status` (403 for a role that may not, 400 for a bad form,
+    404 for a missing thing) and a message for people."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def secure(request: Request, ctx: Context) -> bool:
+    """Secure cookies when the admin is served over https or at the https base URL's host."""
+    base = urlsplit(ctx.settings.base_url)
+    same_host = base.hostname == request.url.hostname
+    return request.url.scheme == "https" or (base.scheme == "https" and same_host)
+
+
+def render(
+    request: Request,
+    template: str,
+    session: sessions.Session | None,
+    status_code: int = 200,
+    **values: Any,
+) -> HTMLResponse:
+    """A page from `templates/admin`, with the session, a fresh CSRF token and the headers."""
+    ctx = get_ctx(request)
+    values.setdefault("title", "")
+    return TEMPLATES.TemplateResponse(
+        request,
+        template,
+        {
+            "session": session,
+            "csrf": sessions.csrf_token(ctx, session.nonce) if session else "",
+            "policy": ctx.policy,
+            "organisation": ctx.settings.organisation,
+            "can": (lambda need: session.allows(Permission(need))) if session else None,
+            **values,
+        },
+        status_code=status_code,
+        headers=SECURITY_HEADERS,
+    )
+
+
+def _permission_of(request: Request) -> Permission | None:
+    route = request.scope.get("route")
+    return needed(request.method, getattr(route, "path", ""))
+
+
+async def signed_in(request: Request) -> sessions.Session:
+    """The guard every admin route runs first. Returns the session; raises SignInNeeded
+    (no session), Refused 403 (the role lacks what the route needs, or the route is not in
+    the table) or Refused 400 (a POST without this session's CSRF token)."""
+    ctx = get_ctx(request)
+    session = await run_in_threadpool(
+        sessions.read_session, ctx, request.cookies.get(SESSION_COOKIE)
+    )
+    if session is None:
+        raise SignInNeeded
+    request.state.admin_session = session
+    need = _permission_of(request)
+    if need is None or not session.allows(need):
+        raise Refused(403, f"Your role ({session.role}) does not allow this page.")
+    if request.method not in ("GET", "HEAD"):
+        form = await request.form()
+        if not sessions.csrf_ok(ctx, session.nonce, str(form.get("csrf") or "")):
+            raise Refused(400, FORM_EXPIRED)
+    return session
+
+
+SessionDep = Annotated[sessions.Session, Depends(signed_in)]
+
+
+class AdminRoute(APIRoute):
+    """A route whose refusals come out as pages: SignInNeeded → 303 to the sign-in page
+    (with `next`), Refused and NotFound → the message page, a ClearpixelError → 400."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def guarded(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except SignInNeeded:
+                return to_login(request)
+            except Refused as exc:
+                return problem(request, exc.status, exc.message)
+            except NotFound as exc:
+                return problem(request, 404, str(exc))
+            except ClearpixelError as exc:
+                return problem(request, 400, str(exc))
+
+        return guarded
+
+
+def guarded_router() -> APIRouter:
+    """A router under /admin whose every route runs the guard."""
+    return APIRouter(
+        prefix="/admin",
+        include_in_schema=False,
+        route_class=AdminRoute,
+        dependencies=[Depends(signed_in)],
+    )
+
+
+def to_login(request: Request) -> RedirectResponse:
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return RedirectResponse(f"/admin/login?next={quote(target, safe='')}", status_code=303)
+
+
+def problem(request: Request, status: int, message: str) -> Response:
+    session = getattr(request.state, "admin_session", None)
+    template = "forbidden.html" if status == 403 else "message.html"
+    return render(request, template, session, status_code=status, message=message)
+
+
+def check_id(value: int) -> int:
+    """A path id within the integer range, else Refused 404."""
+    if not 1 <= value <= MAX_ID:
+        raise Refused(404, "Not found.")
+    return value
+
+
+async def in_thread(func: Any, *args: Any, **kwargs: Any) -> Any:
+    return await run_in_threadpool(func, *args, **kwargs)
