@@ -136,6 +136,12 @@ def test_api_keys_answer_403_by_role(ctx, team):
         assert client.get("/api/v1/ledger", headers=auditor).status_code == 200
         assert client.get(f"/api/v1/contacts/{team['contact']}", headers=editor).status_code == 200
         assert client.get("/api/v1/webhooks", headers=editor).status_code == 403
+        # routes of the routers included under /api/v1 are found in the table too
+        bulk = {"action": "grant", "purpose": "open_tracking", "basis": "crm sync"}
+        path = f"/api/v1/lists/{team['list']}/bulk"
+        assert client.post(path, json=bulk, headers=editor).status_code == 200
+        assert client.post(path, json=bulk, headers=auditor).status_code == 403
+        assert client.get(f"/api/v1/campaigns/{999}/report", headers=auditor).status_code == 404
 
 
 def test_each_session_can_be_signed_out_from_another(ctx, team):

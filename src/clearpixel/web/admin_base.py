@@ -25,7 +25,7 @@ from clearpixel.accounts.roles import Permission
 from clearpixel.context import Context
 from clearpixel.domain.errors import ClearpixelError, NotFound
 from clearpixel.web.deps import get_ctx
-from clearpixel.web.permissions import needed
+from clearpixel.web.permissions import needed_by
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates" / "admin"))
 SESSION_COOKIE = "cp_admin"
@@ -91,11 +91,6 @@ def render(
     )
 
 
-def _permission_of(request: Request) -> Permission | None:
-    route = request.scope.get("route")
-    return needed(request.method, getattr(route, "path", ""))
-
-
 async def signed_in(request: Request) -> sessions.Session:
     """The guard every admin route runs first. Returns the session; raises SignInNeeded
     (no session), Refused 403 (the role lacks what the route needs, or the route is not in
@@ -107,7 +102,7 @@ async def signed_in(request: Request) -> sessions.Session:
     if session is None:
         raise SignInNeeded
     request.state.admin_session = session
-    need = _permission_of(request)
+    need = needed_by(request)
     if need is None or not session.allows(need):
         raise Refused(403, f"Your role ({session.role}) does not allow this page.")
     if request.method not in ("GET", "HEAD"):

@@ -25,7 +25,7 @@ from clearpixel.domain.errors import ClearpixelError, NotFound
 from clearpixel.sending import service as sending
 from clearpixel.store.lists import ListExists
 from clearpixel.web.deps import get_ctx
-from clearpixel.web.permissions import needed
+from clearpixel.web.permissions import needed_by
 
 MAX_ID = 2**31 - 1
 CONFLICTS: tuple[type[Exception], ...] = (ContactExists, ListExists)
@@ -127,7 +127,7 @@ def api_key(
     if key is None:
         raise HTTPException(401, "unknown or revoked API key")
     route = getattr(request.scope.get("route"), "path", "")
-    need = needed(request.method, route)
+    need = needed_by(request)
     if need is None or not allows(key.role, need):
         raise HTTPException(403, f"this key's role ({key.role}) does not allow this route")
     if key.scope == "signup" and (not route.endswith(SIGNUP_ROUTE) or request.method != "POST"):

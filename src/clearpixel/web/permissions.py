@@ -9,6 +9,8 @@ notices and the check results; they never reach a contact's attributes, imports 
 
 from __future__ import annotations
 
+from starlette.requests import Request
+
 from clearpixel.accounts.roles import Permission
 
 R, A, C, X = Permission.REPORTS, Permission.AUDIENCE, Permission.CAMPAIGNS, Permission.ACCOUNTS
@@ -77,3 +79,25 @@ def needed(method: str, path: str) -> Permission | None:
     HEAD is answered like GET."""
     method = "GET" if method == "HEAD" else method
     return NEEDS.get((method, path))
+
+
+def route_template(request: Request) -> str:
+    """The full path template of the route a request matched (`/api/v1/lists/{list_id}`),
+    also for a route declared in a router included under a prefix (whose own `path` lacks
+    the prefix): the prefix is what the request's path holds before the route's own part."""
+    route = request.scope.get("route")
+    own = str(getattr(route, "path", ""))
+    shape = str(getattr(route, "path_format", own))
+    try:
+        concrete = shape.format(**{k: str(v) for k, v in request.path_params.items()})
+    except (KeyError, IndexError, ValueError):
+        return own
+    path = str(request.scope.get("path", ""))
+    if concrete and path.endswith(concrete):
+        return path[: len(path) - len(concrete)] + own
+    return own
+
+
+def needed_by(request: Request) -> Permission | None:
+    """The permission the route a request matched needs (None: not in the table, refuse)."""
+    return needed(request.method, route_template(request))
