@@ -14,7 +14,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from clearpixel.audience import contacts as contact_service
 from clearpixel.audience import lists as list_service
-from clearpixel.web import admin_login, admin_pages, admin_users
+from clearpixel.web import admin_campaigns, admin_login, admin_pages, admin_users
 from clearpixel.web.admin_base import (
     MAX_ID,
     SECURITY_HEADERS,
@@ -127,7 +127,7 @@ def settings_page(request: Request, session: SessionDep) -> Response:
     return render(request, "settings.html", session, **admin_pages.settings(get_ctx(request)))
 
 
-ROUTERS = (admin_login.router, pages, admin_users.router)
+ROUTERS = (admin_login.router, admin_campaigns.router, pages, admin_users.router)
 router = APIRouter()
 for part in ROUTERS:
     router.include_router(part)

@@ -87,7 +87,11 @@ def home(ctx: Context) -> dict[str, Any]:
 def campaign(ctx: Context, campaign_id: int) -> dict[str, Any]:
     found = sending.get_campaign(ctx, campaign_id)
     by_mode = sending.sent_by_mode(ctx, found.id)
+    recipients = sending.send_counts(ctx).get(found.id, {})
+    total = sum(recipients.values())
     values: dict[str, Any] = {
+        "progress_total": total,
+        "progress_done": total - recipients.get("pending", 0),
         "title": found.name,
         "campaign": found,
         "by_mode": by_mode,
