@@ -3,8 +3,10 @@
 `subject_export` gathers, for each list that holds the address: the membership (status,
 dates), the attributes, each purpose's state (never asked, refused, granted), every ledger
 entry with the exact notice text shown, the sends (campaign, kind, mode, date), the consent
-requests, the personal events (opens and clicks, with the verdict person or machine), and
-says what is held without being personal data (anonymous counters). Reads only.
+requests, the personal events (opens and clicks, with the verdict person or machine); for the
+address itself, installation-wide: its suppression entry (reason, since when, by whom,
+evidence), the log of its additions and removals, and the bounces and complaints recorded for
+it; and says what is held without being personal data (anonymous counters). Reads only.
 """
 
 from __future__ import annotations
@@ -19,10 +21,13 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from clearpixel.audience.emails import normalise_email
 from clearpixel.consent.links import contact_for, verify_link
 from clearpixel.context import Context
+from clearpixel.domain.bounces import normalise_address
 from clearpixel.domain.errors import NotFound
 from clearpixel.domain.flags import Purposes
 from clearpixel.domain.ledger import LedgerEntry
 from clearpixel.domain.tokens import TokenKind
+from clearpixel.store import Tx
+from clearpixel.store.bounces import bounces_for
 from clearpixel.store.contacts import Contact
 from clearpixel.store.ledger import entries_for_contact
 from clearpixel.store.notices import Notice, notices_by_id
@@ -32,6 +37,7 @@ from clearpixel.store.subjects import (
     personal_events_of,
     sends_of,
 )
+from clearpixel.store.suppression import get_suppression, log_for
 
 FORMAT = "clearpixel-subject-export/1"
 NEVER_ASKED = "never asked"
@@ -148,8 +154,11 @@ def subject_export(ctx: Context, email: str) -> dict[str, Any]:
     address = normalise_email(email)
     with ctx.db.connect() as conn:
         found = contacts_with_address(conn, address)
-        if not found:
-            raise UnknownSubject(f"no list holds {address!r}")
+        suppression = _suppression(conn, normalise_address(address))
+        if not found and not any(suppression.values()):
+            raise UnknownSubject(
+                f"no list holds {address!r}, and it has no suppression entry or bounce"
+            )
         ids = [contact.id for _, contact in found]
         entries = {cid: entries_for_contact(conn, cid) for cid in ids}
         notices = notices_by_id(
@@ -170,7 +179,39 @@ def subject_export(ctx: Context, email: str) -> dict[str, Any]:
             _membership(name, c, ctx.purposes, entries[c.id], notices, by_contact)
             for name, c in found
         ],
+        **suppression,
         "not_held": NOT_HELD,
+    }
+
+
+def _suppression(conn: Tx, address: str) -> dict[str, Any]:
+    """The address's suppression entry (None when not listed), its log, and its bounces and
+    complaints, newest first."""
+    entry = get_suppression(conn, address)
+    return {
+        "suppression": None
+        if entry is None
+        else {
+            "reason": entry.reason,
+            "since": entry.since,
+            "by": entry.actor,
+            "evidence": entry.evidence,
+        },
+        "suppression_log": [
+            {"action": e.action, "reason": e.reason, "by": e.actor, "at": e.at}
+            for e in log_for(conn, address)
+        ],
+        "bounces": [
+            {
+                "at": b.at,
+                "kind": b.kind,
+                "source": b.source,
+                "status": b.status,
+                "diagnostic": b.diagnostic,
+                "evidence": b.evidence,
+            }
+            for b in bounces_for(conn, address, limit=100_000)
+        ],
     }
 
 
