@@ -118,11 +118,18 @@ def test_decision_table_at_ingest(ctx, strategy, kind, at_send, at_hit, sent, ex
         tracker.pixel(pixel_token(ctx, campaign_id, contact), IP, UA, [])
     elif sent == "anonymous":
         tracker.anonymous_pixel(public_id, IP, UA, [])
+    else:  # an email with no pixel: a pixel URL made up for it must still produce nothing
+        tracker.pixel(pixel_token(ctx, campaign_id, contact), IP, UA, [])
+        tracker.pixel(deliverability_token(ctx, campaign_id, contact), IP, UA, [])
+        tracker.anonymous_pixel(public_id, IP, UA, [])
     tracker.buffer.flush_now()
 
     events = rows(ctx, "personal_events")
     if expected is None:
         assert events == [] and counters(ctx) == {}
+        assert find_text_anywhere(ctx, ["203.0.113", "LeakCanary"]) == []
+        assert [r["last_open_date"] for r in rows(ctx, "contacts")] == [None]
+        assert sum(drops(ctx).values()) == 3, drops(ctx)
         return
     if expected.startswith("personal"):
         (event,) = events

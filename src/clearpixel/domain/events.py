@@ -37,6 +37,7 @@ class DropReason(StrEnum):
     NOT_PERSONAL = "not_personal"
     UNKNOWN_LINK = "unknown_link"
     NO_CLICK_TRACKING = "no_click_tracking"
+    NO_PIXEL = "no_pixel"  # a pixel URL for mail sent without one (consent requests)
     BUFFER_FULL = "buffer_full"
     REPLAY_UNREADABLE = "replay_unreadable"
 

@@ -161,6 +161,8 @@ def load_sends(state: BatchState) -> None:
                 state.drop(item, DropReason.NO_CLICK_TRACKING, discard=True)
         else:
             item.sent_mode = _SOURCE_MODE[item.hit.source]
+            if item.kind is MessageKind.CONSENT_REQUEST:  # sent with no pixel at all (R3)
+                state.drop(item, DropReason.NO_PIXEL, discard=True)
 
 
 def load_flags(state: BatchState) -> None:
