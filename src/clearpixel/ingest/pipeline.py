@@ -23,6 +23,8 @@ from functools import lru_cache
 from typing import Any
 
 from clearpixel.domain.events import DropReason, Hit, HitKind, HitSource, MachineReason, Verdict
+from clearpixel.domain.metrics import Metric
+from clearpixel.domain.modes import by_hit_source, mode_of
 from clearpixel.domain.policy import MessageKind, TrackingMode, TrackingPolicy, decide_at_ingest
 from clearpixel.store import Database, Tx
 from clearpixel.store import hits as store
@@ -131,13 +133,6 @@ def resolve_campaigns(state: BatchState) -> None:
             item.kind = MessageKind(item.campaign.kind)
 
 
-_SOURCE_MODE = {
-    HitSource.PERSONAL: TrackingMode.PERSONAL,
-    HitSource.DELIVERABILITY: TrackingMode.DELIVERABILITY,
-    HitSource.ANONYMOUS: TrackingMode.ANONYMOUS,
-}
-
-
 def load_sends(state: BatchState) -> None:
     """Kind, mode and delivery time of each per-recipient hit's send, in one query. A pixel's
     mode is the one its signed token names; a click takes the mode of its send."""
@@ -160,7 +155,7 @@ def load_sends(state: BatchState) -> None:
             if item.kind is MessageKind.CONSENT_REQUEST:
                 state.drop(item, DropReason.NO_CLICK_TRACKING, discard=True)
         else:
-            item.sent_mode = _SOURCE_MODE[item.hit.source]
+            item.sent_mode = by_hit_source(item.hit.source).mode
             if item.kind is MessageKind.CONSENT_REQUEST:  # sent with no pixel at all (R3)
                 state.drop(item, DropReason.NO_PIXEL, discard=True)
 
@@ -253,37 +248,37 @@ def count_uniques(state: BatchState) -> None:
         hit = item.hit
         pair = (hit.campaign_id, hit.contact_id)
         past = history.setdefault(pair, set())
-        verdict = str(item.verdict)
-        machine = item.verdict is Verdict.MACHINE
-        opened = {v for e, v, _ in past if e == "open"}
-        clicked = {v for e, v, _ in past if e == "click"}
-        person_clicked = bool(clicked - {str(Verdict.MACHINE)})
+        verdict = item.verdict
+        machine = verdict is Verdict.MACHINE
+        opened = {v for e, v, _ in past if e == HitKind.OPEN}
+        clicked = {v for e, v, _ in past if e == HitKind.CLICK}
+        person_clicked = bool(clicked - {Verdict.MACHINE})
         cid = hit.campaign_id
         if hit.kind is HitKind.OPEN:
             if verdict not in opened:
-                totals[(cid, f"openers_{verdict}", 0)] += 1
+                totals[(cid, Metric.OPENERS.by(verdict), 0)] += 1
                 if verdict in clicked and not machine:
-                    totals[(cid, f"implicit_openers_{verdict}", 0)] -= 1
+                    totals[(cid, Metric.IMPLICIT_OPENERS.by(verdict), 0)] -= 1
             if not opened:
-                totals[(cid, "openers", 0)] += 1
+                totals[(cid, Metric.OPENERS, 0)] += 1
                 if person_clicked:
-                    totals[(cid, "implicit_openers", 0)] -= 1
-            past.add(("open", verdict, 0))
+                    totals[(cid, Metric.IMPLICIT_OPENERS, 0)] -= 1
+            past.add((HitKind.OPEN, verdict, 0))
         else:
             if not clicked:
-                totals[(cid, "clickers", 0)] += 1
+                totals[(cid, Metric.CLICKERS, 0)] += 1
             if verdict not in clicked:
-                totals[(cid, f"clickers_{verdict}", 0)] += 1
+                totals[(cid, Metric.CLICKERS.by(verdict), 0)] += 1
                 if not machine and verdict not in opened:
-                    totals[(cid, f"implicit_openers_{verdict}", 0)] += 1
+                    totals[(cid, Metric.IMPLICIT_OPENERS.by(verdict), 0)] += 1
             if not machine and not person_clicked and not opened:
-                totals[(cid, "implicit_openers", 0)] += 1
-            if not any(e == "click" and link == hit.link_id for e, _, link in past):
-                totals[(cid, "link_clickers", hit.link_id)] += 1
-            past.add(("click", verdict, hit.link_id))
+                totals[(cid, Metric.IMPLICIT_OPENERS, 0)] += 1
+            if not any(e == HitKind.CLICK and link == hit.link_id for e, _, link in past):
+                totals[(cid, Metric.LINK_CLICKERS, hit.link_id)] += 1
+            past.add((HitKind.CLICK, verdict, hit.link_id))
     for item in state.live():
         if item.hit.kind is HitKind.CLICK:
-            totals[(item.hit.campaign_id, "link_clicks", item.hit.link_id)] += 1
+            totals[(item.hit.campaign_id, Metric.LINK_CLICKS, item.hit.link_id)] += 1
     store.bump_totals(state.tx, totals)
 
 
@@ -316,7 +311,7 @@ def update_dates(state: BatchState) -> None:
         day = _day(int(hit.at // 86400))
         if hit.kind is HitKind.CLICK:
             clicks[hit.contact_id] = max(day, clicks.get(hit.contact_id, day))
-        elif item.mode in (TrackingMode.DELIVERABILITY, TrackingMode.PERSONAL):
+        elif mode_of(item.mode).sets_last_open:
             opens[hit.contact_id] = max(day, opens.get(hit.contact_id, day))
     # only rows whose date changes are written: most hits of a day cost no update
     known = state.contacts

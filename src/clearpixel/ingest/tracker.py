@@ -18,6 +18,7 @@ from pathlib import Path
 
 from clearpixel.context import Context
 from clearpixel.domain.events import DropReason, Hit, HitSource
+from clearpixel.domain.modes import PIXEL_TOKEN_KINDS, pixel_hit_source
 from clearpixel.domain.tokens import TokenError, TokenKind
 from clearpixel.ingest.buffer import HitBuffer
 from clearpixel.ingest.classify import Classifier, Rules, load_rules
@@ -28,7 +29,6 @@ from clearpixel.ingest.worker import IngestWorker
 
 log = logging.getLogger("clearpixel.ingest")
 PUBLIC_ID = re.compile(r"[A-Za-z0-9_-]{1,32}")
-PIXEL_KINDS = (TokenKind.PIXEL, TokenKind.DELIVERABILITY)
 
 
 def build_pipeline(ctx: Context, rules: Rules | None = None) -> Pipeline:
@@ -103,11 +103,11 @@ class Tracker:
     ) -> None:
         """A personal or deliverability pixel hit."""
         try:
-            proof = self.signer.verify_one_of(token, PIXEL_KINDS)
+            proof = self.signer.verify_one_of(token, PIXEL_TOKEN_KINDS)
         except TokenError:
             self.buffer.count_drop(DropReason.BAD_TOKEN)
             return
-        source = HitSource.PERSONAL if proof.kind is TokenKind.PIXEL else HitSource.DELIVERABILITY
+        source = pixel_hit_source(proof.kind)
         at = self.ctx.now().timestamp()
         verdict = self.classifier.classify(
             ip=ip,

@@ -23,6 +23,9 @@ from datetime import datetime
 from typing import Any
 
 from clearpixel.context import Context
+from clearpixel.domain.events import HitKind, Verdict
+from clearpixel.domain.metrics import Metric
+from clearpixel.domain.policy import TrackingMode
 from clearpixel.store import campaign_results as store
 from clearpixel.store.campaigns import find_campaign, get_links
 from clearpixel.store.sends import SENT
@@ -155,7 +158,7 @@ def campaign_report(ctx: Context, ref: str) -> CampaignReport:
     clicks_by: dict[str, int] = defaultdict(int)
     hourly: dict[datetime, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for hour, mode, _kind, event, verdict, n in counters:
-        if event == "open":
+        if event == HitKind.OPEN:
             opens[mode][verdict] += n
             hourly[hour][f"opens_{verdict}"] += n
         else:
@@ -170,22 +173,24 @@ def campaign_report(ctx: Context, ref: str) -> CampaignReport:
     def metric(name: str, link: int = 0) -> int:
         return totals.get((name, link), 0)
 
-    def by_verdict(name: str, population: str) -> Split:
+    def by_verdict(name: Metric, population: str) -> Split:
         return Split(
-            metric(f"{name}_human"),
-            metric(f"{name}_machine"),
-            metric(f"{name}_unknown"),
+            metric(name.by(Verdict.HUMAN)),
+            metric(name.by(Verdict.MACHINE)),
+            metric(name.by(Verdict.UNKNOWN)),
             population,
         )
 
     sent_total = sum(sent.values())
-    personal_sent = sum(n for (_, mode), n in sent.items() if mode == "personal")
-    openers_any = metric("openers")
-    openers = by_verdict("openers", "unique " + PERSONAL_POP + " who opened, by verdict")
-    clickers = by_verdict("clickers", CLICK_POP + ": unique recipients who clicked, by verdict")
-    implicit = by_verdict("implicit_openers", IMPLICIT_POP + ", by verdict of the click")
+    personal_sent = sum(n for (_, mode), n in sent.items() if mode == TrackingMode.PERSONAL)
+    openers_any = metric(Metric.OPENERS)
+    openers = by_verdict(Metric.OPENERS, "unique " + PERSONAL_POP + " who opened, by verdict")
+    clickers = by_verdict(
+        Metric.CLICKERS, CLICK_POP + ": unique recipients who clicked, by verdict"
+    )
+    implicit = by_verdict(Metric.IMPLICIT_OPENERS, IMPLICIT_POP + ", by verdict of the click")
     opened_rate = "unique {} openers / personal-mode sent"
-    link_ids = sorted(set(urls) | {link for (name, link) in totals if name == "link_clicks"})
+    link_ids = sorted(set(urls) | {link for (name, link) in totals if name == Metric.LINK_CLICKS})
     return CampaignReport(
         campaign_id=head.id,
         public_id=head.public_id,
@@ -198,19 +203,21 @@ def campaign_report(ctx: Context, ref: str) -> CampaignReport:
         personal_openers=openers,
         personal_openers_any=Figure(openers_any, "unique " + PERSONAL_POP + " who opened"),
         implicit_openers=implicit,
-        anonymous_opens=_split(opens.get("anonymous", {}), ANON_POP),
+        anonymous_opens=_split(opens.get(TrackingMode.ANONYMOUS, {}), ANON_POP),
         personal_open_hits=_split(
-            opens.get("personal", {}), "hits on personal pixels (not unique)"
+            opens.get(TrackingMode.PERSONAL, {}), "hits on personal pixels (not unique)"
         ),
-        deliverability_hits=_split(opens.get("deliverability", {}), DELIV_POP),
+        deliverability_hits=_split(opens.get(TrackingMode.DELIVERABILITY, {}), DELIV_POP),
         clicks=_split(clicks_by, CLICK_POP + ": total clicks, by verdict"),
         unique_clickers=clickers,
         links=[
             LinkStats(
                 link,
                 urls.get(link, ""),
-                Figure(metric("link_clicks", link), "total clicks on this link"),
-                Figure(metric("link_clickers", link), "unique recipients who clicked this link"),
+                Figure(metric(Metric.LINK_CLICKS, link), "total clicks on this link"),
+                Figure(
+                    metric(Metric.LINK_CLICKERS, link), "unique recipients who clicked this link"
+                ),
             )
             for link in link_ids
         ],

@@ -28,6 +28,7 @@ import jinja2
 
 from clearpixel.domain import urls
 from clearpixel.domain.errors import ClearpixelError
+from clearpixel.domain.modes import mode_of
 from clearpixel.domain.policy import MessageKind, TrackingMode
 from clearpixel.domain.tokens import Token, TokenKind, TokenSigner
 from clearpixel.sending import sandbox
@@ -216,10 +217,7 @@ class Renderer:
     ) -> tuple[str, str]:
         """(HTML, text) footer: who sends, what the tracking does, and links that say what
         one click does."""
-        show_preferences = self.kind is MessageKind.MARKETING or mode in (
-            TrackingMode.PERSONAL,
-            TrackingMode.DELIVERABILITY,
-        )
+        show_preferences = self.kind is MessageKind.MARKETING or mode_of(mode).preference_footer
         flags: dict[str, bool | str] = {
             "preferences": show_preferences,
             "unsubscribe": self.bulk,
@@ -236,10 +234,8 @@ class Renderer:
 
     def _pixel_token(self, mode: TrackingMode, cid: int, purposes: int) -> Token | None:
         """The token of a personal or deliverability pixel; None for the other modes."""
-        if self.kind is MessageKind.CONSENT_REQUEST:
+        spec = mode_of(mode)
+        if self.kind is MessageKind.CONSENT_REQUEST or spec.pixel_token is None:
             return None
-        if mode is TrackingMode.PERSONAL:
-            return Token(TokenKind.PIXEL, cid, campaign_id=self.campaign.id, purposes=purposes)
-        if mode is TrackingMode.DELIVERABILITY:
-            return Token(TokenKind.DELIVERABILITY, cid, campaign_id=self.campaign.id)
-        return None
+        named = purposes if spec.names_purposes else 0
+        return Token(spec.pixel_token, cid, campaign_id=self.campaign.id, purposes=named)
