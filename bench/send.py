@@ -135,7 +135,7 @@ def prepare(folder: Path, recipients: int) -> int:
     from clearpixel.consent import record_decisions
     from clearpixel.context import open_context
     from clearpixel.domain.ledger import Decision, Method
-    from clearpixel.sending import service
+    from clearpixel.sending import campaigns
     from clearpixel.store.contacts import insert_contacts
     from clearpixel.store.lists import create_list
     from clearpixel.store.purposes import sync_purposes
@@ -169,7 +169,7 @@ def prepare(folder: Path, recipients: int) -> int:
             if cid % 2
         ]
         record_decisions(tx, decisions, cooldown=ctx.cooldown)
-    campaign = service.create_campaign(
+    campaign = campaigns.create_campaign(
         ctx,
         list_name="bench",
         kind="marketing",
@@ -205,13 +205,13 @@ def prerendered(folder: Path, campaign_id: int, count: int) -> list[tuple[str, s
     from clearpixel.context import open_context
     from clearpixel.deliverability.envelope import Envelope
     from clearpixel.domain.policy import MessageKind
-    from clearpixel.sending import service
-    from clearpixel.sending.delivery import mode_for
+    from clearpixel.sending import campaigns
+    from clearpixel.sending.eligibility import mode_for
     from clearpixel.store.contacts import iter_contacts
 
     ctx = open_context(settings_for(folder))
-    campaign = service.get_campaign(ctx, campaign_id)
-    renderer = service.renderer_for(ctx, campaign)
+    campaign = campaigns.get_campaign(ctx, campaign_id)
+    renderer = campaigns.renderer_for(ctx, campaign)
     envelope = Envelope.of(
         ctx,
         campaign_id=campaign.id,
@@ -270,7 +270,7 @@ def main() -> None:
             size = sum(len(m[2]) for m in messages) / len(messages)
 
             subprocess.run(
-                [sys.executable, "-c", "import clearpixel.cli, clearpixel.sending.service"],
+                [sys.executable, "-c", "import clearpixel.cli, clearpixel.sending.campaigns"],
                 env=environment(big),
                 check=True,
             )

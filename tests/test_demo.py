@@ -6,7 +6,7 @@ from __future__ import annotations
 from clearpixel.audience.integrity import check_flags, verify_ledger
 from clearpixel.reports.campaign import campaign_report
 from clearpixel.reports.consent import consent_dashboard
-from clearpixel.sending.service import all_campaigns
+from clearpixel.sending.campaigns import all_campaigns
 
 
 def test_demo_builds_an_installation_with_traffic_and_reports(cli, ctx):

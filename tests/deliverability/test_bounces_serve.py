@@ -16,7 +16,7 @@ import pytest
 from clearpixel.deliverability import suppression
 from clearpixel.domain.bounces import verp_address
 from clearpixel.domain.tokens import TokenSigner
-from clearpixel.sending import service
+from clearpixel.sending import campaigns
 from clearpixel.sending.transports import SmtpConfig, SmtpTransport
 from clearpixel.store.bounces import bounces_for
 from tests.deliverability.conftest import BOUNCE_DOMAIN, free_port
@@ -65,10 +65,10 @@ def delivered(bctx, refusing_smtp):
     list_id = make_list(bctx)
     people = [(e, None, {}) for e in ("ada@example.org", "bob@example.org", "cy@example.org")]
     ids = add_contacts(bctx, list_id, people)
-    campaign = service.create_campaign(
+    campaign = campaigns.create_campaign(
         bctx, list_name="newsletter", kind="marketing", subject="Hello", html=HTML
     )
-    service.send_campaign(bctx, campaign.id, SmtpTransport(SmtpConfig.parse(refusing_smtp.url)))
+    campaigns.send_campaign(bctx, campaign.id, SmtpTransport(SmtpConfig.parse(refusing_smtp.url)))
     paths = {rcpt: mail_from for mail_from, rcpt, _ in refusing_smtp.handler.accepted}
     messages = {rcpt: data for _, rcpt, data in refusing_smtp.handler.accepted}
     return campaign, ids, paths, messages

@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from clearpixel.deliverability import suppression
 from clearpixel.domain.bounces import verp_address
 from clearpixel.reports.deliverability import deliverability_figures
-from clearpixel.sending import service
+from clearpixel.sending import campaigns
 from clearpixel.sending.transports import SmtpConfig, SmtpTransport
 from clearpixel.store.bounces import bounces_for
 from clearpixel.web.server import ThreadedServer
@@ -66,10 +66,10 @@ def delivered(ses, refusing_smtp):
     """A campaign delivered to three people; their VERP return paths as the server saw them."""
     ctx, _ = ses
     ids = add_contacts(ctx, make_list(ctx), [(e, None, {}) for e in PEOPLE])
-    campaign = service.create_campaign(
+    campaign = campaigns.create_campaign(
         ctx, list_name="newsletter", kind="marketing", subject="Hello", html=HTML
     )
-    service.send_campaign(ctx, campaign.id, SmtpTransport(SmtpConfig.parse(refusing_smtp.url)))
+    campaigns.send_campaign(ctx, campaign.id, SmtpTransport(SmtpConfig.parse(refusing_smtp.url)))
     paths = {rcpt: mail_from for mail_from, rcpt, _ in refusing_smtp.handler.accepted}
     return campaign, ids, paths
 

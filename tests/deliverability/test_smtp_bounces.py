@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from clearpixel.deliverability import suppression
 from clearpixel.domain.bounces import verp_token
-from clearpixel.sending import service
+from clearpixel.sending import campaigns
 from clearpixel.sending.transports import SmtpConfig, SmtpTransport
 from clearpixel.store.bounces import bounces_for, skipped_by_reason
 from clearpixel.store.sends import count_by_status
@@ -29,10 +29,10 @@ PEOPLE = [
 def _send(ctx, smtp, *, list_name="newsletter", people=PEOPLE):
     list_id = make_list(ctx, list_name)
     ids = add_contacts(ctx, list_id, people)
-    campaign = service.create_campaign(
+    campaign = campaigns.create_campaign(
         ctx, list_name=list_name, kind="marketing", subject="Hello", html=HTML
     )
-    report = service.send_campaign(
+    report = campaigns.send_campaign(
         ctx, campaign.id, SmtpTransport(SmtpConfig.parse(smtp.url)), concurrency=2
     )
     return campaign, ids, report
@@ -68,7 +68,7 @@ def test_451_after_retries_is_soft_and_suppresses_only_at_the_threshold(bctx, re
     assert suppression.lookup(bctx, "later@example.org") is None, "one soft bounce of 2"
     # the next run tries the pending row again: the second soft bounce reaches the limit
     bctx.now = lambda: FIXED_NOW + timedelta(days=1)
-    service.send_campaign(bctx, campaign.id, SmtpTransport(SmtpConfig.parse(refusing_smtp.url)))
+    campaigns.send_campaign(bctx, campaign.id, SmtpTransport(SmtpConfig.parse(refusing_smtp.url)))
     assert len(_events(bctx, "later@example.org")) == 2
     listed = suppression.lookup(bctx, "later@example.org")
     assert listed is not None and listed.reason == "soft_bounce_threshold"
@@ -78,7 +78,7 @@ def test_soft_bounces_outside_the_window_do_not_add_up(bctx, refusing_smtp):
     refusing_smtp.handler.soft.add("later@example.org")
     campaign, _ids, _ = _send(bctx, refusing_smtp)
     bctx.now = lambda: FIXED_NOW + timedelta(days=31)  # window: 30 days
-    service.send_campaign(bctx, campaign.id, SmtpTransport(SmtpConfig.parse(refusing_smtp.url)))
+    campaigns.send_campaign(bctx, campaign.id, SmtpTransport(SmtpConfig.parse(refusing_smtp.url)))
     assert len(_events(bctx, "later@example.org")) == 2
     assert suppression.lookup(bctx, "later@example.org") is None
 
@@ -105,11 +105,11 @@ def test_an_unreachable_server_is_no_bounce(bctx):
 
     list_id = make_list(bctx)
     add_contacts(bctx, list_id, PEOPLE[:1])
-    campaign = service.create_campaign(
+    campaign = campaigns.create_campaign(
         bctx, list_name="newsletter", kind="marketing", subject="Hello", html=HTML
     )
     url = f"smtp://127.0.0.1:{free_port()}?backoff=0.01&retries=1&timeout=2"
-    report = service.send_campaign(bctx, campaign.id, SmtpTransport(SmtpConfig.parse(url)))
+    report = campaigns.send_campaign(bctx, campaign.id, SmtpTransport(SmtpConfig.parse(url)))
     assert report.deferred == 1
     assert _events(bctx, "gone@example.org") == []
     assert suppression.lookup(bctx, "gone@example.org") is None

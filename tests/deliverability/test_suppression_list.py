@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 
 from clearpixel.accounts import api_keys
 from clearpixel.deliverability import suppression
-from clearpixel.sending import service
+from clearpixel.sending import campaigns
 from clearpixel.sending.transports import OutboxTransport, SmtpConfig, SmtpTransport
 from clearpixel.store.schema import contacts
 from clearpixel.web.app import create_app
@@ -120,29 +120,29 @@ def test_suppress_inactive_lists_the_inactive_with_their_own_reason(ctx, tmp_pat
             .where(contacts.c.id == ids["old@example.org"])
             .values(last_open_date=date(2025, 1, 1))
         )
-    campaign = service.create_campaign(
+    campaign = campaigns.create_campaign(
         ctx, list_name="newsletter", kind="marketing", subject="Hello", html=HTML
     )
-    service.send_campaign(ctx, campaign.id, OutboxTransport(tmp_path), suppress_inactive_days=90)
+    campaigns.send_campaign(ctx, campaign.id, OutboxTransport(tmp_path), suppress_inactive_days=90)
     listed = suppression.lookup(ctx, "old@example.org")
     assert listed is not None and listed.reason == "inactive"
     assert listed.actor == f"campaign:{campaign.id}"
     assert suppression.lookup(ctx, "new@example.org") is None
     # the next campaign, without --suppress-inactive, skips it too
-    second = service.create_campaign(
+    second = campaigns.create_campaign(
         ctx, list_name="newsletter", kind="marketing", subject="Again", html=HTML
     )
-    report = service.send_campaign(ctx, second.id, OutboxTransport(tmp_path / "2"))
+    report = campaigns.send_campaign(ctx, second.id, OutboxTransport(tmp_path / "2"))
     assert (report.sent, report.skipped) == (1, 1)
 
 
 def test_outbox_files_carry_the_return_path(bctx, tmp_path):
     list_id = make_list(bctx)
     add_contacts(bctx, list_id, [("ada@example.org", None, {})])
-    campaign = service.create_campaign(
+    campaign = campaigns.create_campaign(
         bctx, list_name="newsletter", kind="marketing", subject="Hello", html=HTML
     )
-    service.send_campaign(bctx, campaign.id, OutboxTransport(tmp_path))
+    campaigns.send_campaign(bctx, campaign.id, OutboxTransport(tmp_path))
     (eml,) = tmp_path.glob("*.eml")
     first = eml.read_bytes().split(b"\r\n", 1)[0].decode()
     assert first.startswith("Return-Path: <b") and first.endswith("@bounces.example.test>")
@@ -157,10 +157,10 @@ def test_the_campaign_report_shows_bounces_and_complaints_with_rates(bctx, cli, 
     list_id = make_list(bctx)
     people = ["gone", "later", "angry", "fine"]
     ids = add_contacts(bctx, list_id, [(f"{p}@example.org", None, {}) for p in people])
-    campaign = service.create_campaign(
+    campaign = campaigns.create_campaign(
         bctx, list_name="newsletter", kind="marketing", subject="Hello", html=HTML
     )
-    service.send_campaign(bctx, campaign.id, SmtpTransport(SmtpConfig.parse(refusing_smtp.url)))
+    campaigns.send_campaign(bctx, campaign.id, SmtpTransport(SmtpConfig.parse(refusing_smtp.url)))
     complaint = BounceEvent(
         BounceKind.COMPLAINT,
         "angry@example.org",

@@ -30,7 +30,7 @@ from clearpixel.config import Settings
 from clearpixel.context import Context, open_context
 from clearpixel.domain.policy import TrackingMode
 from clearpixel.domain.tokens import TokenKind
-from clearpixel.sending import service
+from clearpixel.sending import campaigns
 from clearpixel.sending.transports import OutboxTransport, SmtpConfig, SmtpTransport
 from clearpixel.store.purposes import sync_purposes
 from clearpixel.store.sends import get_send
@@ -132,7 +132,7 @@ def world(tmp_path_factory: pytest.TempPathFactory, database: str) -> Iterator[W
         messages: list[Received] = []
         for kind, overrides, _ in SENDS:
             ctx.settings = base.model_copy(update=overrides)
-            campaign = service.create_campaign(
+            campaign = campaigns.create_campaign(
                 ctx,
                 list_name="newsletter",
                 kind=kind,
@@ -141,7 +141,7 @@ def world(tmp_path_factory: pytest.TempPathFactory, database: str) -> Iterator[W
                 from_addr=FROM,
             )
             box = data / "outbox" / campaign.public_id
-            service.send_campaign(ctx, campaign.id, OutboxTransport(box))
+            campaigns.send_campaign(ctx, campaign.id, OutboxTransport(box))
             with ctx.db.connect() as conn:
                 for address, cid in ids.items():
                     row = get_send(conn, campaign.id, cid)
@@ -338,7 +338,7 @@ def test_the_addresses_over_smtp_with_smtputf8(world):
     server = SmtpServer(Handler(), enable_SMTPUTF8=True)
     server.controller.start()
     try:
-        campaign = service.create_campaign(
+        campaign = campaigns.create_campaign(
             world.ctx,
             list_name="newsletter",
             kind="marketing",
@@ -346,7 +346,7 @@ def test_the_addresses_over_smtp_with_smtputf8(world):
             html=NEWSLETTER,
             from_addr=FROM,
         )
-        report = service.send_campaign(
+        report = campaigns.send_campaign(
             world.ctx, campaign.id, SmtpTransport(SmtpConfig.parse(server.url))
         )
         assert report.failed == 0

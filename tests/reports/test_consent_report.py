@@ -15,7 +15,7 @@ from clearpixel.consent.pages import (
 )
 from clearpixel.domain.ledger import Method
 from clearpixel.reports.consent import consent_dashboard
-from clearpixel.sending.service import create_campaign, send_campaign
+from clearpixel.sending.campaigns import create_campaign, send_campaign
 from clearpixel.sending.transports import MemoryTransport
 from tests.conftest import FIXED_NOW
 from tests.consent.consent_helpers import consent_token

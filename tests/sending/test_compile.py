@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from clearpixel.domain.errors import ClearpixelError
 from clearpixel.domain.policy import MessageKind, TrackingMode
 from clearpixel.domain.tokens import TokenSigner
-from clearpixel.sending import service
+from clearpixel.sending import campaigns
 from clearpixel.sending.compile import TemplateRefused, compile_campaign
 from clearpixel.sending.render import CampaignInfo, Renderer
 from clearpixel.sending.text import html_to_text
@@ -94,7 +94,7 @@ def test_links_get_stable_ids_in_document_order_skipping_non_http_and_platform_l
         "<a href='https://a.example/1?x=1&amp;y=2'>a</a><area href=https://c.example/3>"
         '<a href="https://b.example/2">b again</a>'
     )
-    campaign = service.create_campaign(
+    campaign = campaigns.create_campaign(
         ctx, list_name="newsletter", kind="marketing", subject="s", html=html
     )
     with ctx.db.connect() as conn:
@@ -104,7 +104,7 @@ def test_links_get_stable_ids_in_document_order_skipping_non_http_and_platform_l
             3: "https://c.example/3",
         }
     # compiling again for sending finds the same links
-    service.renderer_for(ctx, campaign)
+    campaigns.renderer_for(ctx, campaign)
 
 
 def test_consent_request_refuses_personalised_links_other_than_its_own():
@@ -123,7 +123,7 @@ def test_bad_jinja_and_unknown_kind_are_clear_errors(ctx):
     with pytest.raises(TemplateRefused, match="line 1"):
         compile_campaign(kind=MessageKind.MARKETING, subject="s", html="<p>{{ oops </p>")
     with pytest.raises(ClearpixelError, match="unknown message kind"):
-        service.create_campaign(ctx, list_name="newsletter", kind="promo", subject="s", html="x")
+        campaigns.create_campaign(ctx, list_name="newsletter", kind="promo", subject="s", html="x")
 
 
 def test_html_to_text_keeps_structure_and_links():

@@ -7,7 +7,7 @@ import re
 from datetime import timedelta
 
 from clearpixel.domain.tokens import TokenKind
-from clearpixel.sending import service
+from clearpixel.sending import campaigns
 from clearpixel.sending.transports import SmtpConfig, SmtpTransport
 from clearpixel.store.contacts import get_contact, set_cooldown, set_status
 from tests.conftest import FIXED_NOW
@@ -43,14 +43,14 @@ def _setup(ctx):
 
 
 def _send(ctx, smtp_server):
-    campaign = service.create_campaign(
+    campaign = campaigns.create_campaign(
         ctx,
         list_name="newsletter",
         kind="consent_request",
         subject="May we?",
         html=CONSENT_REQUEST,
     )
-    report = service.send_campaign(
+    report = campaigns.send_campaign(
         ctx, campaign.id, SmtpTransport(SmtpConfig.parse(smtp_server.url))
     )
     return campaign, report

@@ -16,7 +16,7 @@ import dkim
 import pytest
 
 from clearpixel.domain.errors import ClearpixelError
-from clearpixel.sending import service
+from clearpixel.sending import campaigns
 from clearpixel.sending.transports import OutboxTransport, SmtpConfig, SmtpTransport
 from clearpixel.store.contacts import set_status
 from clearpixel.store.schema import contacts
@@ -32,7 +32,7 @@ HTML = "<html><body><p>Hi {{ email }}</p><a href='https://x.example/a'>a</a></bo
 def _campaign(ctx, people, *, kind="marketing"):
     list_id = make_list(ctx)
     ids = add_contacts(ctx, list_id, people)
-    campaign = service.create_campaign(
+    campaign = campaigns.create_campaign(
         ctx, list_name="newsletter", kind=kind, subject="Hello", html=HTML
     )
     return campaign, ids
@@ -101,7 +101,7 @@ def test_dkim_signature_covers_list_unsubscribe_and_verifies(ctx, tmp_path):
         update={"dkim_key_file": key_file, "dkim_selector": "mail", "dkim_domain": "example.org"}
     )
     campaign, _ = _campaign(ctx, [("a@example.org", 1, {"first_name": "Ann"})])
-    signed = service.preview(ctx, campaign.id, "a@example.org")
+    signed = campaigns.preview(ctx, campaign.id, "a@example.org")
     header = parse(signed)["DKIM-Signature"]
     signed_fields = header.split("h=")[1].split(";")[0].replace(" ", "").lower().split(":")
     assert "list-unsubscribe" in signed_fields and "list-unsubscribe-post" in signed_fields
@@ -117,7 +117,7 @@ def test_dkim_signature_covers_list_unsubscribe_and_verifies(ctx, tmp_path):
 
 def test_a_451_is_retried_and_the_message_delivered_once(ctx, flaky_smtp_server):
     campaign, ids = _campaign(ctx, [(f"p{i}@example.org", 1, {}) for i in range(3)])
-    report = service.send_campaign(
+    report = campaigns.send_campaign(
         ctx, campaign.id, SmtpTransport(SmtpConfig.parse(flaky_smtp_server.url)), concurrency=2
     )
     assert report.sent == 3
@@ -129,12 +129,12 @@ def test_a_550_is_recorded_as_failed_with_the_error_and_not_retried(ctx, smtp_se
     smtp_server.handler.refuse.add("bad@example.org")
     campaign, ids = _campaign(ctx, [("bad@example.org", 1, {}), ("ok@example.org", 1, {})])
     transport = SmtpTransport(SmtpConfig.parse(smtp_server.url))
-    report = service.send_campaign(ctx, campaign.id, transport)
+    report = campaigns.send_campaign(ctx, campaign.id, transport)
     assert (report.sent, report.failed) == (1, 1)
     with ctx.db.connect() as conn:
         row = get_send(conn, campaign.id, ids["bad@example.org"])
     assert row["status"] == "failed" and "550" in row["error"]
-    again = service.send_campaign(ctx, campaign.id, transport)
+    again = campaigns.send_campaign(ctx, campaign.id, transport)
     assert again.sent == 0 and len(smtp_server.messages) == 1
 
 
@@ -142,7 +142,7 @@ def test_unsubscribed_contacts_never_get_marketing_mail(ctx, tmp_path):
     campaign, ids = _campaign(ctx, [("in@example.org", None, {}), ("out@example.org", 1, {})])
     with ctx.db.begin() as tx:
         set_status(tx, ids["out@example.org"], "unsubscribed", now=FIXED_NOW)
-    service.send_campaign(ctx, campaign.id, OutboxTransport(tmp_path / "box"))
+    campaigns.send_campaign(ctx, campaign.id, OutboxTransport(tmp_path / "box"))
     assert sorted(p.name for p in (tmp_path / "box").iterdir()) == [f"{ids['in@example.org']}.eml"]
 
 
@@ -167,7 +167,7 @@ def test_suppress_inactive_skips_old_activity_and_keeps_contacts_never_seen(ctx,
             .where(contacts.c.id == ids["recent-click@example.org"])
             .values(last_open_date=old, last_click_date=FIXED_NOW.date() - timedelta(days=3))
         )
-    service.send_campaign(
+    campaigns.send_campaign(
         ctx, campaign.id, OutboxTransport(tmp_path / "box"), suppress_inactive_days=90
     )
     sent = sorted(p.name for p in (tmp_path / "box").iterdir())
@@ -196,10 +196,10 @@ def test_cli_create_ls_preview_send_to_the_default_outbox(ctx, cli, settings, tm
     assert "/o/" in parts(message)[1]
     sent = cli("campaign", "send", campaign_id)
     assert "2 sent now" in sent.output
-    campaign = service.get_campaign(ctx, campaign_id)
+    campaign = campaigns.get_campaign(ctx, campaign_id)
     box = settings.data_dir / "outbox" / campaign.public_id
     assert sorted(p.name for p in box.iterdir()) == sorted(f"{i}.eml" for i in ids.values())
-    assert service.sent_by_mode(ctx, campaign.id) == {"anonymous": 1, "personal": 1}
+    assert campaigns.sent_by_mode(ctx, campaign.id) == {"anonymous": 1, "personal": 1}
     assert "0 sent now" in cli("campaign", "send", campaign_id).output
     assert cli("campaign", "ls", "--json").output.count('"status": "sent"') == 1
 
@@ -265,36 +265,36 @@ def test_unreachable_server_defers_everything_and_a_rerun_delivers(ctx, smtp_ser
     closed_port = sock.getsockname()[1]
     sock.close()
     down = SmtpTransport(SmtpConfig.parse(f"smtp://127.0.0.1:{closed_port}?backoff=0.001"))
-    report = service.send_campaign(ctx, campaign.id, down)
+    report = campaigns.send_campaign(ctx, campaign.id, down)
     assert report.deferred == 3 and report.sent == 0
     with ctx.db.connect() as conn:
         assert count_by_status(conn, campaign.id) == {"pending": 3}
         assert get_send(conn, campaign.id, ids["d0@example.org"])["attempts"] == 1
-    stopped = service.get_campaign(ctx, campaign.id)
+    stopped = campaigns.get_campaign(ctx, campaign.id)
     assert stopped.status == "failed" and "3 message(s) deferred" in stopped.status_detail
     up = SmtpTransport(SmtpConfig.parse(smtp_server.url))
-    assert service.send_campaign(ctx, campaign.id, up).sent == 3
-    assert service.get_campaign(ctx, campaign.id).status == "sent"
+    assert campaigns.send_campaign(ctx, campaign.id, up).sent == 3
+    assert campaigns.get_campaign(ctx, campaign.id).status == "sent"
 
 
 def test_the_sandbox_refuses_unsafe_template_access_with_a_clear_error(ctx, tmp_path):
     list_id = make_list(ctx)
     add_contacts(ctx, list_id, [("a@example.org", 1, {})])
     with pytest.raises(ClearpixelError, match=r"__class__.* is unsafe"):
-        service.create_campaign(
+        campaigns.create_campaign(
             ctx, list_name="newsletter", kind="marketing", subject="s",
             html="<p>{{ ''.__class__.__mro__[1].__subclasses__() }}</p>",
         )  # fmt: skip
-    assert service.all_campaigns(ctx) == [], "nothing stored"
+    assert campaigns.all_campaigns(ctx) == [], "nothing stored"
 
 
 def test_a_campaign_that_found_no_recipient_stays_open_for_a_later_run(ctx, tmp_path):
     campaign, _ = _campaign(ctx, [])
     box = OutboxTransport(tmp_path / "box")
-    assert service.send_campaign(ctx, campaign.id, box).sent == 0
-    assert service.get_campaign(ctx, campaign.id).status == "draft"
+    assert campaigns.send_campaign(ctx, campaign.id, box).sent == 0
+    assert campaigns.get_campaign(ctx, campaign.id).status == "draft"
     add_contacts(ctx, campaign.list_id, [("late@example.org", None, {})])
-    assert service.send_campaign(ctx, campaign.id, box).sent == 1
-    assert service.get_campaign(ctx, campaign.id).status == "sent"
+    assert campaigns.send_campaign(ctx, campaign.id, box).sent == 1
+    assert campaigns.get_campaign(ctx, campaign.id).status == "sent"
     add_contacts(ctx, campaign.list_id, [("later@example.org", None, {})])
-    assert service.send_campaign(ctx, campaign.id, box).sent == 0, "complete: rows only"
+    assert campaigns.send_campaign(ctx, campaign.id, box).sent == 0, "complete: rows only"

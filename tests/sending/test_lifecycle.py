@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from clearpixel.domain.errors import ClearpixelError
-from clearpixel.sending import service
+from clearpixel.sending import campaigns
 from clearpixel.sending.transports import OutboxTransport, SmtpConfig, SmtpTransport
 from clearpixel.store.contacts import set_cooldown, set_status
 from clearpixel.store.sends import count_by_status
@@ -32,7 +32,7 @@ HTML = (
 def _campaign(ctx, people, *, kind="marketing", html=HTML):  # type: ignore[no-untyped-def]
     list_id = make_list(ctx)
     ids = add_contacts(ctx, list_id, people)
-    campaign = service.create_campaign(
+    campaign = campaigns.create_campaign(
         ctx, list_name="newsletter", kind=kind, subject="Hello", html=html
     )
     return campaign, ids
@@ -49,7 +49,7 @@ def test_a_recipient_that_fails_is_recorded_and_the_send_goes_on(ctx, tmp_path, 
             ("ok2@example.org", None, {"n": "1"}),
         ],
     )
-    report = service.send_campaign(ctx, campaign.id, OutboxTransport(tmp_path / "box"))
+    report = campaigns.send_campaign(ctx, campaign.id, OutboxTransport(tmp_path / "box"))
     assert report.sent == 3 and report.failed == 2
     assert report.status == "sent" and report.status_detail == "2 recipient(s) failed"
     reasons = dict(report.failures)
@@ -67,9 +67,9 @@ def test_a_recipient_that_fails_is_recorded_and_the_send_goes_on(ctx, tmp_path, 
 
 def test_when_every_recipient_fails_the_campaign_is_failed(ctx, tmp_path):
     campaign, _ = _campaign(ctx, [("loops@example.org", None, {"n": "99999"})])
-    report = service.send_campaign(ctx, campaign.id, OutboxTransport(tmp_path / "box"))
+    report = campaigns.send_campaign(ctx, campaign.id, OutboxTransport(tmp_path / "box"))
     assert report.status == "failed" and "every recipient failed" in report.status_detail
-    assert service.get_campaign(ctx, campaign.id).status == "failed"
+    assert campaigns.get_campaign(ctx, campaign.id).status == "failed"
 
 
 def test_cancel_from_elsewhere_stops_a_running_send_and_send_resumes_it(ctx, tmp_path):
@@ -79,7 +79,7 @@ def test_cancel_from_elsewhere_stops_a_running_send_and_send_resumes_it(ctx, tmp
     outcome: list[object] = []
 
     def run() -> None:
-        outcome.append(service.send_campaign(ctx, campaign.id, OutboxTransport(box), rate=100))
+        outcome.append(campaigns.send_campaign(ctx, campaign.id, OutboxTransport(box), rate=100))
 
     sender = threading.Thread(target=run)
     sender.start()
@@ -89,7 +89,7 @@ def test_cancel_from_elsewhere_stops_a_running_send_and_send_resumes_it(ctx, tmp
             if count_by_status(conn, campaign.id).get("sent", 0) >= 20:
                 break
         time.sleep(0.05)
-    cancelled = service.cancel_campaign(ctx, campaign.id)
+    cancelled = campaigns.cancel_campaign(ctx, campaign.id)
     assert cancelled.status == "cancelled"
     sender.join(timeout=60)
     report = outcome[0]
@@ -98,7 +98,7 @@ def test_cancel_from_elsewhere_stops_a_running_send_and_send_resumes_it(ctx, tmp
         counts = count_by_status(conn, campaign.id)
     assert counts.get("pending", 0) > 0 and counts["sent"] < 400
     assert len(list(box.glob("*.eml"))) == counts["sent"]
-    resumed = service.send_campaign(ctx, campaign.id, OutboxTransport(box))
+    resumed = campaigns.send_campaign(ctx, campaign.id, OutboxTransport(box))
     assert resumed.status == "sent"
     with ctx.db.connect() as conn:
         assert count_by_status(conn, campaign.id) == {"sent": 400}
@@ -108,16 +108,16 @@ def test_cancel_from_elsewhere_stops_a_running_send_and_send_resumes_it(ctx, tmp
 def test_cancel_and_delete_only_where_they_mean_something(ctx, tmp_path, cli):
     campaign, _ = _campaign(ctx, [("a@example.org", None, {"n": "1"})])
     with pytest.raises(ClearpixelError, match="draft: nothing is being sent"):
-        service.cancel_campaign(ctx, campaign.id)
-    service.send_campaign(ctx, campaign.id, OutboxTransport(tmp_path / "box"))
+        campaigns.cancel_campaign(ctx, campaign.id)
+    campaigns.send_campaign(ctx, campaign.id, OutboxTransport(tmp_path / "box"))
     refused = cli("campaign", "delete", str(campaign.id), ok=False)
     assert refused.exit_code == 2 and "only a draft can be deleted" in refused.output
-    draft = service.create_campaign(
+    draft = campaigns.create_campaign(
         ctx, list_name="newsletter", kind="marketing", subject="s", html="<p>x</p>"
     )
     assert "deleted" in cli("campaign", "delete", str(draft.id)).output
-    assert [c.id for c in service.all_campaigns(ctx)] == [campaign.id]
-    again = service.create_campaign(
+    assert [c.id for c in campaigns.all_campaigns(ctx)] == [campaign.id]
+    again = campaigns.create_campaign(
         ctx, list_name="newsletter", kind="marketing", subject="s", html="<p>x</p>"
     )
     assert again.id > draft.id, "a deleted draft's id is never reused"
@@ -151,7 +151,7 @@ def test_send_reports_skipped_recipients_by_reason_in_cli_and_api(ctx, cli, tmp_
     from clearpixel.accounts import api_keys
     from clearpixel.web.app import create_app
 
-    second = service.create_campaign(
+    second = campaigns.create_campaign(
         ctx, list_name="newsletter", kind="consent_request", subject="s", html=html
     )
     _, key = api_keys.create_api_key(ctx, "t")
@@ -184,7 +184,7 @@ def test_non_ascii_addresses_over_smtp(ctx, utf8_server):
             ("jörg@bücher.example", None, {"n": "1"}),
         ],
     )
-    report = service.send_campaign(ctx, campaign.id, SmtpTransport(SmtpConfig.parse(server.url)))
+    report = campaigns.send_campaign(ctx, campaign.id, SmtpTransport(SmtpConfig.parse(server.url)))
     by_rcpt = {m.recipients[0]: m for m in server.messages}
     assert "anna@xn--bcher-kva.example" in by_rcpt, "the domain goes out in IDNA"
     message = parse(by_rcpt["anna@xn--bcher-kva.example"].data)

@@ -6,7 +6,7 @@ import re
 
 from clearpixel.domain.policy import TrackingMode
 from clearpixel.domain.tokens import TokenKind
-from clearpixel.sending import service
+from clearpixel.sending import campaigns
 from clearpixel.sending.transports import MemoryTransport
 from clearpixel.store.sends import get_send
 from tests.helpers import make_list
@@ -22,11 +22,11 @@ def _send(ctx, kind="marketing"):
     ids = add_contacts(
         ctx, list_id, [("a@example.org", None, {"customer_id": "C-77"}), ("b@example.org", 1, {})]
     )
-    campaign = service.create_campaign(
+    campaign = campaigns.create_campaign(
         ctx, list_name="newsletter", kind=kind, subject="s", html=HTML
     )
     transport = MemoryTransport()
-    service.send_campaign(ctx, campaign.id, transport)
+    campaigns.send_campaign(ctx, campaign.id, transport)
     return campaign, ids, {rcpt: parse(data) for rcpt, data in transport.messages}
 
 

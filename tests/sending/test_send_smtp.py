@@ -8,7 +8,7 @@ import pytest
 
 from clearpixel.domain.policy import TrackingMode
 from clearpixel.domain.tokens import BadSignature, MalformedToken, TokenError, TokenKind
-from clearpixel.sending import service
+from clearpixel.sending import campaigns
 from clearpixel.sending.transports import SmtpConfig, SmtpTransport
 from clearpixel.store.campaigns import get_links
 from clearpixel.store.sends import get_send
@@ -45,7 +45,7 @@ PEOPLE = [
 def sent(ctx, smtp_server):
     list_id = make_list(ctx)
     ids = add_contacts(ctx, list_id, [(e, f, leaky(i)) for i, (e, f) in enumerate(PEOPLE)])
-    campaign = service.create_campaign(
+    campaign = campaigns.create_campaign(
         ctx,
         list_name="newsletter",
         kind="marketing",
@@ -53,7 +53,7 @@ def sent(ctx, smtp_server):
         html=NEWSLETTER,
         from_addr="News <news@example.org>",
     )
-    report = service.send_campaign(
+    report = campaigns.send_campaign(
         ctx, campaign.id, SmtpTransport(SmtpConfig.parse(smtp_server.url)), concurrency=2
     )
     by_rcpt = {m.recipients[0]: parse(m.data) for m in smtp_server.messages}

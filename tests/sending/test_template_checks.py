@@ -10,7 +10,7 @@ import pytest
 
 from clearpixel.domain.errors import ClearpixelError
 from clearpixel.domain.policy import MessageKind
-from clearpixel.sending import sandbox, service
+from clearpixel.sending import campaigns, sandbox
 from clearpixel.sending.compile import TemplateRefused, compile_campaign
 from clearpixel.store.schema import campaign_links
 from tests.helpers import make_list
@@ -36,15 +36,15 @@ def _list(ctx):  # type: ignore[no-untyped-def]
 def test_unknown_variables_are_refused_at_create_with_name_and_line(ctx, html, expected):
     _list(ctx)
     with pytest.raises(TemplateRefused, match=expected):
-        service.create_campaign(
+        campaigns.create_campaign(
             ctx, list_name="newsletter", kind="marketing", subject="s", html=html
         )
-    assert service.all_campaigns(ctx) == []
+    assert campaigns.all_campaigns(ctx) == []
 
 
 def test_known_attributes_and_platform_names_pass(ctx):
     _list(ctx)
-    campaign = service.create_campaign(
+    campaign = campaigns.create_campaign(
         ctx,
         list_name="newsletter",
         kind="marketing",
@@ -68,7 +68,7 @@ def test_a_line_break_in_a_header_value_is_refused(ctx, field, value):
     _list(ctx)
     values = {"subject": "s", field: value}
     with pytest.raises(ClearpixelError, match="line break"):
-        service.create_campaign(
+        campaigns.create_campaign(
             ctx, list_name="newsletter", kind="marketing", html="<p>x</p>", **values
         )
 
@@ -129,7 +129,7 @@ def test_preview_of_a_runaway_template_stops_at_the_time_limit(ctx):
     list_id = make_list(ctx)
     add_contacts(ctx, list_id, [("big@example.org", None, {"n": "99999"})])
     # the sample contacts loop (4711 // 100) ** 2 times: accepted; this contact 999 ** 2
-    campaign = service.create_campaign(
+    campaign = campaigns.create_campaign(
         ctx,
         list_name="newsletter",
         kind="transactional",
@@ -138,18 +138,18 @@ def test_preview_of_a_runaway_template_stops_at_the_time_limit(ctx):
         "{% endfor %}",
     )
     with pytest.raises(ClearpixelError, match="loop limit"):
-        service.preview(ctx, campaign.id, "big@example.org")
+        campaigns.preview(ctx, campaign.id, "big@example.org")
 
 
 def test_preview_writes_nothing(ctx):
     _list(ctx)
-    campaign = service.create_campaign(
+    campaign = campaigns.create_campaign(
         ctx, list_name="newsletter", kind="marketing", subject="s",
         html="<a href='https://shop.example/a'>a</a>",
     )  # fmt: skip
     with ctx.db.begin() as tx:
         tx.execute(campaign_links.delete())
     with pytest.raises(ClearpixelError, match="other links than those registered"):
-        service.preview(ctx, campaign.id, "a@example.org")
+        campaigns.preview(ctx, campaign.id, "a@example.org")
     with ctx.db.connect() as conn:
         assert conn.execute(campaign_links.select()).all() == [], "preview registered nothing"

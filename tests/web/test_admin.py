@@ -288,7 +288,7 @@ def test_legacy_strategy_is_flagged_not_compliant(ctx, settings):
 
 
 def test_campaign_page_has_the_report_and_svg_charts(ctx, client):
-    from clearpixel.sending.service import create_campaign, send_campaign
+    from clearpixel.sending.campaigns import create_campaign, send_campaign
     from clearpixel.sending.transports import MemoryTransport
 
     make_contacts(ctx, make_list(ctx), [None, 1, 3])

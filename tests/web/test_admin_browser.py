@@ -14,7 +14,7 @@ from clearpixel.accounts import sessions, users
 from clearpixel.consent import record_decision
 from clearpixel.domain.ledger import Method
 from clearpixel.reports.campaign import campaign_report
-from clearpixel.sending.service import create_campaign, send_campaign
+from clearpixel.sending.campaigns import create_campaign, send_campaign
 from clearpixel.sending.transports import MemoryTransport
 from tests.helpers import make_contacts, make_list
 from tests.web.tracking_support import eventually, request

@@ -13,7 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from clearpixel.accounts import users
-from clearpixel.sending import service as sending
+from clearpixel.sending import campaigns as sending
 from clearpixel.web.app import create_app
 from tests.helpers import make_contacts, make_list
 

@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from schemathesis.generation.modes import GenerationMode
 
 from clearpixel.accounts import api_keys
-from clearpixel.sending.service import create_campaign
+from clearpixel.sending.campaigns import create_campaign
 from clearpixel.web.app import create_app
 from tests.helpers import make_contacts, make_list
 

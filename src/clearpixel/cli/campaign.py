@@ -46,10 +46,10 @@ def create(
     ] = None,
 ) -> None:
     """Create a campaign (its template is checked now) and print its id."""
-    from clearpixel.sending import service
+    from clearpixel.sending import campaigns
 
     with context() as ctx:
-        campaign = service.create_campaign(
+        campaign = campaigns.create_campaign(
             ctx,
             list_name=list_name,
             kind=kind,
@@ -72,11 +72,11 @@ def ls(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> Non
     """Every campaign, newest first, with its recipients by outcome."""
     from rich.table import Table
 
-    from clearpixel.sending import service
+    from clearpixel.sending import campaigns
 
     with context() as ctx:
-        found = service.all_campaigns(ctx)
-        counts = service.send_counts(ctx)
+        found = campaigns.all_campaigns(ctx)
+        counts = campaigns.send_counts(ctx)
     if as_json:
         print_json(
             [
@@ -116,10 +116,10 @@ def preview(
     email: str = typer.Option(..., "--email", help="The contact to render it for."),
 ) -> None:
     """Print the exact MIME message that contact would get."""
-    from clearpixel.sending import service
+    from clearpixel.sending import campaigns
 
     with context() as ctx:
-        data = service.preview(ctx, campaign, email)
+        data = campaigns.preview(ctx, campaign, email)
     sys.stdout.buffer.write(data)
     sys.stdout.flush()
 
@@ -159,11 +159,11 @@ def send(
         TimeRemainingColumn,
     )
 
-    from clearpixel.sending import service
+    from clearpixel.sending import campaigns
     from clearpixel.sending.transports import transport_from
 
     with context() as ctx:
-        found = service.get_campaign(ctx, campaign)
+        found = campaigns.get_campaign(ctx, campaign)
         transport = transport_from(
             outbox=outbox,
             smtp=smtp,
@@ -190,7 +190,7 @@ def send(
                     rate=f"{speed:.1f} msg/s" if speed else "",
                 )
 
-            report = service.send_campaign(
+            report = campaigns.send_campaign(
                 ctx,
                 found.id,
                 transport,
@@ -199,7 +199,7 @@ def send(
                 suppress_inactive_days=suppress_inactive,
                 progress=on_progress,
             )
-        by_mode = service.sent_by_mode(ctx, found.id)
+        by_mode = campaigns.sent_by_mode(ctx, found.id)
     print_send_report(report, by_mode, transport.name)
 
 
@@ -233,18 +233,18 @@ def print_send_report(report: SendReport, by_mode: dict[str, int], via: str) -> 
 def cancel(campaign: str = typer.Argument(..., help="Campaign id (or public id).")) -> None:
     """Stop a campaign being sent (by this or another process): the sender stops after the
     messages in flight; `campaign send ID` resumes it later."""
-    from clearpixel.sending import service
+    from clearpixel.sending import campaigns
 
     with context() as ctx:
-        found = service.cancel_campaign(ctx, campaign)
+        found = campaigns.cancel_campaign(ctx, campaign)
     console.print(f"campaign {found.id}: {found.status}")
 
 
 @campaign_app.command("delete")
 def delete(campaign: str = typer.Argument(..., help="Campaign id (or public id).")) -> None:
     """Delete a draft (a campaign never sent)."""
-    from clearpixel.sending import service
+    from clearpixel.sending import campaigns
 
     with context() as ctx:
-        found = service.delete_campaign(ctx, campaign)
+        found = campaigns.delete_campaign(ctx, campaign)
     console.print(f"campaign {found.id} deleted")

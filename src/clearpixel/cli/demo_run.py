@@ -29,7 +29,7 @@ from clearpixel.consent.notices import ensure_defaults
 from clearpixel.context import Context, open_context
 from clearpixel.reports.campaign import CampaignReport, campaign_report
 from clearpixel.reports.consent import consent_dashboard
-from clearpixel.sending import service as sending
+from clearpixel.sending import campaigns as sending
 from clearpixel.sending.transports import OutboxTransport
 from clearpixel.web.server import ThreadedServer
 

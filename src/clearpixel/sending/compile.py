@@ -1,11 +1,13 @@
 """Compile a campaign once: check its template, register its links, and turn it into parts
-whose per-recipient render needs no HTML parsing (`parts.py`).
+whose per-recipient render needs no HTML parsing (`parts.py`). This module is the slot
+compiler; the rules a template must keep (R1, R3, R22) are checked in `checks.py`.
 
 The checks, in order, each refusing with a message that names the problem:
 1. Jinja syntax, and the variables the template names (`variables.py`: unknown names,
    namespaces that do not exist, platform links of another kind);
-2. for marketing and consent requests, a fast look at the HTML as written (a template
-   expression in an auto-loaded URL, a style, between attributes, `|safe`);
+2. for marketing and consent requests, a fast look at the HTML as written
+   (`checks.check_as_written`: a template expression in an auto-loaded URL, a style, between
+   attributes, `|safe`);
 3. the links: `javascript:`, `data:` and `vbscript:` are refused; plain http(s) links, in
    loops and conditions too, are registered (R13) and become slots;
 4. the proof (`proof.py`): the compiled template rendered for synthetic contacts whose every
@@ -23,12 +25,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import jinja2
-from jinja2 import nodes
-from selectolax.lexbor import LexborHTMLParser
 
 from clearpixel.domain.errors import ClearpixelError
 from clearpixel.domain.policy import MessageKind
 from clearpixel.sending import htmlscan, links, parts, proof, sandbox
+from clearpixel.sending.checks import (
+    PROTECTED,
+    TemplateRefused,
+    check_as_written,
+    parse_template,
+    prove,
+)
 from clearpixel.sending.parts import TAIL_ID, Part, crlf_lines, slot, slots_as_variables
 from clearpixel.sending.sandbox import DEFAULT_LIMITS, RenderLimits
 from clearpixel.sending.text import html_to_text
@@ -36,19 +43,11 @@ from clearpixel.sending.variables import check_variables
 
 __all__ = ["Compiled", "TemplateRefused", "compile_campaign", "crlf_lines"]
 
-EXPRESSION = links.EXPRESSION
 BODY_END = re.compile(r"</body\s*>", re.I)
-# Kinds that R1 and R3 protect: no per-recipient value in auto-loaded URLs.
-PROTECTED = frozenset({MessageKind.MARKETING, MessageKind.CONSENT_REQUEST})
 
-HTML_ENV = parts.environment(autoescape=True)
 TEXT_ENV = parts.environment(autoescape=False)
 HTML_PART_ENV = parts.environment(autoescape=True, crlf=True)
 TEXT_PART_ENV = parts.environment(autoescape=False, crlf=True)
-
-
-class TemplateRefused(ClearpixelError, ValueError):
-    """A campaign template that breaks a rule; the message names the tag or construct."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,18 +115,20 @@ def _compile(
     attributes: Collection[str] | None,
     limits: RenderLimits,
 ) -> Compiled:
-    names = check_variables(_parse(html, "HTML"), kind=kind, attributes=attributes, what="HTML")
+    names = check_variables(
+        parse_template(html, "HTML"), kind=kind, attributes=attributes, what="HTML"
+    )
     if text is not None:
         names |= check_variables(
-            _parse(text, "text"), kind=kind, attributes=attributes, what="text"
+            parse_template(text, "text"), kind=kind, attributes=attributes, what="text"
         )
     names |= check_variables(
-        _parse(subject, "subject"), kind=kind, attributes=attributes, what="subject"
+        parse_template(subject, "subject"), kind=kind, attributes=attributes, what="subject"
     )
     tree = htmlscan.parse(html)
     resources = htmlscan.auto_loaded(tree, html)
     if kind in PROTECTED:
-        _check_as_written(tree, html, resources, kind)
+        check_as_written(tree, html, resources, kind)
     nonce = secrets.token_hex(16)
     registered, source = _register_links(kind, html, nonce)
     tail = slot(nonce, TAIL_ID)
@@ -151,7 +152,7 @@ def _compile(
             limits=limits,
         ),
     )
-    subject_template = TEXT_ENV.from_string(subject) if EXPRESSION.search(subject) else None
+    subject_template = TEXT_ENV.from_string(subject) if links.EXPRESSION.search(subject) else None
     html_part = parts.make_part(HTML_PART_ENV, html_source, nonce, limits)
     text_part = parts.make_part(TEXT_PART_ENV, text_source, nonce, limits)
     return Compiled(
@@ -168,13 +169,6 @@ def _compile(
     )
 
 
-def _parse(source: str, what: str) -> nodes.Template:
-    try:
-        return HTML_ENV.parse(source)
-    except jinja2.TemplateSyntaxError as exc:
-        raise TemplateRefused(f"{what} template, line {exc.lineno}: {exc.message}") from None
-
-
 def _register_links(kind: MessageKind, html: str, nonce: str) -> tuple[list[str], str]:
     """The links to register (ids in document order) and the source with each tracked href
     replaced by its slot. Consent requests have no tracked links (R3)."""
@@ -183,7 +177,7 @@ def _register_links(kind: MessageKind, html: str, nonce: str) -> tuple[list[str]
     for start, end, value in links.locate(html):
         links.check_scheme(value)
         if kind is MessageKind.CONSENT_REQUEST:
-            if EXPRESSION.search(value) and not links.consent_request_link(value):
+            if links.EXPRESSION.search(value) and not links.consent_request_link(value):
                 raise TemplateRefused(
                     f"consent request: the link {value!r} would differ from one recipient to "
                     "another; only {{ consent_url }} and {{ unsubscribe_url }} may"
@@ -224,13 +218,13 @@ def _place_tail(source: str, tail: str, prover_for: Any) -> tuple[str, proof.Out
     candidates.append((source, ""))
     for before, after in candidates:
         candidate = before + tail + after
-        outcome = _prove(prover_for(candidate))
+        outcome = prove(prover_for(candidate))
         if outcome.tail_ancestors == ["?"]:
             continue  # the tail is hidden (in a comment, a block not rendered): try the next
         if outcome.tail_ancestors:
             closers = "".join(f"</{tag}>" for tag in outcome.tail_ancestors)
             candidate = before + closers + tail + after
-            outcome = _prove(prover_for(candidate))
+            outcome = prove(prover_for(candidate))
             if outcome.tail_ancestors:
                 continue
         return candidate, outcome
@@ -239,56 +233,3 @@ def _place_tail(source: str, tail: str, prover_for: Any) -> tuple[str, proof.Out
         "its content (a comment, <template>, <textarea>, <title>, <style> or <script>); "
         "close it"
     )
-
-
-def _prove(prover: proof.Prover) -> proof.Outcome:
-    try:
-        return prover.check(prover.renders())
-    except proof.ProofError as exc:
-        raise TemplateRefused(str(exc)) from None
-
-
-def _check_as_written(
-    tree: LexborHTMLParser,
-    source: str,
-    resources: list[htmlscan.Resource],
-    kind: MessageKind,
-) -> None:
-    """A fast first look at marketing and consent-request HTML as written: no template
-    expression in an auto-loaded URL, in a style, or between a tag's attributes, and no way
-    around autoescaping. (The proof then judges what the template produces.)"""
-    rule = (
-        f"{kind.value.replace('_', ' ')} emails may not make the mail client load an address "
-        "that depends on the recipient"
-    )
-    for resource in [*resources, *htmlscan.raw_resources(source)]:
-        if EXPRESSION.search(resource.url):
-            raise TemplateRefused(
-                f"{resource.describe()} loads {resource.url!r}, which contains a template "
-                f"expression: {rule}"
-            )
-    for node in htmlscan.elements(tree):
-        tag = (node.tag or "").lower()
-        for name, value in node.attributes.items():
-            if "{" in name or "}" in name or "%" in name:
-                raise TemplateRefused(
-                    f"<{tag}> has a template expression among its attributes: {rule}"
-                )
-            if name.lower() == "style" and value and EXPRESSION.search(value):
-                raise TemplateRefused(f"<{tag} style> contains a template expression: {rule}")
-        if tag == "style" and EXPRESSION.search(node.text(deep=True)):
-            raise TemplateRefused(f"<style> contains a template expression: {rule}")
-    for match in htmlscan.CONDITIONAL_COMMENT.finditer(source):
-        if EXPRESSION.search(match.group(1)):
-            raise TemplateRefused(
-                f"a conditional comment (<!--[if ...]>) contains a template expression: {rule}"
-            )
-    for found in _parse(source, "HTML").find_all(
-        (nodes.Filter, nodes.ScopedEvalContextModifier, nodes.EvalContextModifier)
-    ):
-        if isinstance(found, nodes.Filter) and found.name != "safe":
-            continue
-        what = "the |safe filter" if isinstance(found, nodes.Filter) else "an autoescape block"
-        raise TemplateRefused(
-            f"{what} (line {found.lineno}) would let a value write markup: {rule}"
-        )

@@ -1,7 +1,7 @@
 """A campaign tried before it is sent: its template checked against a list without storing
 anything, one contact's message rendered in every tracking mode side by side, and a test
 message to one address. Everything goes through the send path's own compile and render
-(`service.renderer_for`), so a preview is exactly the bytes a send would produce."""
+(`campaigns.renderer_for`), so a preview is exactly the bytes a send would produce."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from clearpixel.context import Context
 from clearpixel.domain.errors import ClearpixelError
 from clearpixel.domain.policy import TrackingMode
-from clearpixel.sending import delivery
+from clearpixel.sending.campaigns import get_campaign, kind_of, renderer_for
 from clearpixel.sending.compile import compile_campaign
-from clearpixel.sending.service import get_campaign, kind_of, renderer_for
+from clearpixel.sending.eligibility import mode_for
 from clearpixel.sending.transports import transport_from
 from clearpixel.store import campaigns as campaign_store
 from clearpixel.store.campaigns import Campaign
@@ -76,7 +76,7 @@ def preview_modes(ctx: Context, ref: str | int, email: str) -> list[ModePreview]
     campaign = get_campaign(ctx, ref)
     contact = find_recipient(ctx, campaign, email)
     renderer = renderer_for(ctx, campaign)
-    chosen, purposes = delivery.mode_for(ctx, kind_of(campaign.kind), contact.privacy_flags)
+    chosen, purposes = mode_for(ctx, kind_of(campaign.kind), contact.privacy_flags)
     granted = (contact.privacy_flags or 0) & ctx.purposes.all_bits
     now = ctx.now()
     previews = []

@@ -1,7 +1,7 @@
 """Campaigns from the browser: write or edit a draft in a code editor whose problems show
 as you type, preview one contact's message in every mode side by side, send a test, send
 as a background job with live progress, cancel, duplicate, delete a draft. Every step calls
-the services the CLI and the API call (`sending.service`, `sending.trial`).
+the services the CLI and the API call (`sending.campaigns`, `sending.trial`).
 
 A campaign's registered links never change (R13: a click may only reach the links of the
 campaign it was sent with), so saving an edited draft stores it as a new draft and deletes
@@ -21,7 +21,7 @@ from clearpixel.audience import contacts as contact_service
 from clearpixel.audience import lists as list_service
 from clearpixel.domain.errors import ClearpixelError
 from clearpixel.domain.policy import MessageKind
-from clearpixel.sending import service as sending
+from clearpixel.sending import campaigns as sending
 from clearpixel.sending import trial
 from clearpixel.sending.transports import transport_from
 from clearpixel.store.campaigns import DRAFT

@@ -18,7 +18,7 @@ from clearpixel.domain.ledger import Method
 from clearpixel.domain.policy import MessageKind, Strategy, TrackingMode, decide
 from clearpixel.reports.campaign import Bucket, campaign_report
 from clearpixel.reports.consent import ConsentDashboard, ListConsent, consent_dashboard
-from clearpixel.sending import service as sending
+from clearpixel.sending import campaigns as sending
 from clearpixel.web import admin_charts as charts
 
 MODE_COLORS = {

@@ -22,7 +22,7 @@ from clearpixel.accounts.roles import allows
 from clearpixel.audience import contacts as contact_service
 from clearpixel.audience.contacts import ContactExists
 from clearpixel.domain.errors import ClearpixelError, NotFound
-from clearpixel.sending import service as sending
+from clearpixel.sending import campaigns as sending
 from clearpixel.store.lists import ListExists
 from clearpixel.web.deps import get_ctx
 from clearpixel.web.permissions import needed_by

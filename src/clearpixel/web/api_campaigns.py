@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field
 from clearpixel.audience import contacts as contact_service
 from clearpixel.reports.campaign import campaign_report
 from clearpixel.reports.deliverability import deliverability_figures
-from clearpixel.sending import service as sending
+from clearpixel.sending import campaigns as sending
 from clearpixel.sending.transports import OutboxTransport
 from clearpixel.store.campaigns import Campaign
 from clearpixel.web.api_base import ApiRoute, IdPath, Page

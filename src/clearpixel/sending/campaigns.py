@@ -17,7 +17,8 @@ from clearpixel.domain.progress import Progress
 from clearpixel.sending import delivery
 from clearpixel.sending.addresses import from_header, no_line_break
 from clearpixel.sending.compile import Compiled, compile_campaign
-from clearpixel.sending.delivery import SendReport, eligibility, record_recipients
+from clearpixel.sending.delivery import SendReport
+from clearpixel.sending.eligibility import mode_for
 from clearpixel.sending.mime import DkimKey
 from clearpixel.sending.render import CampaignInfo, Renderer
 from clearpixel.sending.transports import Transport
@@ -33,10 +34,8 @@ __all__ = [
     "cancel_campaign",
     "create_campaign",
     "delete_campaign",
-    "eligibility",
     "get_campaign",
     "preview",
-    "record_recipients",
     "renderer_for",
     "send_campaign",
     "sent_by_mode",
@@ -155,7 +154,7 @@ def preview(ctx: Context, ref: str | int, email: str) -> bytes:
     if contact is None:
         raise ClearpixelError(f"{email!r} is not a contact of list {campaign.list_name!r}")
     renderer = renderer_for(ctx, campaign)
-    mode, purposes = delivery.mode_for(ctx, kind_of(campaign.kind), contact.privacy_flags)
+    mode, purposes = mode_for(ctx, kind_of(campaign.kind), contact.privacy_flags)
     return renderer.render(contact, mode, purposes=purposes, now=ctx.now()).data
 
 
