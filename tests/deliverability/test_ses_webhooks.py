@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx2
@@ -212,3 +212,22 @@ def test_a_signed_subscription_is_confirmed_at_its_sns_url_only(ses, site, caplo
     unsigned = {**_subscription(site, confirm), "Signature": ""}
     _refused(client, unsigned, "signature does not match")
     assert len(site.hits) == before
+
+
+def test_a_redelivered_notification_is_recorded_once(ses, site, delivered):
+    ctx, client = ses
+    _, _, paths = delivered
+    soft = ses_bounce("cy@example.org", source=paths["cy@example.org"], bounce_type="Transient")
+    message = site.sign(notification(soft))
+    assert _post(client, message).json() == {"recorded": 1}
+    # SNS retries a delivery it thinks failed, and may deliver twice anyway
+    assert _post(client, message).json() == {"recorded": 0}
+    assert _post(client, site.sign(notification(soft))).json() == {"recorded": 0}
+    with ctx.db.connect() as conn:
+        (stored,) = bounces_for(conn, "cy@example.org")
+    at = stored.at if stored.at.tzinfo else stored.at.replace(tzinfo=UTC)  # SQLite: naive UTC
+    assert at == datetime(2026, 11, 2, 9, 29, 58, tzinfo=UTC), "SES's time of the bounce"
+    assert suppression.lookup(ctx, "cy@example.org") is None, "counted once of a limit of 2"
+    later = {**soft, "bounce": {**soft["bounce"], "timestamp": "2026-11-02T09:29:59.000Z"}}
+    assert _post(client, site.sign(notification(later))).json() == {"recorded": 1}
+    assert suppression.lookup(ctx, "cy@example.org").reason == "soft_bounce_threshold"

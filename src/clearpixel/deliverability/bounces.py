@@ -93,3 +93,20 @@ def record(ctx: Context, events: Sequence[BounceEvent]) -> list[SuppressionReaso
     policy = soft_policy(ctx)
     with ctx.db.begin() as tx:
         return [record_in(tx, event, policy=policy) for event in events]
+
+
+def record_once(ctx: Context, events: Sequence[BounceEvent]) -> int:
+    """Like `record`, in one transaction, but an event already stored (same address, kind,
+    source and time) is skipped: for a relay that delivers at least once and stamps each event
+    with its own time (SES through SNS retries). Returns how many events were new."""
+    policy = soft_policy(ctx)
+    new = 0
+    with ctx.db.begin() as tx:
+        for event in events:
+            email = normalise_address(event.email)
+            kind = event.kind.value
+            if store.already_recorded(tx, email=email, kind=kind, source=event.source, at=event.at):
+                continue
+            record_in(tx, event, policy=policy)
+            new += 1
+    return new

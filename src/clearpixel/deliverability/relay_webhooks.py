@@ -22,7 +22,7 @@ import json
 from typing import Any
 
 from clearpixel.context import Context
-from clearpixel.deliverability.bounces import record
+from clearpixel.deliverability.bounces import record, record_once
 from clearpixel.deliverability.postmark import check_basic_auth, postmark_event
 from clearpixel.deliverability.ses import receive_ses
 from clearpixel.domain.bounces import BounceEvent, BounceKind, enhanced_status, verp_token
@@ -59,9 +59,7 @@ def receive_signed(
         record(ctx, [event])
         return 1
     if provider == "ses":
-        reported = receive_ses(ctx, body)
-        record(ctx, reported)
-        return len(reported)
+        return record_once(ctx, receive_ses(ctx, body))
     secrets = [s.encode() for s in ctx.settings.bounce_webhook_secrets]
     verify(secrets, timestamp=timestamp, header=signature, body=body, now=ctx.now().timestamp())
     if provider not in PROVIDERS:

@@ -18,13 +18,16 @@ sender SES reports (`mail.source`) or in a `Return-Path` of the original headers
 (`mail.headers`, when the SES identity includes them) names the campaign and the contact;
 without one the event stands for the address alone, as for the other relays (SNS is
 authenticated).
+
+Each event carries SES's own time of the bounce or complaint, and one already recorded is not
+recorded again: SNS delivers at least once and retries, and a soft bounce must count once.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from clearpixel.context import Context
@@ -113,8 +116,9 @@ def ses_events(ctx: Context, text: str, *, sns_message_id: str = "") -> list[Bou
             "feedback_id": str(bounce.get("feedbackId", ""))[:100],
             "reporting_mta": str(bounce.get("reportingMTA", ""))[:200],
         }
+        at = _when(ctx, bounce)
         return [
-            _bounce(ctx, kind, recipient, token, evidence)
+            _bounce(at, kind, recipient, token, evidence)
             for recipient in _recipients(bounce, "bouncedRecipients")
         ]
     if kind_name == "Complaint":
@@ -128,15 +132,29 @@ def ses_events(ctx: Context, text: str, *, sns_message_id: str = "") -> list[Bou
             "user_agent": str(complaint.get("userAgent", ""))[:200],
         }
         diagnostic = f"feedback report: {feedback or 'unspecified'}"
+        at = _when(ctx, complaint)
         return [
-            _event(ctx, BounceKind.COMPLAINT, r["emailAddress"], token, "", diagnostic, evidence)
+            _event(at, BounceKind.COMPLAINT, r["emailAddress"], token, "", diagnostic, evidence)
             for r in _recipients(complaint, "complainedRecipients")
         ]
     return []
 
 
+def _when(ctx: Context, section: dict[str, Any]) -> datetime:
+    """When SES says the bounce or complaint happened (so a redelivered notification names
+    the same event); now when it says nothing usable or a time still to come."""
+    now = ctx.now()
+    try:
+        at = datetime.fromisoformat(str(section.get("timestamp", "")))
+    except ValueError:
+        return now
+    if at.tzinfo is None or at > now:
+        return now
+    return at.astimezone(UTC)
+
+
 def _bounce(
-    ctx: Context,
+    at: datetime,
     kind: BounceKind,
     recipient: dict[str, Any],
     token: Token | None,
@@ -147,11 +165,11 @@ def _bounce(
     action = str(recipient.get("action", ""))[:20]
     evidence = {**evidence, **({"action": action} if action else {})}
     email = str(recipient["emailAddress"])
-    return _event(ctx, kind, email, token, status, diagnostic, evidence)
+    return _event(at, kind, email, token, status, diagnostic, evidence)
 
 
 def _event(
-    ctx: Context,
+    at: datetime,
     kind: BounceKind,
     email: str,
     token: Token | None,
@@ -163,7 +181,7 @@ def _event(
         kind=kind,
         email=email,
         source=SOURCE,
-        at=ctx.now(),
+        at=at,
         status=status,
         diagnostic=diagnostic,
         campaign_id=(token.campaign_id or None) if token else None,

@@ -71,6 +71,21 @@ def count_since(tx: Tx, email: str, kind: str, since: datetime) -> int:
     )
 
 
+def already_recorded(tx: Tx, *, email: str, kind: str, source: str, at: datetime) -> bool:
+    """Whether an event of `kind` from `source` at exactly `at` is stored for `email`."""
+    found = tx.scalar(
+        sa.select(bounce_events.c.id)
+        .where(
+            bounce_events.c.email == email,
+            bounce_events.c.kind == kind,
+            bounce_events.c.at == at,
+            bounce_events.c.source == source[:32],
+        )
+        .limit(1)
+    )
+    return found is not None
+
+
 def counts_for_campaign(tx: Tx, campaign_id: int) -> dict[str, int]:
     """Distinct recipients per event kind (hard, soft, complaint) for one campaign."""
     rows = tx.execute(
