@@ -14,7 +14,13 @@ from fastapi.responses import RedirectResponse, Response
 
 from clearpixel.audience import contacts as contact_service
 from clearpixel.audience import lists as list_service
-from clearpixel.web import admin_campaigns, admin_login, admin_pages, admin_users
+from clearpixel.web import (
+    admin_campaigns,
+    admin_import,
+    admin_login,
+    admin_pages,
+    admin_users,
+)
 from clearpixel.web.admin_base import (
     MAX_ID,
     SECURITY_HEADERS,
@@ -47,6 +53,16 @@ def campaign_page(request: Request, campaign_id: int, session: SessionDep) -> Re
 def lists_page(request: Request, session: SessionDep) -> Response:
     found = list_service.all_lists(get_ctx(request))
     return render(request, "lists.html", session, lists=found, title="Lists")
+
+
+@pages.post("/lists")
+async def create_list(request: Request, session: SessionDep) -> Response:
+    """Create a list (as `clearpixel lists create`)."""
+    form = await request.form()
+    created = await in_thread(
+        list_service.create_list, get_ctx(request), str(form.get("name") or "")
+    )
+    return RedirectResponse(f"/admin/lists/{created.id}", status_code=303)
 
 
 @pages.get("/lists/{list_id}")
@@ -127,7 +143,13 @@ def settings_page(request: Request, session: SessionDep) -> Response:
     return render(request, "settings.html", session, **admin_pages.settings(get_ctx(request)))
 
 
-ROUTERS = (admin_login.router, admin_campaigns.router, pages, admin_users.router)
+ROUTERS = (
+    admin_login.router,
+    admin_campaigns.router,
+    admin_import.router,
+    pages,
+    admin_users.router,
+)
 router = APIRouter()
 for part in ROUTERS:
     router.include_router(part)

@@ -34,6 +34,8 @@ MB = 1024 * 1024
 CAPS: tuple[tuple[str, re.Pattern[str], int], ...] = (
     ("POST", re.compile(r"/api/v1/lists/\d+/contacts/import"), 200 * MB),
     ("POST", re.compile(r"/api/v1/campaigns"), 16 * MB),
+    ("POST", re.compile(r"/admin/import"), 200 * MB),
+    ("POST", re.compile(r"/admin/campaigns/(new|check)"), 16 * MB),
     ("POST", re.compile(r"/(subscribe|consent|preferences|unsubscribe)/.*"), 64 * 1024),
 )
 DEFAULT_CAP = 1 * MB
