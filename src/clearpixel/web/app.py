@@ -73,7 +73,7 @@ def create_app(ctx: Context, *, sink: BatchSink | None = None) -> FrontDoor:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         await tracker.start()
-        expiry = consent_pages.start_expiry(ctx)
+        expiry = periodic.start_expiry(ctx)
         checkpoints = _start_checkpoints(ctx)
         webhook_worker = Worker(ctx).start()
         retention = periodic.start_retention(ctx)
@@ -86,7 +86,7 @@ def create_app(ctx: Context, *, sink: BatchSink | None = None) -> FrontDoor:
                 checkpoints.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await checkpoints
-            await consent_pages.stop_expiry(expiry)
+            await periodic.stop(expiry)
             await tracker.stop()
 
     # The API docs page with Swagger UI's script, style and icon served by the installation

@@ -9,20 +9,14 @@ for a forged link and an unknown contact.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import hashlib
 import logging
-from pathlib import Path
-from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from clearpixel.consent import pages, preferences, signups
-from clearpixel.consent.evidence import web_evidence
-from clearpixel.consent.i18n import N_, choose_locale, environment, gettext_for, normalise_locale
+from clearpixel.consent import pages, preferences
+from clearpixel.consent.i18n import N_, gettext_for
 from clearpixel.consent.links import InvalidLink
 from clearpixel.consent.pages import CsrfRejected
 from clearpixel.context import Context
@@ -31,125 +25,23 @@ from clearpixel.domain.tokens import Token, TokenKind
 from clearpixel.domain.urls import preferences_path
 from clearpixel.store.contacts import Contact
 from clearpixel.web.deps import get_ctx
+from clearpixel.web.public_pages import (
+    ASSETS,
+    SECURITY_HEADERS,
+    STATIC,
+    PublicPageRoute,
+    csrf_problem,
+    evidence,
+    message,
+    notice_ids,
+    one,
+    read_form,
+    render,
+    request_locale,
+)
 
-TEMPLATES = str(Path(__file__).parent / "templates" / "public")
-STATIC = Path(__file__).parent / "static"
-ASSETS = {
-    "public.css": "text/css; charset=utf-8",
-    "preferences.js": "text/javascript",
-    "consent.js": "text/javascript",
-}
-SECURITY_HEADERS = {
-    "Cache-Control": "no-store",
-    "Referrer-Policy": "no-referrer",
-    "X-Content-Type-Options": "nosniff",
-    "X-Frame-Options": "DENY",
-    "Content-Security-Policy": (
-        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
-        "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
-    ),
-}
-
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, route_class=PublicPageRoute)
 logger = logging.getLogger(__name__)
-
-
-def _request_locale(request: Request, contact: Contact | None = None) -> str:
-    asked = normalise_locale(request.query_params.get("lang", ""))
-    if asked and contact is None:
-        return asked
-    return choose_locale(
-        contact.locale if contact else "", request.headers.get("accept-language", "")
-    )
-
-
-def _render(
-    request: Request, ctx: Context, template: str, locale: str, status: int = 200, **values: Any
-) -> HTMLResponse:
-    env = environment(locale, TEMPLATES)
-    html = env.get_template(template).render(
-        organisation=ctx.settings.organisation,
-        privacy_policy_url=ctx.settings.privacy_policy_url,
-        **values,
-    )
-    return HTMLResponse(html, status_code=status, headers=SECURITY_HEADERS)
-
-
-def _message(
-    request: Request, ctx: Context, locale: str, status: int, title: str, text: str
-) -> HTMLResponse:
-    _ = gettext_for(locale)
-    return _render(request, ctx, "message.html", locale, status, title=_(title), text=_(text))
-
-
-def _link_problem(request: Request, ctx: Context, exc: InvalidLink) -> HTMLResponse:
-    locale = _request_locale(request)
-    if exc.expired:
-        return _message(
-            request,
-            ctx,
-            locale,
-            410,
-            N_("This link has expired"),
-            N_(
-                "Nothing was changed. The link at the bottom of our most recent email always works."
-            ),
-        )
-    return _message(
-        request,
-        ctx,
-        locale,
-        400,
-        N_("This link is not valid"),
-        N_("Nothing was changed. Please use the link exactly as it appears in our email."),
-    )
-
-
-def _csrf_problem(request: Request, ctx: Context, locale: str) -> HTMLResponse:
-    return _message(
-        request,
-        ctx,
-        locale,
-        403,
-        N_("This form has expired"),
-        N_("Nothing was changed. Please open the link from the email again."),
-    )
-
-
-def _evidence(request: Request, token: str | None = None) -> dict[str, Any]:
-    """Truncated IP, user agent, and the page; a token in the URL is replaced by its digest,
-    so the ledger never holds a working link."""
-    url = str(request.url.replace(query=""))
-    if token:
-        digest = hashlib.sha256(token.encode()).hexdigest()[:16]
-        url = url.replace(token, f"{{link {digest}}}")
-    return web_evidence(
-        ip=request.client.host if request.client else None,
-        user_agent=request.headers.get("user-agent"),
-        page_url=url,
-    )
-
-
-async def _form(request: Request) -> dict[str, list[str]]:
-    data = await request.form()
-    out: dict[str, list[str]] = {}
-    for key, value in data.multi_items():
-        if isinstance(value, str):
-            out.setdefault(key, []).append(value)
-    return out
-
-
-def _one(form: dict[str, list[str]], key: str) -> str:
-    values = form.get(key)
-    return values[0] if values else ""
-
-
-def _notice_ids(form: dict[str, list[str]]) -> dict[str, int]:
-    ids: dict[str, int] = {}
-    for key, values in form.items():
-        if key.startswith("notice_") and values and values[0].isdigit():
-            ids[key.removeprefix("notice_")] = int(values[0])
-    return ids
 
 
 def _preferences_url(ctx: Context, contact_id: int, *, change: bool = True) -> str:
@@ -174,16 +66,11 @@ def public_asset(name: str) -> Response:
 @router.get("/consent/{token}")
 async def consent_page(request: Request, token: str) -> Response:
     ctx = get_ctx(request)
-    try:
-        page = await run_in_threadpool(
-            lambda: pages.open_consent_page(
-                ctx, token, locale_of=lambda c: _request_locale(request, c)
-            )
-        )
-    except InvalidLink as exc:
-        return _link_problem(request, ctx, exc)
-    locale = _request_locale(request, page.contact)
-    return _render(
+    page = await run_in_threadpool(
+        lambda: pages.open_consent_page(ctx, token, locale_of=lambda c: request_locale(request, c))
+    )
+    locale = request_locale(request, page.contact)
+    return render(
         request,
         ctx,
         "consent.html",
@@ -198,15 +85,15 @@ async def consent_page(request: Request, token: str) -> Response:
 async def consent_seen(request: Request, token: str) -> Response:
     """The page's script: a browser showed the request to someone (changes no consent)."""
     ctx = get_ctx(request)
-    data = await _form(request)
-    notice = _one(data, "notice_id")
+    data = await read_form(request)
+    notice = one(data, "notice_id")
     try:
         await run_in_threadpool(
             lambda: pages.note_view(
                 ctx,
                 token,
-                nonce=_one(data, "nonce"),
-                csrf_token=_one(data, "csrf"),
+                nonce=one(data, "nonce"),
+                csrf_token=one(data, "csrf"),
                 notice_id=int(notice) if notice.isdigit() else None,
                 ip=request.client.host if request.client else "",
                 user_agent=request.headers.get("user-agent", ""),
@@ -222,9 +109,9 @@ async def consent_seen(request: Request, token: str) -> Response:
 @router.post("/consent/{token}")
 async def consent_answer(request: Request, token: str) -> Response:
     ctx = get_ctx(request)
-    data = await _form(request)
-    choice = _one(data, "choice")
-    notice = _one(data, "notice_id")
+    data = await read_form(request)
+    choice = one(data, "choice")
+    notice = one(data, "notice_id")
     try:
         if choice not in ("accept", "refuse"):
             raise CsrfRejected("no choice")
@@ -233,18 +120,16 @@ async def consent_answer(request: Request, token: str) -> Response:
                 ctx,
                 token,
                 accept=choice == "accept",
-                nonce=_one(data, "nonce"),
-                csrf_token=_one(data, "csrf"),
+                nonce=one(data, "nonce"),
+                csrf_token=one(data, "csrf"),
                 notice_id=int(notice) if notice.isdigit() else None,
-                evidence=_evidence(request, token),
+                evidence=evidence(request, token),
             )
         )
-    except InvalidLink as exc:
-        return _link_problem(request, ctx, exc)
     except CsrfRejected:
-        return _csrf_problem(request, ctx, _request_locale(request))
-    locale = _request_locale(request, answer.contact)
-    return _render(
+        return csrf_problem(request, ctx, request_locale(request))
+    locale = request_locale(request, answer.contact)
+    return render(
         request,
         ctx,
         "consent_done.html",
@@ -262,16 +147,13 @@ async def consent_answer(request: Request, token: str) -> Response:
 @router.get("/preferences/{token}")
 async def preferences_page(request: Request, token: str) -> Response:
     ctx = get_ctx(request)
-    try:
-        page = await run_in_threadpool(
-            lambda: preferences.open_preferences(
-                ctx, token, locale_of=lambda c: _request_locale(request, c)
-            )
+    page = await run_in_threadpool(
+        lambda: preferences.open_preferences(
+            ctx, token, locale_of=lambda c: request_locale(request, c)
         )
-    except InvalidLink as exc:
-        return _link_problem(request, ctx, exc)
+    )
     auto = page.tracking and request.query_params.get("change") != "1"
-    return _render(
+    return render(
         request,
         ctx,
         "preferences.html",
@@ -285,34 +167,34 @@ async def preferences_page(request: Request, token: str) -> Response:
 @router.post("/preferences/{token}")
 async def preferences_change(request: Request, token: str) -> Response:
     ctx = get_ctx(request)
-    data = await _form(request)
-    action = _one(data, "action")
+    data = await read_form(request)
+    action = one(data, "action")
     wants_json = "application/json" in request.headers.get("accept", "")
-    evidence = _evidence(request, token)
-    evidence["via"] = "script" if wants_json else "form"
+    kept = evidence(request, token)
+    kept["via"] = "script" if wants_json else "form"
     try:
         if action == "withdraw":
             change = await run_in_threadpool(
                 lambda: preferences.withdraw_all(
                     ctx,
                     token,
-                    nonce=_one(data, "nonce"),
-                    csrf_token=_one(data, "csrf"),
-                    evidence=evidence,
+                    nonce=one(data, "nonce"),
+                    csrf_token=one(data, "csrf"),
+                    evidence=kept,
                 )
             )
         elif action == "save":
-            locale = _request_locale(request)
+            locale = request_locale(request)
             change = await run_in_threadpool(
                 lambda: preferences.save_choices(
                     ctx,
                     token,
-                    nonce=_one(data, "nonce"),
-                    csrf_token=_one(data, "csrf"),
+                    nonce=one(data, "nonce"),
+                    csrf_token=one(data, "csrf"),
                     granted=set(data.get("purpose", [])),
-                    notice_ids=_notice_ids(data),
+                    notice_ids=notice_ids(data),
                     locale=locale,
-                    evidence=evidence,
+                    evidence=kept,
                 )
             )
         else:
@@ -320,18 +202,18 @@ async def preferences_change(request: Request, token: str) -> Response:
     except InvalidLink as exc:
         if wants_json:
             return JSONResponse({"error": "invalid_link"}, status_code=410 if exc.expired else 400)
-        return _link_problem(request, ctx, exc)
+        raise  # the page that says the link is bad or expired (PublicPageRoute)
     except CsrfRejected:
         if wants_json:
             return JSONResponse({"error": "csrf"}, status_code=403)
-        return _csrf_problem(request, ctx, _request_locale(request))
+        return csrf_problem(request, ctx, request_locale(request))
     except ClearpixelError:
         if wants_json:
             return JSONResponse({"error": "bad_request"}, status_code=400)
-        return _message(
+        return message(
             request,
             ctx,
-            _request_locale(request),
+            request_locale(request),
             400,
             N_("Something went wrong"),
             N_("Nothing was changed."),
@@ -342,87 +224,52 @@ async def preferences_change(request: Request, token: str) -> Response:
         )
     page = await run_in_threadpool(
         lambda: preferences.open_preferences(
-            ctx, token, locale_of=lambda c: _request_locale(request, c)
+            ctx, token, locale_of=lambda c: request_locale(request, c)
         )
     )
     _ = gettext_for(page.locale)
-    message = (
+    done = (
         _("Tracking stopped. We no longer record when you open our emails.")
         if action == "withdraw"
         else _("Your choices are saved.")
     )
-    return _render(
+    return render(
         request,
         ctx,
         "preferences.html",
         page.locale,
         page=page,
         auto_withdraw=False,
-        message=message,
+        message=done,
     )
 
 
 # --- unsubscribe (RFC 8058 one-click POST, and a confirmation page for people) ---------------
 
 
-@router.get("/unsubscribe/{token}")
-async def unsubscribe_page(request: Request, token: str) -> Response:
-    ctx = get_ctx(request)
-    try:
-        contact = await run_in_threadpool(preferences.unsubscribe_target, ctx, token)
-    except InvalidLink as exc:
-        return _link_problem(request, ctx, exc)
-    return _render(
+def _unsubscribe_page(request: Request, ctx: Context, contact: Contact, *, done: bool) -> Response:
+    """The unsubscribe page: the button (`done` False) or what was done, with the way to the
+    preference page."""
+    return render(
         request,
         ctx,
         "unsubscribe.html",
-        _request_locale(request, contact),
-        done=False,
+        request_locale(request, contact),
+        done=done,
         preferences_url=_preferences_url(ctx, contact.id),
     )
+
+
+@router.get("/unsubscribe/{token}")
+async def unsubscribe_page(request: Request, token: str) -> Response:
+    ctx = get_ctx(request)
+    contact = await run_in_threadpool(preferences.unsubscribe_target, ctx, token)
+    return _unsubscribe_page(request, ctx, contact, done=False)
 
 
 @router.post("/unsubscribe/{token}")
 async def unsubscribe(request: Request, token: str) -> Response:
     """One-click: acts on the signed token alone (no cookie, no CSRF pair), answers 200."""
     ctx = get_ctx(request)
-    try:
-        contact = await run_in_threadpool(preferences.unsubscribe, ctx, token)
-    except InvalidLink as exc:
-        return _link_problem(request, ctx, exc)
-    return _render(
-        request,
-        ctx,
-        "unsubscribe.html",
-        _request_locale(request, contact),
-        done=True,
-        preferences_url=_preferences_url(ctx, contact.id),
-    )
-
-
-EXPIRY_EVERY_SECONDS = 300.0
-
-
-async def _expiry_loop(ctx: Context, every: float) -> None:
-    while True:
-        await asyncio.sleep(every)
-        try:
-            await run_in_threadpool(pages.expire_pending, ctx, ctx.now())
-            await run_in_threadpool(signups.purge_signups, ctx, ctx.now())
-            await run_in_threadpool(ctx.db.wipe_freed_pages)
-        except Exception:  # the loop must outlive a database hiccup; the next turn retries
-            logger.exception("expire_pending failed")
-
-
-def start_expiry(ctx: Context, *, every: float = EXPIRY_EVERY_SECONDS) -> asyncio.Task[None]:
-    """Run `expire_pending` and `purge_signups` every `every` seconds while the app serves
-    (the first run after one interval), and wipe what a withdrawal freed if a reader kept its
-    own wipe from completing; the app's lifespan cancels the task on shutdown."""
-    return asyncio.get_running_loop().create_task(_expiry_loop(ctx, every))
-
-
-async def stop_expiry(task: asyncio.Task[None]) -> None:
-    """Cancel the expiry task and wait for it to end."""
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+    contact = await run_in_threadpool(preferences.unsubscribe, ctx, token)
+    return _unsubscribe_page(request, ctx, contact, done=True)

@@ -1,4 +1,5 @@
-"""Housekeeping the app runs while it serves: the retention run, once a day."""
+"""Housekeeping the app runs while it serves: consent requests left unanswered and expired
+signups every few minutes, the retention run once a day."""
 
 from __future__ import annotations
 
@@ -8,12 +9,39 @@ import logging
 
 from starlette.concurrency import run_in_threadpool
 
+from clearpixel.consent import pages, signups
 from clearpixel.context import Context
 from clearpixel.subjects.retention import run_retention
 
+EXPIRY_EVERY_SECONDS = 300.0
 RETENTION_EVERY_SECONDS = 24 * 3600.0
 RETENTION_FIRST_AFTER_SECONDS = 600.0  # a server restarted daily still runs it
 logger = logging.getLogger(__name__)
+
+
+def expire_once(ctx: Context) -> None:
+    """One expiry turn, as of one moment: record "no decision" for consent pages and links
+    left unanswered, purge expired signups, and wipe what a withdrawal freed if a reader kept
+    its own wipe from completing."""
+    now = ctx.now()
+    pages.expire_pending(ctx, now)
+    signups.purge_signups(ctx, now)
+    ctx.db.wipe_freed_pages()
+
+
+async def _expiry_loop(ctx: Context, every: float) -> None:
+    while True:
+        await asyncio.sleep(every)
+        try:
+            await run_in_threadpool(expire_once, ctx)
+        except Exception:  # the loop must outlive a database hiccup; the next turn retries
+            logger.exception("expire_pending failed")
+
+
+def start_expiry(ctx: Context, *, every: float = EXPIRY_EVERY_SECONDS) -> asyncio.Task[None]:
+    """Run `expire_once` every `every` seconds while the app serves (the first run after one
+    interval); the app's lifespan cancels the task on shutdown."""
+    return asyncio.get_running_loop().create_task(_expiry_loop(ctx, every))
 
 
 async def _retention_loop(ctx: Context, first_after: float, every: float) -> None:

@@ -14,43 +14,42 @@ from starlette.concurrency import run_in_threadpool
 from clearpixel.consent import forms, signups
 from clearpixel.consent.evidence import page_without_query, truncate_ip
 from clearpixel.consent.i18n import N_, environment, gettext_for, normalise_locale
-from clearpixel.consent.links import InvalidLink
 from clearpixel.consent.pages import CsrfRejected
 from clearpixel.context import Context
 from clearpixel.domain.errors import ClearpixelError, NotFound
-from clearpixel.web.consent_pages import (
-    TEMPLATES,
-    _csrf_problem,
-    _form,
-    _link_problem,
-    _message,
-    _notice_ids,
-    _one,
-    _render,
-    _request_locale,
-)
 from clearpixel.web.deps import get_ctx
+from clearpixel.web.public_pages import (
+    TEMPLATES,
+    PublicPageRoute,
+    csrf_problem,
+    message,
+    notice_ids,
+    one,
+    read_form,
+    render,
+    request_locale,
+)
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, route_class=PublicPageRoute)
 
 
 @router.get("/subscribe/{list_name}")
 async def subscribe_form(request: Request, list_name: str) -> Response:
     ctx = get_ctx(request)
-    locale = _request_locale(request)
+    locale = request_locale(request)
     try:
         form = await run_in_threadpool(forms.signup_form, ctx, list_name, locale)
     except NotFound:
-        return _message(request, ctx, locale, 404, N_("Unknown list"), N_("There is no such list."))
-    return _render(request, ctx, "signup.html", locale, form=form, action="", error="")
+        return message(request, ctx, locale, 404, N_("Unknown list"), N_("There is no such list."))
+    return render(request, ctx, "signup.html", locale, form=form, action="", error="")
 
 
 @router.post("/subscribe/{list_name}")
 async def subscribe(request: Request, list_name: str) -> Response:
     """A submission: at most a confirmation mail to the address, the same answer for any."""
     ctx = get_ctx(request)
-    data = await _form(request)
-    locale = normalise_locale(_one(data, "lang")) or _request_locale(request)
+    data = await read_form(request)
+    locale = normalise_locale(one(data, "lang")) or request_locale(request)
     network = truncate_ip(request.client.host if request.client else None)
     form_url = str(request.url.replace(query=""))
     evidence = {
@@ -63,18 +62,18 @@ async def subscribe(request: Request, list_name: str) -> Response:
             lambda: signups.start_signup(
                 ctx,
                 list_name,
-                email=_one(data, "email"),
+                email=one(data, "email"),
                 ticked=set(data.get("purpose", [])),
-                notice_ids=_notice_ids(data),
+                notice_ids=notice_ids(data),
                 locale=locale,
                 evidence=evidence,
                 network=network,
             )
         )
     except NotFound:
-        return _message(request, ctx, locale, 404, N_("Unknown list"), N_("There is no such list."))
+        return message(request, ctx, locale, 404, N_("Unknown list"), N_("There is no such list."))
     except signups.SignupLimited:
-        return _message(
+        return message(
             request,
             ctx,
             locale,
@@ -86,9 +85,9 @@ async def subscribe(request: Request, list_name: str) -> Response:
         form = await run_in_threadpool(forms.signup_form, ctx, list_name, locale)
         _ = gettext_for(locale)
         error = _("Enter a valid email address.") if isinstance(exc, forms.BadSignup) else str(exc)
-        return _render(request, ctx, "signup.html", locale, 400, form=form, action="", error=error)
+        return render(request, ctx, "signup.html", locale, 400, form=form, action="", error=error)
     if started.recorded is not None:
-        return _render(
+        return render(
             request,
             ctx,
             "signup_done.html",
@@ -97,37 +96,32 @@ async def subscribe(request: Request, list_name: str) -> Response:
             granted=started.recorded.granted,
             refused=started.recorded.refused,
         )
-    return _render(request, ctx, "signup_sent.html", locale, list_name=list_name)
+    return render(request, ctx, "signup_sent.html", locale, list_name=list_name)
 
 
 @router.get("/subscribe/confirm/{token}")
 async def confirmation_page(request: Request, token: str) -> Response:
     """What confirming records, and the one button; changes nothing (R9)."""
     ctx = get_ctx(request)
-    try:
-        page = await run_in_threadpool(signups.open_confirmation, ctx, token)
-    except InvalidLink as exc:
-        return _link_problem(request, ctx, exc)
-    return _render(request, ctx, "signup_confirm.html", page.locale, page=page)
+    page = await run_in_threadpool(signups.open_confirmation, ctx, token)
+    return render(request, ctx, "signup_confirm.html", page.locale, page=page)
 
 
 @router.post("/subscribe/confirm/{token}")
 async def confirm(request: Request, token: str) -> Response:
     ctx = get_ctx(request)
-    data = await _form(request)
+    data = await read_form(request)
     try:
         result = await run_in_threadpool(
             lambda: signups.confirm_signup(
-                ctx, token, nonce=_one(data, "nonce"), csrf_token=_one(data, "csrf")
+                ctx, token, nonce=one(data, "nonce"), csrf_token=one(data, "csrf")
             )
         )
-    except InvalidLink as exc:
-        return _link_problem(request, ctx, exc)
     except CsrfRejected:
-        return _csrf_problem(request, ctx, _request_locale(request))
+        return csrf_problem(request, ctx, request_locale(request))
     page = await run_in_threadpool(signups.open_confirmation, ctx, token)
     if result is None:
-        return _message(
+        return message(
             request,
             ctx,
             page.locale,
@@ -135,7 +129,7 @@ async def confirm(request: Request, token: str) -> Response:
             N_("Already confirmed"),
             N_("This link was already used. Nothing more was recorded."),
         )
-    return _render(
+    return render(
         request,
         ctx,
         "signup_done.html",

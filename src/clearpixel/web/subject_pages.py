@@ -8,12 +8,11 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from clearpixel.consent.links import InvalidLink
 from clearpixel.subjects import access
-from clearpixel.web.consent_pages import SECURITY_HEADERS, _link_problem
 from clearpixel.web.deps import get_ctx
+from clearpixel.web.public_pages import SECURITY_HEADERS, PublicPageRoute
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, route_class=PublicPageRoute)
 
 # The export page is self-contained: its styles are inline, nothing else loads.
 EXPORT_HEADERS = {
@@ -28,10 +27,7 @@ EXPORT_HEADERS = {
 @router.get("/preferences/{token}/data")
 async def my_data(request: Request, token: str) -> Response:
     ctx = get_ctx(request)
-    try:
-        data = await run_in_threadpool(lambda: access.export_for_link(ctx, token))
-    except InvalidLink as exc:
-        return _link_problem(request, ctx, exc)
+    data = await run_in_threadpool(lambda: access.export_for_link(ctx, token))
     if request.query_params.get("format") == "json":
         return Response(
             access.export_json(data),
