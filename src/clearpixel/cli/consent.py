@@ -91,8 +91,9 @@ def consent_expire() -> None:
     from clearpixel.consent import pages, signups
 
     with context() as ctx:
-        report = pages.expire_pending(ctx, ctx.now())
-        purged = signups.purge_signups(ctx, ctx.now())
+        now = ctx.now()
+        report = pages.expire_pending(ctx, now)
+        purged = signups.purge_signups(ctx, now)
     console.print(
         f"pages left open: {report.pages_left_open}, links expired: {report.links_expired}, "
         f"refusals recorded: {report.refusals}, already consented: {report.superseded}, "

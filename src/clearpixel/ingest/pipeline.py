@@ -23,9 +23,9 @@ from functools import lru_cache
 from typing import Any
 
 from clearpixel.domain.events import DropReason, Hit, HitKind, HitSource, MachineReason, Verdict
-from clearpixel.domain.metrics import Metric
 from clearpixel.domain.modes import by_hit_source, mode_of
 from clearpixel.domain.policy import MessageKind, TrackingMode, TrackingPolicy, decide_at_ingest
+from clearpixel.ingest.uniques import count_uniques
 from clearpixel.store import Database, Tx
 from clearpixel.store import hits as store
 from clearpixel.store.events import insert_personal_events
@@ -235,53 +235,6 @@ def write_events(state: BatchState) -> None:
     insert_personal_events(state.tx, state.events)
 
 
-def count_uniques(state: BatchState) -> None:
-    """Unique openers and unique clickers (overall and by verdict, clickers per link) and
-    implicit openers (clicked, no open recorded), so the report never scans events. A machine
-    click (a link scanner) never makes an implicit open; per verdict, an implicit opener
-    clicked with that verdict and never opened with it. Runs before `write_events`: it
-    compares the batch with the events stored before it."""
-    items = [i for i in state.live() if i.personal]
-    history = store.prior_events(state.tx, [(i.hit.campaign_id, i.hit.contact_id) for i in items])
-    totals: Counter[tuple[int, str, int]] = Counter()
-    for item in items:
-        hit = item.hit
-        pair = (hit.campaign_id, hit.contact_id)
-        past = history.setdefault(pair, set())
-        verdict = item.verdict
-        machine = verdict is Verdict.MACHINE
-        opened = {v for e, v, _ in past if e == HitKind.OPEN}
-        clicked = {v for e, v, _ in past if e == HitKind.CLICK}
-        person_clicked = bool(clicked - {Verdict.MACHINE})
-        cid = hit.campaign_id
-        if hit.kind is HitKind.OPEN:
-            if verdict not in opened:
-                totals[(cid, Metric.OPENERS.by(verdict), 0)] += 1
-                if verdict in clicked and not machine:
-                    totals[(cid, Metric.IMPLICIT_OPENERS.by(verdict), 0)] -= 1
-            if not opened:
-                totals[(cid, Metric.OPENERS, 0)] += 1
-                if person_clicked:
-                    totals[(cid, Metric.IMPLICIT_OPENERS, 0)] -= 1
-            past.add((HitKind.OPEN, verdict, 0))
-        else:
-            if not clicked:
-                totals[(cid, Metric.CLICKERS, 0)] += 1
-            if verdict not in clicked:
-                totals[(cid, Metric.CLICKERS.by(verdict), 0)] += 1
-                if not machine and verdict not in opened:
-                    totals[(cid, Metric.IMPLICIT_OPENERS.by(verdict), 0)] += 1
-            if not machine and not person_clicked and not opened:
-                totals[(cid, Metric.IMPLICIT_OPENERS, 0)] += 1
-            if not any(e == HitKind.CLICK and link == hit.link_id for e, _, link in past):
-                totals[(cid, Metric.LINK_CLICKERS, hit.link_id)] += 1
-            past.add((HitKind.CLICK, verdict, hit.link_id))
-    for item in state.live():
-        if item.hit.kind is HitKind.CLICK:
-            totals[(item.hit.campaign_id, Metric.LINK_CLICKS, item.hit.link_id)] += 1
-    store.bump_totals(state.tx, totals)
-
-
 def bump_counters(state: BatchState) -> None:
     """campaign × hour × mode × kind × event × verdict, one upsert per batch."""
     counts: Counter[tuple[int, datetime, str, str, str, str]] = Counter()
@@ -373,12 +326,13 @@ class Pipeline:
         # batches (bounded). Flags are never cached: the consent check reads them each batch.
         self._send_cache: dict[tuple[int, int], store.SendFacts] = {}
 
-    def ingest(self, batch: Batch) -> IngestResult:
-        """Ingest one batch. Raises if the database fails; nothing is then written.
+    def ingest(self, batch: Batch, *, now: datetime | None = None) -> IngestResult:
+        """Ingest one batch as of `now` (default: the pipeline's clock, read once). Raises if
+        the database fails; nothing is then written.
 
         Effects: personal_events rows, hit_counters, campaign_totals, hit_drops,
         contacts.last_open_date/last_click_date, one ingested_batches row."""
-        now = self.now()
+        now = self.now() if now is None else now
         with self.db.begin() as tx:
             if store.batch_seen(tx, batch.id):
                 return IngestResult(batch.id, True, len(batch.hits), 0, {})

@@ -24,6 +24,7 @@ import threading
 from collections import Counter
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from clearpixel.context import Context
@@ -91,7 +92,9 @@ def send(
     with ctx.db.begin() as tx:
         campaign_store.set_status(tx, campaign.id, campaign_store.SENDING)
     if campaign.status != campaign_store.SENT:
-        report.recorded = record_recipients(ctx, campaign, suppress_inactive_days, skipped)
+        report.recorded = record_recipients(
+            ctx, campaign, suppress_inactive_days, skipped, now=ctx.now()
+        )
     stop: list[Exception] = []
     cancelled = False
     try:
@@ -238,7 +241,7 @@ async def _deliver(
                 report.deferred += 1
             return
         with ctx.db.begin() as tx:
-            _mark_sent(ctx, tx, kind, send_id, contact, mode, purposes, message_id)
+            _mark_sent(ctx, tx, kind, send_id, contact, mode, purposes, message_id, now=ctx.now())
         report.sent += 1
 
     def cancelled() -> bool:
@@ -335,8 +338,11 @@ def _mark_sent(
     mode: str,
     purposes: int,
     message_id: str,
+    *,
+    now: datetime,
 ) -> None:
-    now = ctx.now()
+    """Record that the transport accepted the message at `now`; a consent request also starts
+    the contact's cool-down (R8)."""
     send_store.mark_sent(tx, send_id, message_id=message_id, mode=mode, purposes=purposes, now=now)
     if kind is MessageKind.CONSENT_REQUEST:
         # An unanswered request counts like a refusal for the cool-down (R8).

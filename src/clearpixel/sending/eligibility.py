@@ -25,12 +25,12 @@ def record_recipients(
     suppress_inactive_days: int | None,
     skipped: Counter[str] | None = None,
     *,
+    now: datetime,
     batch: int = 1000,
 ) -> int:
-    """Step 1: a pending row per eligible contact, streamed from the list in batches; the
-    others counted in `skipped` by reason."""
+    """Step 1: a pending row per contact eligible at `now`, streamed from the list in
+    batches; the others counted in `skipped` by reason."""
     kind = MessageKind(campaign.kind)
-    now = ctx.now()
     inactive_before = (
         now.date() - timedelta(days=suppress_inactive_days) if suppress_inactive_days else None
     )

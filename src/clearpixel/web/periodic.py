@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from datetime import datetime
 
 from starlette.concurrency import run_in_threadpool
 
@@ -19,11 +20,10 @@ RETENTION_FIRST_AFTER_SECONDS = 600.0  # a server restarted daily still runs it
 logger = logging.getLogger(__name__)
 
 
-def expire_once(ctx: Context) -> None:
-    """One expiry turn, as of one moment: record "no decision" for consent pages and links
-    left unanswered, purge expired signups, and wipe what a withdrawal freed if a reader kept
-    its own wipe from completing."""
-    now = ctx.now()
+def expire_once(ctx: Context, now: datetime) -> None:
+    """One expiry turn as of `now`: record "no decision" for consent pages and links left
+    unanswered, purge expired signups, and wipe what a withdrawal freed if a reader kept its
+    own wipe from completing."""
     pages.expire_pending(ctx, now)
     signups.purge_signups(ctx, now)
     ctx.db.wipe_freed_pages()
@@ -33,7 +33,7 @@ async def _expiry_loop(ctx: Context, every: float) -> None:
     while True:
         await asyncio.sleep(every)
         try:
-            await run_in_threadpool(expire_once, ctx)
+            await run_in_threadpool(expire_once, ctx, ctx.now())
         except Exception:  # the loop must outlive a database hiccup; the next turn retries
             logger.exception("expire_pending failed")
 
