@@ -11,12 +11,13 @@ import re
 
 import httpx2
 import pytest
+from playwright.sync_api import expect
 
 from clearpixel.accounts import api_keys, users
 from clearpixel.audience import contacts as contact_service
 from clearpixel.audience import lists as list_service
 from clearpixel.context import Context
-from clearpixel.sending import service as sending
+from clearpixel.sending import campaigns as sending
 from clearpixel.web.server import ThreadedServer
 from tests.sending.conftest import Handler, SmtpServer
 
@@ -142,9 +143,7 @@ def test_an_editor_runs_a_campaign_from_the_browser(ctx, page, served, smtp, art
     assert [m.recipients for m in smtp.messages] == [["eddie@example.org"]]
 
     page.click("#send")
-    page.wait_for_function(
-        "document.getElementById('progress-status').textContent === 'sent'", timeout=30000
-    )
+    expect(page.locator("#progress-status")).to_have_text("sent", timeout=30000)
     assert page.inner_text("#progress-text") == "2 / 2"
     modes = page.inner_text("#progress-modes")
     assert "personal: 1" in modes and "anonymous: 1" in modes

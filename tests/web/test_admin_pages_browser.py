@@ -12,7 +12,7 @@ from clearpixel.audience import contacts as contact_service
 from clearpixel.audience import lists as list_service
 from clearpixel.consent import record_decision
 from clearpixel.domain.ledger import Method
-from clearpixel.sending import service as sending
+from clearpixel.sending import campaigns as sending
 
 PASSWORD = "an admin passphrase"
 EXTERNAL = '<p>Hi</p><img src="https://cdn.example.org/banner.png" alt="banner">'
