@@ -170,21 +170,12 @@ def send_campaign(
 ) -> SendReport:
     """Send (or resume) a campaign through `transport`; see `delivery.py`. The template is
     compiled and proved again first, so a campaign that no longer passes never starts."""
-    delivery.check_options(rate, concurrency, suppress_inactive_days)
+    options = delivery.SendOptions(rate, concurrency, suppress_inactive_days)
     campaign = get_campaign(ctx, ref)
     if campaign.status == campaign_store.DELETED:
         raise ClearpixelError(f"campaign {campaign.id} was deleted")
     renderer = renderer_for(ctx, campaign)
-    return delivery.send(
-        ctx,
-        campaign,
-        renderer,
-        transport,
-        rate=rate,
-        concurrency=concurrency,
-        suppress_inactive_days=suppress_inactive_days,
-        progress=progress,
-    )
+    return delivery.send(ctx, campaign, renderer, transport, options, progress=progress)
 
 
 def cancel_campaign(ctx: Context, ref: str | int) -> Campaign:

@@ -61,13 +61,22 @@ class SendReport:
     failures: list[tuple[str, str]] = field(default_factory=list)  # (email, reason), first ones
 
 
-def check_options(rate: float | None, concurrency: int, suppress_inactive_days: int | None) -> None:
-    if concurrency < 1:
-        raise ClearpixelError("--concurrency must be at least 1")
-    if rate is not None and rate <= 0:
-        raise ClearpixelError("--rate must be positive")
-    if suppress_inactive_days is not None and suppress_inactive_days < 1:
-        raise ClearpixelError("--suppress-inactive must be at least 1 day")
+@dataclass(frozen=True, slots=True)
+class SendOptions:
+    """How fast a send goes: messages per second (None: as fast as the transport takes them),
+    parallel sessions, and the inactivity cut-off in days (None: none). Checked when made."""
+
+    rate: float | None = None
+    concurrency: int = 4
+    suppress_inactive_days: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.concurrency < 1:
+            raise ClearpixelError("--concurrency must be at least 1")
+        if self.rate is not None and self.rate <= 0:
+            raise ClearpixelError("--rate must be positive")
+        if self.suppress_inactive_days is not None and self.suppress_inactive_days < 1:
+            raise ClearpixelError("--suppress-inactive must be at least 1 day")
 
 
 def send(
@@ -75,10 +84,8 @@ def send(
     campaign: Campaign,
     renderer: Renderer,
     transport: Transport,
+    options: SendOptions,
     *,
-    rate: float | None = None,
-    concurrency: int = 4,
-    suppress_inactive_days: int | None = None,
     progress: Progress | None = None,
 ) -> SendReport:
     """Record the recipients, then deliver every pending message; see the module docstring.
@@ -93,14 +100,22 @@ def send(
         campaign_store.set_status(tx, campaign.id, campaign_store.SENDING)
     if campaign.status != campaign_store.SENT:
         report.recorded = record_recipients(
-            ctx, campaign, suppress_inactive_days, skipped, now=ctx.now()
+            ctx, campaign, options.suppress_inactive_days, skipped, now=ctx.now()
         )
     stop: list[Exception] = []
     cancelled = False
     try:
         cancelled = _run(
             lambda: _deliver(
-                ctx, campaign, renderer, transport, rate, concurrency, report, skipped, progress
+                ctx,
+                campaign,
+                renderer,
+                transport,
+                options.rate,
+                options.concurrency,
+                report,
+                skipped,
+                progress,
             )
         )
     except Exception as exc:
