@@ -3,7 +3,7 @@ real HTTP, then reports with human and machine opens, clicks, accepted and refus
 
 from __future__ import annotations
 
-from clearpixel.audience.integrity import check_flags, verify_ledger
+from clearpixel.consent.integrity import check_flags, verify_ledger
 from clearpixel.reports.campaign import campaign_report
 from clearpixel.reports.consent import consent_dashboard
 from clearpixel.sending.campaigns import all_campaigns

@@ -6,7 +6,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from clearpixel.audience.csv_import import FlagsMode, import_csv
-from clearpixel.audience.integrity import check_flags, verify_ledger
+from clearpixel.consent.integrity import check_flags, verify_ledger
 from clearpixel.domain.flags import grant
 from clearpixel.store.contacts import get_contact
 from tests.helpers import make_contacts, make_list

@@ -13,8 +13,8 @@ from unittest.mock import ANY
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from clearpixel.audience.checkpoints import ensure_ledger_key, public_key_path
 from clearpixel.consent import record_decision
+from clearpixel.consent.checkpoints import ensure_ledger_key, public_key_path
 from clearpixel.consent.proof import proof_for
 from clearpixel.domain import checkpoints as signed
 from clearpixel.domain.ledger import Method, entry_hash

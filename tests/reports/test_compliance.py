@@ -2,8 +2,8 @@ import json
 
 import sqlalchemy as sa
 
-from clearpixel.audience.checkpoints import ensure_ledger_key
 from clearpixel.consent import record_decision
+from clearpixel.consent.checkpoints import ensure_ledger_key
 from clearpixel.domain.ledger import Method
 from tests.helpers import make_contacts, make_list
 

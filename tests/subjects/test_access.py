@@ -9,8 +9,11 @@ import httpx2
 import pytest
 
 from clearpixel.accounts import api_keys
+from clearpixel.consent import record_decision
+from clearpixel.domain.ledger import Method
 from clearpixel.domain.tokens import Token, TokenKind
 from tests.consent.consent_helpers import preferences_token
+from tests.helpers import make_contacts, make_list
 from tests.subjects.people import Person, populate
 
 
@@ -124,3 +127,30 @@ def test_data_link_with_a_forged_or_foreign_token_gets_the_refusal_page(ctx, peo
         assert "This link is not valid" in answer.text
         for held in (ana.email, ana.secret, bob.email, bob.secret):
             assert held not in answer.text
+
+
+def test_export_and_consent_show_state_purposes_by_the_decisions_that_named_them(ctx, cli):
+    """A consent page asks only open tracking: after a refusal there from NULL, the other
+    purposes were never asked. An import of 0 records "asked, nothing granted" for every
+    purpose. The export and `consent show` say the same (one function)."""
+    page, _imported, form = make_contacts(ctx, make_list(ctx), [None, 0, None])
+    record_decision(ctx.db, page, revoked=1, method=Method.CONSENT_PAGE, now=ctx.now(),
+                    cooldown=ctx.cooldown)  # fmt: skip
+    for bit, yes in ((1, True), (4, False)):  # a form naming two purposes, one ticked
+        record_decision(
+            ctx.db, form, granted=bit if yes else 0, revoked=0 if yes else bit,
+            method=Method.SIGNUP_FORM, now=ctx.now(), cooldown=ctx.cooldown,
+        )  # fmt: skip
+    expected = {
+        "person0@example.org": ("refused", "never asked", "never asked"),
+        "person1@example.org": ("refused", "refused", "refused"),
+        "person2@example.org": ("granted", "never asked", "refused"),
+    }
+    names = ("open_tracking", "personalisation", "profiling")
+    for email, states in expected.items():
+        export = json.loads(cli("subject", "export", email).output)
+        assert export["lists"][0]["purposes"] == dict(zip(names, states, strict=True))
+        shown = json.loads(cli("consent", "show", email, "--list", "newsletter", "--json").output)[
+            "purposes"
+        ]
+        assert shown == {n: s.replace(" ", "_") for n, s in zip(names, states, strict=True)}

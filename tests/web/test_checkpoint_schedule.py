@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import json
 
-from clearpixel.audience.checkpoints import ensure_ledger_key
 from clearpixel.consent import record_decision
+from clearpixel.consent.checkpoints import ensure_ledger_key
 from clearpixel.context import Context
 from clearpixel.domain.ledger import Method
 from clearpixel.web.server import ThreadedServer

@@ -21,7 +21,9 @@ EXPECTED = {"open_tracking": "refused", "personalisation": "granted", "profiling
 
 
 def test_every_surface_states_each_purpose_the_same_way(ctx, cli):
-    (cid,) = make_contacts(ctx, make_list(ctx), [2])  # personalisation, from an import
+    # open tracking and personalisation from an import, then open tracking withdrawn; no
+    # decision ever named profiling
+    (cid,) = make_contacts(ctx, make_list(ctx), [3])
     record_decision(ctx.db, cid, revoked=1, method=Method.API, now=ctx.now(), cooldown=ctx.cooldown)
 
     shown = json.loads(cli("consent", "show", "person0@example.org", "--list", "newsletter",
@@ -51,6 +53,21 @@ def test_every_surface_states_each_purpose_the_same_way(ctx, cli):
         admin = client.get(f"/admin/contacts/{cid}").text
         for purpose, state in EXPECTED.items():
             assert f'<td>{purpose}</td><td><span class="tag state-{state}">' in admin
+
+
+def test_a_purpose_no_decision_named_was_never_asked_even_with_flags_set(ctx, cli):
+    """Flags 2 from an import that granted personalisation: open tracking was never asked,
+    though the flags are not NULL; a revoke of a bit the contact lacks changes nothing and
+    asks nothing."""
+    (cid,) = make_contacts(ctx, make_list(ctx), [2])
+    record_decision(ctx.db, cid, revoked=1, method=Method.API, now=ctx.now(), cooldown=ctx.cooldown)
+    shown = json.loads(cli("consent", "show", "person0@example.org", "--list", "newsletter",
+                           "--json").output)  # fmt: skip
+    assert shown["purposes"] == {
+        "open_tracking": "never_asked",
+        "personalisation": "granted",
+        "profiling": "never_asked",
+    }
 
 
 def test_no_page_shows_a_contacts_last_open_date(ctx):

@@ -45,7 +45,7 @@ from typing import IO, Any
 
 from clearpixel.audience.emails import InvalidEmail, normalise_email
 from clearpixel.consent import record_decisions
-from clearpixel.consent.decisions import record_changes
+from clearpixel.consent.decisions import Change, flags_transaction, record_changes
 from clearpixel.context import Context
 from clearpixel.domain.errors import ClearpixelError
 from clearpixel.domain.flags import FlagsError, Purposes
@@ -67,7 +67,6 @@ from clearpixel.store.imports import (
     stage_rows,
     update_existing_from_staging,
 )
-from clearpixel.store.ledger import Change, read_head
 from clearpixel.store.lists import get_list
 
 BATCH = 5000
@@ -319,8 +318,8 @@ def import_csv(
     }
     good_rows = report.rows - bad
     done = 0
-    with ctx.db.begin() as tx, _Rejected(rejected_path, skip_invalid) as rejected:
-        read_head(tx, for_update=True)  # flags of this list cannot change under the import
+    # flags of this list cannot change under the import
+    with flags_transaction(ctx.db) as tx, _Rejected(rejected_path, skip_invalid) as rejected:
         # Into an empty list every row is new (the file has no duplicates): no lookups.
         fresh = count_contacts(tx, target.id) == 0
         pending: list[_Row] = []
@@ -380,8 +379,7 @@ def _import_staged(
                 state["granting"] = line
             yield (line, row.email, row.flags, _attributes_json(row.attributes), row.status)
 
-    with ctx.db.begin() as tx:
-        read_head(tx, for_update=True)  # flags of this list cannot change under the import
+    with flags_transaction(ctx.db) as tx:  # flags of this list cannot change under the import
         stage_rows(tx, good_rows())
         report.source_sha256 = checking.sha256
         if progress:

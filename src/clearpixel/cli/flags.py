@@ -73,7 +73,7 @@ def flags_check(checkpoints: CheckpointFiles = None, public_key: PublicKeys = No
     """Prove fold(ledger) == privacy_flags for every contact, on a ledger that agrees with
     the signed checkpoints; exit 1 naming the first contact that differs or the
     contradiction."""
-    from clearpixel.audience.integrity import check_flags
+    from clearpixel.consent.integrity import check_flags
 
     found = gathered_checkpoints(checkpoints, public_key)
     with context() as ctx:

@@ -11,7 +11,7 @@ import typer
 from clearpixel.cli.base import context, ledger_app, say
 
 if TYPE_CHECKING:
-    from clearpixel.audience.checkpoints import Found
+    from clearpixel.consent.checkpoints import Found
 
 # Services (and through them the store, SQLAlchemy and Alembic) are imported inside the
 # commands: Typer needs only the signatures, so `clearpixel --help` starts without them.
@@ -36,7 +36,7 @@ PublicKeys = Annotated[
 
 
 def gathered_checkpoints(extra: list[Path] | None, keys: list[Path] | None) -> list[Found]:
-    from clearpixel.audience.checkpoints import gather
+    from clearpixel.consent.checkpoints import gather
     from clearpixel.config import load_settings
 
     return gather(load_settings(), extra or [], public_keys=keys or [])
@@ -46,7 +46,7 @@ def gathered_checkpoints(extra: list[Path] | None, keys: list[Path] | None) -> l
 def ledger_verify(checkpoints: CheckpointFiles = None, public_key: PublicKeys = None) -> None:
     """Verify the consent ledger's hash chain, its head and every signed checkpoint (the
     installation's own and those given); exit 1 naming the first fault."""
-    from clearpixel.audience.integrity import verify_ledger
+    from clearpixel.consent.integrity import verify_ledger
 
     found = gathered_checkpoints(checkpoints, public_key)
     with context() as ctx:
@@ -74,7 +74,7 @@ def ledger_checkpoint(
 ) -> None:
     """Sign the ledger head now, write the checkpoint to the checkpoint folder and print it
     (JSON) for a data-protection officer or a third party to keep."""
-    from clearpixel.audience.checkpoints import write_checkpoint
+    from clearpixel.consent.checkpoints import write_checkpoint
 
     with context() as ctx:
         checkpoint, path = write_checkpoint(ctx)
@@ -87,7 +87,7 @@ def ledger_checkpoint(
 @ledger_app.command("public-key")
 def ledger_public_key() -> None:
     """Print the public key (PEM) that checks this installation's ledger checkpoints."""
-    from clearpixel.audience.checkpoints import load_private_key, public_key_pem
+    from clearpixel.consent.checkpoints import load_private_key, public_key_pem
     from clearpixel.config import load_settings
 
     key = load_private_key(load_settings()).public_key()

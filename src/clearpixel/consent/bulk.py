@@ -18,12 +18,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from clearpixel.consent.decisions import record_bulk_grant, record_decisions
+from clearpixel.consent.writer import flags_transaction
 from clearpixel.context import Context
 from clearpixel.domain.errors import ClearpixelError
 from clearpixel.domain.ledger import Decision, Method
 from clearpixel.domain.progress import Progress
 from clearpixel.store.contacts import count_contacts, count_refusing, iter_flag_targets
-from clearpixel.store.ledger import read_head
 from clearpixel.store.lists import get_list
 
 BATCH = 20000
@@ -72,10 +72,9 @@ def bulk_change(
     bit = ctx.purposes.bit(purpose)
     evidence = {"basis": basis}
     changed = skipped = 0
-    with ctx.db.begin() as tx:
+    with flags_transaction(ctx.db) as tx:  # no other flags writer until this change commits
         target = get_list(tx, list_name)
         total = count_contacts(tx, target.id)
-        read_head(tx, for_update=True)  # no other flags writer until this change commits
         now = ctx.now()
         if grant:
             skipped = 0 if only_null else count_refusing(tx, target.id, bit)

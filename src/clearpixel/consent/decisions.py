@@ -15,18 +15,29 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from clearpixel.domain.flags import OPEN_TRACKING_BIT, has_open_tracking
-from clearpixel.domain.ledger import PERSONAL_METHODS, Decision, LedgerEntry, Method
-from clearpixel.store import Database, Tx
-from clearpixel.store.contacts import clear_activity_dates, get_contact, set_cooldown
-from clearpixel.store.events import forget_personal_events
-from clearpixel.store.ledger import (
+from clearpixel.consent.writer import (
     Change,
     ChangesWritten,
     append_changes,
     apply_decisions,
-    grant_to_targets,
+    flags_transaction,
 )
+from clearpixel.domain.errors import ClearpixelError
+from clearpixel.domain.flags import Purposes
+from clearpixel.domain.ledger import (
+    PERSONAL_METHODS,
+    Decision,
+    Effects,
+    LedgerEntry,
+    Method,
+    encode_evidence,
+)
+from clearpixel.store import Database, Tx
+from clearpixel.store.contacts import clear_activity_dates, get_contact, set_cooldown
+from clearpixel.store.events import forget_personal_events
+from clearpixel.store.ledger import grant_targets
+
+__all__ = ["Change", "ChangesWritten", "flags_transaction"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,13 +51,19 @@ class DecisionResult:
     skipped_refused: dict[int, int] = field(default_factory=dict)
 
 
-def _forget_tracking(tx: Tx, contact_ids: list[int]) -> int:
-    """What the tracking produced about contacts that withdrew: their personal events and
-    activity dates. Returns how many events went."""
-    if not contact_ids:
-        return 0
-    clear_activity_dates(tx, contact_ids)
-    return forget_personal_events(tx, contact_ids)
+def _apply_effects(tx: Tx, effects: Effects, *, cooldown_until: datetime | None) -> int:
+    """What a change sets off beyond the flags: for contacts that withdrew open tracking,
+    their personal events deleted and activity dates cleared (R5, R20); with
+    `cooldown_until`, the consent-request cool-down of those it starts for (R8). Returns how
+    many events went."""
+    forgotten = 0
+    withdrawn = sorted(set(effects.withdrawn))
+    if withdrawn:
+        clear_activity_dates(tx, withdrawn)
+        forgotten = forget_personal_events(tx, withdrawn)
+    if cooldown_until is not None and effects.cooling:
+        set_cooldown(tx, sorted(set(effects.cooling)), cooldown_until)
+    return forgotten
 
 
 def record_decisions(
@@ -75,24 +92,9 @@ def record_decisions(
     )
     applied = apply_decisions(tx, decisions, keep_unchanged=keep)
     entries = applied.entries
-    withdrawn = sorted(
-        {
-            e.contact_id
-            for e in entries
-            if has_open_tracking(e.flags_before) and not has_open_tracking(e.flags_after)
-        }
-    )
-    forgotten = _forget_tracking(tx, withdrawn)
-    refused = sorted(
-        {
-            e.contact_id
-            for e in entries
-            if (e.revoked & OPEN_TRACKING_BIT and not has_open_tracking(e.flags_after))
-            or (e.method == Method.IMPORT and e.flags_after == 0)
-        }
-    )
-    if refused:
-        set_cooldown(tx, refused, entries[-1].at + cooldown)
+    until = entries[-1].at + cooldown if entries else None
+    forgotten = _apply_effects(tx, applied.effects, cooldown_until=until)
+    withdrawn = sorted(set(applied.effects.withdrawn))
     return DecisionResult(entries, withdrawn, forgotten, applied.skipped)
 
 
@@ -116,17 +118,15 @@ def record_bulk_grant(
     `COALESCE(flags, 0) | bit` (R15). A grant only adds bits, so there is no withdrawal to
     forget or cool down. `progress` is called with the number of contacts handled so far.
     """
-    return grant_to_targets(
-        tx,
-        list_id,
-        bit=bit,
-        only_null=only_null,
-        method=Method.BULK,
-        at=now,
-        actor=actor,
-        evidence=evidence,
-        progress=progress,
+    evidence_json = encode_evidence(evidence)
+    batches = (
+        [(cid, email, before, 0, bit, 0, evidence_json) for cid, email, before in rows]
+        for rows in grant_targets(tx, list_id, bit=bit, only_null=only_null, batch=20000)
     )
+    written = append_changes(
+        tx, batches, list_id=list_id, method=Method.BULK, at=now, actor=actor, progress=progress
+    )
+    return written.entries
 
 
 def record_changes(
@@ -150,7 +150,6 @@ def record_changes(
     for a refusal the import records (flags 0, or bit 1 revoked), the consent-request
     cool-down started (R8).
     """
-    # a refusal the file records (0, or open tracking revoked) starts the cool-down (R8)
     written = append_changes(
         tx,
         batches,
@@ -159,18 +158,10 @@ def record_changes(
         at=now,
         actor=actor,
         progress=progress,
-        cooldown_until=now + cooldown if method == Method.IMPORT else None,
+        cooldown_until=now + cooldown,
     )
-    withdrawn = sorted(
-        cid for cid, before, after, _ in written.lost_open_tracking if has_open_tracking(before)
-    )
-    _forget_tracking(tx, withdrawn)
-    if method != Method.IMPORT:
-        refused = sorted(
-            cid for cid, _, _, revoked in written.lost_open_tracking if revoked & OPEN_TRACKING_BIT
-        )
-        if refused:
-            set_cooldown(tx, refused, now + cooldown)
+    # the cool-down went with the flags; what the tracking produced about the withdrawn goes
+    _apply_effects(tx, written.effects, cooldown_until=None)
     return written
 
 
@@ -208,3 +199,40 @@ def record_decision(
             evidence=dict(evidence or {}),
         )
         return record_decisions(tx, [decision], cooldown=cooldown)
+
+
+def record_admin_choice(
+    db: Database,
+    purposes: Purposes,
+    contact_id: int,
+    *,
+    grant: Sequence[str],
+    revoke: Sequence[str],
+    evidence: str,
+    actor: str,
+    now: datetime,
+    cooldown: timedelta,
+) -> DecisionResult:
+    """Record, with method `admin`, a choice the contact made elsewhere (a letter, a call):
+    it names the purposes granted or withdrawn and says how the contact made it (R18: an
+    operator's own decisions name their actor).
+
+    Effects: as `record_decision`. Raises ClearpixelError, storing nothing, without evidence
+    or without a purpose; FlagsError for a purpose the installation does not define.
+    """
+    note = evidence.replace("\x00", "").strip()
+    if not note:
+        raise ClearpixelError("say how the contact made this choice (evidence)")
+    if not grant and not revoke:
+        raise ClearpixelError("choose at least one purpose to grant or withdraw")
+    return record_decision(
+        db,
+        contact_id,
+        granted=purposes.mask(grant),
+        revoked=purposes.mask(revoke),
+        method=Method.ADMIN,
+        now=now,
+        cooldown=cooldown,
+        actor=actor,
+        evidence={"note": note[:2000]},
+    )

@@ -5,14 +5,14 @@ read it from here.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from clearpixel.domain.flags import OPEN_TRACKING_BIT, Purposes
-from clearpixel.domain.ledger import PERSONAL_METHODS, LedgerEntry
+from clearpixel.domain.flags import Purposes
+from clearpixel.domain.ledger import LedgerEntry
 from clearpixel.store import Database, Tx
 from clearpixel.store.contacts import Contact, UnknownContact, find_contact
 from clearpixel.store.ledger import entries_for_contact
@@ -83,27 +83,31 @@ class ConsentView:
         }
 
 
-def contact_history(tx: Tx, contact_id: int, purposes: Purposes) -> list[HistoryItem]:
-    """The contact's ledger entries, oldest first, with purpose names instead of bits."""
-    return [_item(entry, purposes) for entry in entries_for_contact(tx, contact_id)]
-
-
 def purpose_states(
-    flags: int | None, history: list[HistoryItem], purposes: Purposes
+    flags: int | None, entries: Sequence[LedgerEntry], purposes: Purposes
 ) -> list[PurposeView]:
-    """Per purpose: granted (bit set); never asked (flags NULL, or no decision ever concerned
-    that purpose); refused (bit clear after a decision that concerned it: a revoke of it, a
-    choice a person made on a form or page, or, for open tracking, any recorded value, since
-    0 in `privacy_flags` means "asked, no consent")."""
-    asked_all = any(item.method in PERSONAL_METHODS for item in history)
-    revoked = {name for item in history for name in item.revoked}
+    """Per purpose: granted (bit set); refused (bit clear, and a decision asked about it);
+    never asked (flags NULL, or no decision asked about it).
+
+    A decision asked about a purpose when it named the purpose's bit (granted or revoked
+    it: a form or the preference page names every purpose it shows, a consent page only
+    open tracking), or when it recorded 0 from NULL naming no purpose at all (an import's
+    0: "asked, nothing granted", DESIGN §1). Every page, command, API answer and the
+    subject export state purposes through this one function.
+    """
+    asked = 0
+    for entry in entries:
+        named = entry.granted | entry.revoked
+        if not named and entry.flags_before is None and entry.flags_after == 0:
+            named = purposes.all_bits
+        asked |= named
     views = []
     for purpose in purposes:
-        if flags is not None and flags & purpose.bit:
-            state = PurposeState.GRANTED
-        elif flags is None:
+        if flags is None:
             state = PurposeState.NEVER_ASKED
-        elif asked_all or purpose.name in revoked or purpose.bit == OPEN_TRACKING_BIT:
+        elif flags & purpose.bit:
+            state = PurposeState.GRANTED
+        elif asked & purpose.bit:
             state = PurposeState.REFUSED
         else:
             state = PurposeState.NEVER_ASKED
@@ -113,9 +117,7 @@ def purpose_states(
 
 def contact_states(tx: Tx, contact: Contact, purposes: Purposes) -> list[PurposeView]:
     """The contact's state per purpose, as every page, command and API answer states it."""
-    return purpose_states(
-        contact.privacy_flags, contact_history(tx, contact.id, purposes), purposes
-    )
+    return purpose_states(contact.privacy_flags, entries_for_contact(tx, contact.id), purposes)
 
 
 def consent_view(db: Database, purposes: Purposes, *, list_name: str, email: str) -> ConsentView:
@@ -128,12 +130,12 @@ def consent_view(db: Database, purposes: Purposes, *, list_name: str, email: str
         contact = find_contact(conn, target.id, email)
         if contact is None:
             raise UnknownContact(f"no contact {email!r} in list {list_name!r}")
-        history = contact_history(conn, contact.id, purposes)
+        entries = entries_for_contact(conn, contact.id)
     return ConsentView(
         contact=contact,
         list_name=target.name,
-        purposes=purpose_states(contact.privacy_flags, history, purposes),
-        history=history,
+        purposes=purpose_states(contact.privacy_flags, entries, purposes),
+        history=[_item(entry, purposes) for entry in entries],
     )
 
 

@@ -20,7 +20,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from clearpixel.audience.checkpoints import Found, compare_stored, gather
+from clearpixel.consent.checkpoints import Found, compare_stored, gather
 from clearpixel.consent.forms import normalise_email
 from clearpixel.consent.i18n import environment, purpose_label
 from clearpixel.context import Context

@@ -16,7 +16,7 @@ from enum import StrEnum
 from functools import lru_cache
 from typing import Any
 
-from clearpixel.domain.flags import apply
+from clearpixel.domain.flags import OPEN_TRACKING_BIT, apply
 
 GENESIS_HASH = "0" * 64
 
@@ -78,6 +78,40 @@ def refused_after(method: str, refused: int, *, granted: int, revoked: int) -> i
     if method not in OWN_CHOICE_METHODS:
         return refused
     return (refused & ~granted) | revoked
+
+
+def withdraws(flags_before: int | None, flags_after: int) -> bool:
+    """A change that takes open-tracking consent away: what the tracking produced about the
+    contact is forgotten (its personal events and activity dates, R5, R20)."""
+    return bool((flags_before or 0) & OPEN_TRACKING_BIT) and not flags_after & OPEN_TRACKING_BIT
+
+
+def starts_cooldown(method: str, flags_after: int, revoked: int) -> bool:
+    """A change that records a refusal of open tracking starts the consent-request cool-down
+    (R8): open tracking revoked and not held afterwards, or an import that records 0 (asked,
+    nothing granted; R19)."""
+    if revoked & OPEN_TRACKING_BIT and not flags_after & OPEN_TRACKING_BIT:
+        return True
+    return method == Method.IMPORT and flags_after == 0
+
+
+@dataclass(slots=True)
+class Effects:
+    """What a set of chained changes sets off beyond the flags: the contacts that withdrew
+    open tracking (`withdraws`) and those whose cool-down starts (`starts_cooldown`), each
+    in the order first seen."""
+
+    withdrawn: list[int] = field(default_factory=list)
+    cooling: list[int] = field(default_factory=list)
+
+    def add(
+        self, contact_id: int, method: str, flags_before: int | None, flags_after: int, revoked: int
+    ) -> None:
+        """Note the effects of one change."""
+        if withdraws(flags_before, flags_after):
+            self.withdrawn.append(contact_id)
+        if starts_cooldown(method, flags_after, revoked):
+            self.cooling.append(contact_id)
 
 
 @dataclass(frozen=True, slots=True)

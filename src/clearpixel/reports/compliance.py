@@ -13,9 +13,9 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from urllib.parse import urlsplit
 
-from clearpixel.audience.checkpoints import gather
-from clearpixel.audience.integrity import check_flags, verify_ledger
 from clearpixel.config import ConfigError, Settings
+from clearpixel.consent.checkpoints import gather
+from clearpixel.consent.integrity import check_flags, verify_ledger
 from clearpixel.consent.notices import list_notices, missing_elements
 from clearpixel.context import Context
 from clearpixel.domain.policy import Strategy

@@ -19,6 +19,7 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from clearpixel.audience.emails import normalise_email
+from clearpixel.consent.history import PurposeState, purpose_states
 from clearpixel.consent.links import contact_for, verify_link
 from clearpixel.context import Context
 from clearpixel.domain.bounces import normalise_address
@@ -59,31 +60,16 @@ class UnknownSubject(NotFound):
     """No list holds this address."""
 
 
-def purpose_states(
-    purposes: Purposes, flags: int | None, entries: list[LedgerEntry]
-) -> dict[str, str]:
-    """Each purpose's state: granted (bit set), refused (asked or decided, bit clear), or never
-    asked (no decision ever named it)."""
-    decided = 0
-    for entry in entries:
-        decided |= entry.granted | entry.revoked
-    answered_all = _asked_all(entries)
-    states: dict[str, str] = {}
-    for purpose in purposes:
-        if flags is None:
-            states[purpose.name] = NEVER_ASKED
-        elif flags & purpose.bit:
-            states[purpose.name] = GRANTED
-        elif decided & purpose.bit or answered_all:
-            states[purpose.name] = REFUSED
-        else:
-            states[purpose.name] = NEVER_ASKED
-    return states
+# How the export words each state (the states are those of `consent.history.purpose_states`).
+STATE_WORDS = {
+    PurposeState.NEVER_ASKED: NEVER_ASKED,
+    PurposeState.REFUSED: REFUSED,
+    PurposeState.GRANTED: GRANTED,
+}
 
 
-def _asked_all(entries: list[LedgerEntry]) -> bool:
-    """A decision that cleared every bit (flags 0 from NULL) answered every purpose."""
-    return any(e.flags_before is None and e.flags_after == 0 for e in entries)
+def _states(purposes: Purposes, flags: int | None, entries: list[LedgerEntry]) -> dict[str, str]:
+    return {v.name: STATE_WORDS[v.state] for v in purpose_states(flags, entries, purposes)}
 
 
 def _notice(notice: Notice | None) -> dict[str, Any] | None:
@@ -136,7 +122,7 @@ def _membership(
         "created_at": contact.created_at,
         "attributes": contact.attributes,
         "privacy_flags": contact.privacy_flags,
-        "purposes": purpose_states(purposes, contact.privacy_flags, entries),
+        "purposes": _states(purposes, contact.privacy_flags, entries),
         "last_open_date": contact.last_open_date,
         "last_click_date": contact.last_click_date,
         "consent_requests_paused_until": contact.consent_cooldown_until,

@@ -8,13 +8,12 @@ from typing import Any
 
 from clearpixel.audience import contacts as contact_service
 from clearpixel.audience import lists as list_service
-from clearpixel.consent import record_decision
+from clearpixel.consent.decisions import record_admin_choice
 from clearpixel.consent.history import consent_view
 from clearpixel.consent.notices import list_notices
 from clearpixel.consent.proof import proof_for, proof_json, render_proof_html
 from clearpixel.context import Context
 from clearpixel.domain.errors import ClearpixelError
-from clearpixel.domain.ledger import Method
 from clearpixel.domain.policy import MessageKind, Strategy, TrackingMode, decide
 from clearpixel.reports.campaign import Bucket, campaign_report
 from clearpixel.reports.consent import ConsentDashboard, ListConsent, consent_dashboard
@@ -177,21 +176,16 @@ def record_admin_decision(
     actor: str,
 ) -> None:
     """Record, with method `admin`, a choice the contact made elsewhere (letter, call)."""
-    evidence = evidence.replace("\x00", "").strip()
-    if not evidence:
-        raise ClearpixelError("say how the contact made this choice (evidence)")
-    if not grant and not revoke:
-        raise ClearpixelError("choose at least one purpose to grant or withdraw")
-    record_decision(
+    record_admin_choice(
         ctx.db,
+        ctx.purposes,
         contact_id,
-        granted=ctx.purposes.mask(grant),
-        revoked=ctx.purposes.mask(revoke),
-        method=Method.ADMIN,
+        grant=grant,
+        revoke=revoke,
+        evidence=evidence,
+        actor=actor,
         now=ctx.now(),
         cooldown=ctx.cooldown,
-        actor=actor,
-        evidence={"note": evidence[:2000]},
     )
 
 

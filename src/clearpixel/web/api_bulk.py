@@ -13,10 +13,10 @@ from fastapi import APIRouter, File, Form, Request, UploadFile
 from pydantic import BaseModel, Field
 
 from clearpixel.audience import contacts as contact_service
-from clearpixel.audience.checkpoints import gather
 from clearpixel.audience.csv_import import FlagsMode, import_csv
-from clearpixel.audience.integrity import check_flags, verify_ledger
 from clearpixel.consent.bulk import bulk_change
+from clearpixel.consent.checkpoints import gather
+from clearpixel.consent.integrity import check_flags, verify_ledger
 from clearpixel.domain.errors import ClearpixelError
 from clearpixel.reports.consent import consent_dashboard
 from clearpixel.web.api_base import ApiRoute, IdPath, KeyDep

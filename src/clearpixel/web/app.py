@@ -14,7 +14,7 @@ from fastapi_offline import FastAPIOffline
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from clearpixel import __version__
-from clearpixel.audience.checkpoints import run_schedule
+from clearpixel.consent.checkpoints import run_schedule
 from clearpixel.context import Context
 from clearpixel.deliverability.webhooks import Worker
 from clearpixel.ingest.sinks import BatchSink

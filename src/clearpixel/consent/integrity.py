@@ -10,7 +10,7 @@ from contextlib import closing
 from dataclasses import dataclass
 from itertools import chain as concat
 
-from clearpixel.audience.checkpoints import Found, compare_stored
+from clearpixel.consent.checkpoints import Found, compare_stored
 from clearpixel.context import Context
 from clearpixel.domain.checkpoints import contradiction
 from clearpixel.domain.flags import apply
