@@ -5,7 +5,8 @@ failed import (bad rows, a refused file, a database error) stores nothing. On Po
 pass checks every row, hashes the file and COPYs the good rows into a staging table;
 set-based statements then write the contacts and only the flags changes are chained into the
 ledger. On SQLite a first pass checks and hashes, a second applies in batches (and refuses a
-file that changed between the passes).
+file that changed between the passes). Reading is `csv_parse.py`, judging the whole file (and
+the one refusal rule both engines follow) `csv_check.py`, applying it this module.
 
 Columns: `email` (required), `privacy_flags` (optional; empty = no value), `status`
 (optional: `subscribed` or `unsubscribed`), any other column is an attribute (`locale` too).
@@ -30,25 +31,17 @@ consent (a non-zero value in merge or replace mode) is refused without `basis`.
 
 from __future__ import annotations
 
-import csv
-import hashlib
-import io
 import json
-import re
-from array import array
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from enum import StrEnum
-from itertools import pairwise
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
-from clearpixel.audience.emails import InvalidEmail, normalise_email
+from clearpixel.audience.csv_check import Check, RowError, refuse
+from clearpixel.audience.csv_parse import FlagsMode, ImportRefused, Pass, Row
 from clearpixel.consent import record_decisions
 from clearpixel.consent.decisions import Change, flags_transaction, record_changes
 from clearpixel.context import Context
-from clearpixel.domain.errors import ClearpixelError
-from clearpixel.domain.flags import FlagsError, Purposes
 from clearpixel.domain.ledger import Decision, Method, encode_evidence
 from clearpixel.store.contacts import (
     SUBSCRIBED,
@@ -69,29 +62,12 @@ from clearpixel.store.imports import (
 )
 from clearpixel.store.lists import get_list
 
+__all__ = ["FlagsMode", "ImportRefused", "ImportReport", "RowError", "import_csv"]
+
 BATCH = 5000
-MAX_LISTED_ERRORS = 20
-RESERVED = ("email", "privacy_flags", "status")
-_DIGITS = re.compile(r"[0-9]+")
 
 Progress = Callable[[str, int, int], None]
 """Called with (phase, done, total): phase `checking` counts bytes, `importing` rows."""
-
-
-class FlagsMode(StrEnum):
-    MERGE = "merge"
-    REPLACE = "replace"
-    IGNORE = "ignore"
-
-
-class ImportRefused(ClearpixelError):
-    """The file was not imported; nothing was stored. The message says why."""
-
-
-@dataclass(frozen=True, slots=True)
-class RowError:
-    line: int
-    reason: str
 
 
 @dataclass
@@ -107,130 +83,10 @@ class ImportReport:
     rejected: int = 0
     errors: list[RowError] = field(default_factory=list)
 
-
-@dataclass(frozen=True, slots=True)
-class _Row:
-    line: int
-    email: str
-    flags: int | None
-    attributes: dict[str, str]
-    status: str | None
-
-
-class _HashingReader(io.RawIOBase):
-    """A binary file that feeds SHA-256 with every byte read through it."""
-
-    def __init__(self, raw: IO[bytes]) -> None:
-        self.raw = raw
-        self.sha256 = hashlib.sha256()
-        self.done = 0
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        data = self.raw.read(len(buffer))
-        buffer[: len(data)] = data
-        self.sha256.update(data)
-        self.done += len(data)
-        return len(data)
-
-
-class _Pass:
-    """One streaming pass over the file: the header, then each record parsed and checked."""
-
-    def __init__(self, path: Path, purposes: Purposes, mode: FlagsMode) -> None:
-        self.path = path
-        self.purposes = purposes
-        self.mode = mode
-        self.header: list[str] = []
-
-    def records(self) -> Iterator[tuple[int, list[str], _Row | str]]:
-        """(line, raw fields, parsed row or the reason it is bad) for every non-blank record."""
-        with self.path.open("rb") as raw:
-            self.reader = _HashingReader(raw)
-            text = io.TextIOWrapper(
-                io.BufferedReader(self.reader, 1 << 16), encoding="utf-8-sig", newline=""
-            )
-            rows = csv.reader(text)
-            try:
-                self.header = next(rows, [])
-                index = self._columns(self.header)
-                last = rows.line_num
-                for fields in rows:
-                    line, last = last + 1, rows.line_num
-                    if not fields or fields == [""]:
-                        continue
-                    yield line, fields, self._parse(line, fields, index)
-            except UnicodeDecodeError as exc:
-                raise ImportRefused(
-                    f"{self.path.name} is not UTF-8 text (near line {rows.line_num + 1})"
-                ) from exc
-            except csv.Error as exc:
-                raise ImportRefused(
-                    f"{self.path.name}: line {rows.line_num}: malformed CSV ({exc})"
-                ) from exc
-
-    @property
-    def sha256(self) -> str:
-        return self.reader.sha256.hexdigest()
-
-    def _columns(self, header: list[str]) -> dict[str, int]:
-        names = [name.strip() for name in header]
-        if not names:
-            raise ImportRefused(f"{self.path.name} is empty: it needs a header with 'email'")
-        index: dict[str, int] = {}
-        for position, name in enumerate(names):
-            if "\x00" in name:
-                raise ImportRefused(f"column {position + 1} of the header holds a NUL character")
-            if not name:
-                raise ImportRefused(f"column {position + 1} of the header has no name")
-            key = name.lower() if name.lower() in RESERVED else name
-            if key in index:
-                raise ImportRefused(f"column {name!r} appears twice in the header")
-            index[key] = position
-        if "email" not in index:
-            raise ImportRefused(
-                f"{self.path.name} has no 'email' column (header: {', '.join(names)})"
-            )
-        self._attributes = [
-            (name, position) for name, position in index.items() if name not in RESERVED
-        ]
-        return index
-
-    def _parse(self, line: int, fields: list[str], index: dict[str, int]) -> _Row | str:
-        if len(fields) != len(self.header):
-            return f"{len(fields)} fields where the header has {len(self.header)}"
-        for position, cell in enumerate(fields):
-            if "\x00" in cell:
-                return f"column {self.header[position].strip()!r} holds a NUL character"
-        try:
-            email = normalise_email(fields[index["email"]])
-        except InvalidEmail as exc:
-            return str(exc)
-        flags: int | None = None
-        if self.mode is not FlagsMode.IGNORE and "privacy_flags" in index:
-            cell = fields[index["privacy_flags"]].strip()
-            if cell:
-                if not _DIGITS.fullmatch(cell):
-                    if cell.startswith("-") and _DIGITS.fullmatch(cell[1:]):
-                        return f"privacy_flags {cell} is negative"
-                    return f"privacy_flags {cell!r} is not a non-negative integer"
-                try:
-                    flags = self.purposes.check_value(int(cell))
-                except FlagsError as exc:
-                    return str(exc)
-        status: str | None = None
-        if "status" in index:
-            status = fields[index["status"]].strip().lower() or None
-            if status not in (None, SUBSCRIBED, UNSUBSCRIBED):
-                return f"status {status!r} is neither {SUBSCRIBED!r} nor {UNSUBSCRIBED!r}"
-        attributes = {name: fields[pos] for name, pos in self._attributes if fields[pos] != ""}
-        return _Row(line, email, flags, attributes, status)
-
-
-def _key(email: str) -> int:
-    return hash(email) & 0xFFFF_FFFF_FFFF_FFFF
+    def checked(self, check: Check, sha256: str) -> None:
+        """What the checking pass found."""
+        self.source_sha256 = sha256
+        self.rows, self.rejected, self.errors = check.rows, check.bad, check.errors
 
 
 def import_csv(
@@ -257,76 +113,41 @@ def import_csv(
     basis = (basis or "").strip() or None
     with ctx.db.connect() as conn:
         target = get_list(conn, list_name)
-    size = path.stat().st_size
-    report = ImportReport()
     if ctx.db.is_postgres:
         return _import_staged(
             ctx, path, target.id, flags_mode, basis, skip_invalid, rejected_path, progress
         )
+    size = path.stat().st_size
+    report = ImportReport()
 
     # Pass 1: check every row, hash the file, find duplicate emails (8 bytes per row).
-    checking = _Pass(path, ctx.purposes, flags_mode)
-    buckets = [array("Q") for _ in range(256)]
-    granting_line = 0
-    bad = 0
+    check = Check(path, ctx.purposes, flags_mode)
+    checking = Pass(path, ctx.purposes, flags_mode)
     for line, _fields, row in checking.records():
-        report.rows += 1
-        if isinstance(row, str):
-            bad += 1
-            if len(report.errors) < MAX_LISTED_ERRORS:
-                report.errors.append(RowError(line, row))
-        else:
-            key = _key(row.email)
-            buckets[key & 0xFF].append(key)
-            if row.flags and not granting_line:
-                granting_line = line
-        if progress and report.rows % 5000 == 0:
-            progress("checking", checking.reader.done, size)
-    report.source_sha256 = checking.sha256
+        check.see(line, row)
+        if progress and check.rows % 5000 == 0:
+            progress("checking", checking.bytes_read, size)
     if progress:
         progress("checking", size, size)
-    duplicates = _duplicates(path, ctx.purposes, flags_mode, buckets)
-    del buckets
-    bad += len(duplicates)
-    for line in sorted(duplicates)[: MAX_LISTED_ERRORS - len(report.errors)]:
-        report.errors.append(RowError(line, f"duplicate of line {duplicates[line]}"))
-    report.errors.sort(key=lambda e: e.line)
-    report.rejected = bad
-
-    if granting_line and not basis:
-        raise ImportRefused(
-            f"{path.name} grants consent (line {granting_line} sets privacy_flags) and no "
-            "legal basis was given: pass --basis TEXT (e.g. the form and date the consent "
-            "was collected with). Nothing was imported."
-        )
-    if bad and not skip_invalid:
-        if rejected_path:
-            _write_rejected(path, ctx.purposes, flags_mode, duplicates, rejected_path)
-        listed = "\n".join(f"  line {e.line}: {e.reason}" for e in report.errors)
-        more = f"\n  ... and {bad - len(report.errors)} more" if bad > len(report.errors) else ""
-        raise ImportRefused(
-            f"{path.name}: {bad} bad row(s), nothing was imported "
-            f"(use --skip-invalid to import the good rows):\n{listed}{more}"
-        )
+    check.finish()
+    report.checked(check, checking.sha256)
+    refuse(check, basis=basis, skip_invalid=skip_invalid, rejected=rejected_path)
 
     # Pass 2: apply the good rows in batches, in one transaction.
-    applying = _Pass(path, ctx.purposes, flags_mode)
+    applying = Pass(path, ctx.purposes, flags_mode)
     evidence_base = {
         "basis": basis,
         "source_sha256": report.source_sha256,
         "source_file": path.name,
     }
-    good_rows = report.rows - bad
+    good_rows = check.rows - check.bad
     done = 0
-    # flags of this list cannot change under the import
-    with flags_transaction(ctx.db) as tx, _Rejected(rejected_path, skip_invalid) as rejected:
+    with flags_transaction(ctx.db) as tx:  # flags of this list cannot change under the import
         # Into an empty list every row is new (the file has no duplicates): no lookups.
         fresh = count_contacts(tx, target.id) == 0
-        pending: list[_Row] = []
-        for line, fields, row in applying.records():
-            if isinstance(row, str) or line in duplicates:
-                reason = row if isinstance(row, str) else f"duplicate of line {duplicates[line]}"
-                rejected.write(applying.header, fields, reason)
+        pending: list[Row] = []
+        for line, _fields, row in applying.records():
+            if isinstance(row, str) or line in check.duplicates:
                 continue
             pending.append(row)
             if len(pending) >= BATCH:
@@ -359,59 +180,28 @@ def _import_staged(
     into the ledger. All in one transaction: any refusal or error stores nothing."""
     size = path.stat().st_size
     report = ImportReport()
-    checking = _Pass(path, ctx.purposes, flags_mode)
-    buckets = [array("Q") for _ in range(256)]
-    state = {"granting": 0, "bad": 0}
+    check = Check(path, ctx.purposes, flags_mode)
+    checking = Pass(path, ctx.purposes, flags_mode)
 
     def good_rows() -> Iterator[StagedRow]:
         for line, _fields, row in checking.records():
-            report.rows += 1
-            if progress and report.rows % 5000 == 0:
-                progress("checking", checking.reader.done, size)
-            if isinstance(row, str):
-                state["bad"] += 1
-                if len(report.errors) < MAX_LISTED_ERRORS:
-                    report.errors.append(RowError(line, row))
-                continue
-            key = _key(row.email)
-            buckets[key & 0xFF].append(key)
-            if row.flags and not state["granting"]:
-                state["granting"] = line
-            yield (line, row.email, row.flags, _attributes_json(row.attributes), row.status)
+            good = check.see(line, row)
+            if progress and check.rows % 5000 == 0:
+                progress("checking", checking.bytes_read, size)
+            if good and not isinstance(row, str):
+                yield (line, row.email, row.flags, _attributes_json(row.attributes), row.status)
 
     with flags_transaction(ctx.db) as tx:  # flags of this list cannot change under the import
         stage_rows(tx, good_rows())
-        report.source_sha256 = checking.sha256
         if progress:
             progress("checking", size, size)
-        duplicates = _duplicates(path, ctx.purposes, flags_mode, buckets)
-        buckets.clear()
-        bad = state["bad"] + len(duplicates)
-        for line in sorted(duplicates)[: MAX_LISTED_ERRORS - len(report.errors)]:
-            report.errors.append(RowError(line, f"duplicate of line {duplicates[line]}"))
-        report.errors.sort(key=lambda e: e.line)
-        report.rejected = bad
-        if state["granting"] and not basis:
-            raise ImportRefused(
-                f"{path.name} grants consent (line {state['granting']} sets privacy_flags) and "
-                "no legal basis was given: pass --basis TEXT (e.g. the form and date the "
-                "consent was collected with). Nothing was imported."
-            )
-        if bad and rejected_path:
-            _write_rejected(path, ctx.purposes, flags_mode, duplicates, rejected_path)
-        if bad and not skip_invalid:
-            listed = "\n".join(f"  line {e.line}: {e.reason}" for e in report.errors)
-            more = (
-                f"\n  ... and {bad - len(report.errors)} more" if bad > len(report.errors) else ""
-            )
-            raise ImportRefused(
-                f"{path.name}: {bad} bad row(s), nothing was imported "
-                f"(use --skip-invalid to import the good rows):\n{listed}{more}"
-            )
-        drop_staged_lines(tx, sorted(duplicates))
+        check.finish()
+        report.checked(check, checking.sha256)
+        refuse(check, basis=basis, skip_invalid=skip_invalid, rejected=rejected_path)
+        drop_staged_lines(tx, sorted(check.duplicates))
 
         now = ctx.now()
-        good = report.rows - bad
+        good = check.rows - check.bad
         if progress:
             progress("importing", 0, good)
         report.updated = update_existing_from_staging(tx, list_id, now=now)
@@ -471,71 +261,11 @@ def _flag_changes(
         yield batch
 
 
-def _duplicates(
-    path: Path, purposes: Purposes, mode: FlagsMode, buckets: list[array[int]]
-) -> dict[int, int]:
-    """Line of each repeated email -> line of its first occurrence. Hash keys find the
-    candidates without holding emails in memory; a second look confirms them exactly."""
-    candidates: set[int] = set()
-    for bucket in buckets:
-        ordered = sorted(bucket)
-        candidates.update(a for a, b in pairwise(ordered) if a == b)
-    if not candidates:
-        return {}
-    first: dict[str, int] = {}
-    repeated: dict[int, int] = {}
-    for line, _fields, row in _Pass(path, purposes, mode).records():
-        if isinstance(row, str) or _key(row.email) not in candidates:
-            continue
-        if row.email in first:
-            repeated[line] = first[row.email]
-        else:
-            first[row.email] = line
-    return repeated
-
-
-class _Rejected:
-    """The --rejected file: the bad rows as they were, plus a `reason` column."""
-
-    def __init__(self, path: Path | None, enabled: bool = True) -> None:
-        self.path = path if enabled else None
-        self.handle: IO[str] | None = None
-        self.writer: Any = None
-
-    def __enter__(self) -> _Rejected:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self.handle:
-            self.handle.close()
-
-    def write(self, header: list[str], fields: list[str], reason: str) -> None:
-        if self.path is None:
-            return
-        if self.writer is None:
-            self.handle = self.path.open("w", encoding="utf-8", newline="")
-            self.writer = csv.writer(self.handle)
-            self.writer.writerow([*header, "reason"])
-        self.writer.writerow([*fields, reason])
-
-
-def _write_rejected(
-    path: Path, purposes: Purposes, mode: FlagsMode, duplicates: dict[int, int], out: Path
-) -> None:
-    reading = _Pass(path, purposes, mode)
-    with _Rejected(out) as rejected:
-        for line, fields, row in reading.records():
-            if isinstance(row, str):
-                rejected.write(reading.header, fields, row)
-            elif line in duplicates:
-                rejected.write(reading.header, fields, f"duplicate of line {duplicates[line]}")
-
-
 def _apply_batch(
     ctx: Context,
     tx: Any,
     list_id: int,
-    rows: list[_Row],
+    rows: list[Row],
     mode: FlagsMode,
     evidence_base: dict[str, Any],
     report: ImportReport,

@@ -1,0 +1,96 @@
+"""Judging an import file as a whole before anything is applied: bad rows (listed by line,
+the first few), repeated addresses, whether it grants consent, and the one refusal rule
+both database engines follow (`refuse`)."""
+
+from __future__ import annotations
+
+from array import array
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from clearpixel.audience.csv_parse import (
+    FlagsMode,
+    ImportRefused,
+    Row,
+    duplicates,
+    email_key,
+    write_rejected,
+)
+from clearpixel.domain.flags import Purposes
+
+MAX_LISTED_ERRORS = 20
+
+
+@dataclass(frozen=True, slots=True)
+class RowError:
+    line: int
+    reason: str
+
+
+@dataclass
+class Check:
+    """What a checking pass found, row by row (`see`), then for the whole file (`finish`)."""
+
+    path: Path
+    purposes: Purposes
+    mode: FlagsMode
+    rows: int = 0
+    bad: int = 0
+    errors: list[RowError] = field(default_factory=list)
+    granting_line: int = 0  # the first line that sets privacy_flags to a non-zero value
+    duplicates: dict[int, int] = field(default_factory=dict)
+    _buckets: list[array[int]] = field(default_factory=lambda: [array("Q") for _ in range(256)])
+
+    def see(self, line: int, row: Row | str) -> bool:
+        """Count one record; True when it is a good row (repeats are found by `finish`)."""
+        self.rows += 1
+        if isinstance(row, str):
+            self._error(line, row)
+            return False
+        key = email_key(row.email)
+        self._buckets[key & 0xFF].append(key)
+        if row.flags and not self.granting_line:
+            self.granting_line = line
+        return True
+
+    def finish(self) -> None:
+        """Find repeated addresses (each a bad row: 'duplicate of line N') and order the
+        listed errors by line."""
+        self.duplicates = duplicates(self.path, self.purposes, self.mode, self._buckets)
+        self._buckets = []
+        self.bad += len(self.duplicates)
+        for line in sorted(self.duplicates)[: MAX_LISTED_ERRORS - len(self.errors)]:
+            self.errors.append(RowError(line, f"duplicate of line {self.duplicates[line]}"))
+        self.errors.sort(key=lambda e: e.line)
+
+    def _error(self, line: int, reason: str) -> None:
+        self.bad += 1
+        if len(self.errors) < MAX_LISTED_ERRORS:
+            self.errors.append(RowError(line, reason))
+
+
+def refuse(check: Check, *, basis: str | None, skip_invalid: bool, rejected: Path | None) -> None:
+    """Raise ImportRefused when the file may not be imported: it grants consent without a
+    legal basis, or it has bad rows and `skip_invalid` is off (the first ones listed by
+    line). Bad rows go to `rejected`, when given, with their reason, whether or not the
+    file is refused for them."""
+    name = check.path.name
+    if check.granting_line and not basis:
+        raise ImportRefused(
+            f"{name} grants consent (line {check.granting_line} sets privacy_flags) and no "
+            "legal basis was given: pass --basis TEXT (e.g. the form and date the consent "
+            "was collected with). Nothing was imported."
+        )
+    if check.bad and rejected:
+        write_rejected(check.path, check.purposes, check.mode, check.duplicates, rejected)
+    if check.bad and not skip_invalid:
+        listed = "\n".join(f"  line {e.line}: {e.reason}" for e in check.errors)
+        more = (
+            f"\n  ... and {check.bad - len(check.errors)} more"
+            if check.bad > len(check.errors)
+            else ""
+        )
+        raise ImportRefused(
+            f"{name}: {check.bad} bad row(s), nothing was imported "
+            f"(use --skip-invalid to import the good rows):\n{listed}{more}"
+        )
