@@ -29,9 +29,9 @@ def init(
 ) -> None:
     """Create the data folder, the signing keys and the database (safe to run again)."""
     from clearpixel.audience import lists as list_service
+    from clearpixel.config import ensure_secret_keys, load_settings
     from clearpixel.consent.checkpoints import ensure_ledger_key, public_key_path
     from clearpixel.consent.integrity import protect_ledger
-    from clearpixel.config import ensure_secret_keys, load_settings
     from clearpixel.context import open_context
 
     if bool(db_owner) != bool(app_role):

@@ -36,8 +36,8 @@ PublicKeys = Annotated[
 
 
 def gathered_checkpoints(extra: list[Path] | None, keys: list[Path] | None) -> list[Found]:
-    from clearpixel.consent.checkpoints import gather
     from clearpixel.config import load_settings
+    from clearpixel.consent.checkpoints import gather
 
     return gather(load_settings(), extra or [], public_keys=keys or [])
 
@@ -87,8 +87,8 @@ def ledger_checkpoint(
 @ledger_app.command("public-key")
 def ledger_public_key() -> None:
     """Print the public key (PEM) that checks this installation's ledger checkpoints."""
-    from clearpixel.consent.checkpoints import load_private_key, public_key_pem
     from clearpixel.config import load_settings
+    from clearpixel.consent.checkpoints import load_private_key, public_key_pem
 
     key = load_private_key(load_settings()).public_key()
     typer.echo(public_key_pem(key).decode(), nl=False)
