@@ -1,5 +1,5 @@
-"""Named queries for contacts. Flags are written only by `store.ledger` (`apply_decisions`,
-`append_changes`), which the consent service calls; nothing here changes `privacy_flags`."""
+"""Named queries for contacts. Flags are written only through `store.ledger`, which the one
+consent writer (`consent/writer.py`) calls; nothing here changes `privacy_flags`."""
 
 from __future__ import annotations
 
