@@ -32,7 +32,7 @@ consent (a non-zero value in merge or replace mode) is refused without `basis`.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -43,6 +43,7 @@ from clearpixel.consent import record_decisions
 from clearpixel.consent.decisions import Change, flags_transaction, record_changes
 from clearpixel.context import Context
 from clearpixel.domain.ledger import Decision, Method, encode_evidence
+from clearpixel.domain.progress import PhasedProgress
 from clearpixel.store.contacts import (
     SUBSCRIBED,
     UNSUBSCRIBED,
@@ -66,7 +67,6 @@ __all__ = ["FlagsMode", "ImportRefused", "ImportReport", "RowError", "import_csv
 
 BATCH = 5000
 
-Progress = Callable[[str, int, int], None]
 """Called with (phase, done, total): phase `checking` counts bytes, `importing` rows."""
 
 
@@ -98,7 +98,7 @@ def import_csv(
     basis: str | None = None,
     skip_invalid: bool = False,
     rejected_path: Path | None = None,
-    progress: Progress | None = None,
+    progress: PhasedProgress | None = None,
 ) -> ImportReport:
     """Import `path` into the list `list_name`; see the module docstring for the rules.
 
@@ -172,7 +172,7 @@ def _import_staged(
     basis: str | None,
     skip_invalid: bool,
     rejected_path: Path | None,
-    progress: Progress | None,
+    progress: PhasedProgress | None,
 ) -> ImportReport:
     """The PostgreSQL path: ONE streaming pass checks each row, hashes the file and COPYs the
     good rows into a staging table; set-based statements then update and insert the contacts
