@@ -221,8 +221,7 @@ class Renderer:
         flags: dict[str, bool | str] = {
             "preferences": show_preferences,
             "unsubscribe": self.bulk,
-            "personal": mode is TrackingMode.PERSONAL,
-            "deliverability": mode is TrackingMode.DELIVERABILITY,
+            **{m.value: mode is m for m in TrackingMode},  # the footer's wording per mode
             "organisation": self.campaign.organisation,
         }
         html = _footer(f"footer.{locale}.html", **flags)
