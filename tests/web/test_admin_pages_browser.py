@@ -11,6 +11,7 @@ from clearpixel.accounts import users
 from clearpixel.audience import contacts as contact_service
 from clearpixel.audience import lists as list_service
 from clearpixel.consent import record_decision
+from clearpixel.deliverability import webhooks
 from clearpixel.domain.ledger import Method
 from clearpixel.sending import campaigns as sending
 
@@ -36,7 +37,13 @@ def installation(ctx):
     campaign = sending.create_campaign(
         ctx, list_name="members", kind="marketing", subject="News", html=EXTERNAL
     )
-    return {"list": list_id, "contact": contact.id, "campaign": campaign.id}
+    endpoint = webhooks.add_endpoint(ctx, "https://crm.example.org/hook", ["email.bounced"])
+    return {
+        "list": list_id,
+        "contact": contact.id,
+        "campaign": campaign.id,
+        "endpoint": endpoint.id,
+    }
 
 
 def pages(ids: dict[str, int]) -> list[str]:
@@ -55,6 +62,7 @@ def pages(ids: dict[str, int]) -> list[str]:
         f"/admin/campaigns/{ids['campaign']}",
         f"/admin/campaigns/{ids['campaign']}/edit",
         f"/admin/campaigns/{ids['campaign']}/preview?email=ann@example.org",
+        f"/admin/webhooks/{ids['endpoint']}/log",
     ]
 
 

@@ -19,6 +19,7 @@ from clearpixel.web import (
     admin_import,
     admin_login,
     admin_pages,
+    admin_settings,
     admin_users,
 )
 from clearpixel.web.admin_base import (
@@ -133,21 +134,12 @@ def consent_page(request: Request, session: SessionDep) -> Response:
     return render(request, "consent.html", session, **admin_pages.consent(get_ctx(request)))
 
 
-@pages.get("/notices")
-def notices_page(request: Request, session: SessionDep) -> Response:
-    return render(request, "notices.html", session, **admin_pages.notices(get_ctx(request)))
-
-
-@pages.get("/settings")
-def settings_page(request: Request, session: SessionDep) -> Response:
-    return render(request, "settings.html", session, **admin_pages.settings(get_ctx(request)))
-
-
 ROUTERS = (
     admin_login.router,
     admin_campaigns.router,
     admin_import.router,
     pages,
+    admin_settings.router,
     admin_users.router,
 )
 router = APIRouter()

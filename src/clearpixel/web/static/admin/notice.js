@@ -1,0 +1,28 @@
+// The notice form: what the text still lacks, checked as you type (POST /admin/notices/check,
+// the same check the save runs), before anything is stored.
+(function () {
+  "use strict";
+  var form = document.getElementById("notice-form");
+  var out = document.getElementById("notice-missing");
+  if (!form || !out) { return; }
+  var timer = null;
+  function check() {
+    var body = new URLSearchParams(new FormData(form));
+    fetch("/admin/notices/check", { method: "POST", body: body, credentials: "same-origin" })
+      .then(function (r) { return r.json(); })
+      .then(function (answer) {
+        out.textContent = "";
+        var p = document.createElement("p");
+        if (answer.missing.length) {
+          p.className = "banner danger";
+          p.textContent = "Missing: " + answer.missing.join("; ");
+        } else {
+          p.className = "banner ok";
+          p.textContent = "Every required element is there.";
+        }
+        out.appendChild(p);
+      })
+      .catch(function () {});
+  }
+  form.addEventListener("input", function () { clearTimeout(timer); timer = setTimeout(check, 400); });
+})();
