@@ -12,8 +12,10 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
+from clearpixel.audience import contact_filters
 from clearpixel.audience import contacts as contact_service
 from clearpixel.audience import lists as list_service
+from clearpixel.consent.history import PurposeState
 from clearpixel.web import (
     admin_campaigns,
     admin_import,
@@ -68,25 +70,41 @@ async def create_list(request: Request, session: SessionDep) -> Response:
 
 @pages.get("/lists/{list_id}")
 def list_page(
-    request: Request, list_id: int, session: SessionDep, q: str = "", after: int = 0
+    request: Request,
+    list_id: int,
+    session: SessionDep,
+    q: str = "",
+    status: str = "",
+    purpose: str = "",
+    state: str = "",
+    after: int = 0,
 ) -> Response:
+    """A list's contacts, searched by address and filtered by subscription status and by the
+    consent state of one purpose, in pages."""
     ctx = get_ctx(request)
     q = q.replace("\x00", "")[:320]
     target = contact_service.get_list(ctx, check_id(list_id))
-    found = contact_service.contacts_page(
-        ctx, list_id, after=min(max(after, 0), MAX_ID), limit=PAGE_SIZE, search=q
+    wanted = contact_filters.parse_filter(
+        ctx, search=q, status=status[:20], purpose=purpose[:64], state=state[:20]
     )
-    total = contact_service.count_contacts(ctx, list_id, search=q)
+    found = contact_filters.filtered_page(
+        ctx, list_id, wanted, after=min(max(after, 0), MAX_ID), limit=PAGE_SIZE
+    )
     return render(
         request,
         "list.html",
         session,
         title=target.name,
         target=target,
-        contacts=found,
-        total=total,
+        contacts=found.contacts,
+        total=found.total,
         q=q,
-        next_after=found[-1].id if len(found) == PAGE_SIZE else None,
+        status=status,
+        purpose=purpose,
+        state=state,
+        statuses=contact_filters.STATUSES,
+        states=[s.value for s in PurposeState],
+        next_after=found.next_after,
         purposes=ctx.purposes,
     )
 

@@ -1,0 +1,82 @@
+"""The list page's filters over HTTP: by subscription status and by one purpose's consent
+state, which always agrees with the state the contact's own page shows (the one function
+in consent/history.py), paged."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from fastapi.testclient import TestClient
+
+from clearpixel.accounts import users
+from clearpixel.audience import contacts as contact_service
+from clearpixel.store.contacts import set_status
+from clearpixel.web.app import create_app
+from tests.helpers import make_contacts, make_list
+
+PASSWORD = "lists passphrase"
+
+
+def csrf_of(html: str) -> str:
+    return re.search(r'name="csrf" value="([^"]+)"', html).group(1)
+
+
+@pytest.fixture
+def browsing(ctx):
+    list_id = make_list(ctx)
+    ids = make_contacts(ctx, list_id, [1, 0, None, 2, 3, None])
+    with ctx.db.begin() as tx:
+        set_status(tx, ids[4], "unsubscribed", now=ctx.now())
+    users.create_user(ctx, "eddie@example.org", role="editor", password=PASSWORD)
+    with TestClient(create_app(ctx), base_url="http://127.0.0.1") as client:
+        page = client.get("/admin/login")
+        client.post(
+            "/admin/login",
+            data={
+                "username": "eddie@example.org",
+                "password": PASSWORD,
+                "csrf": csrf_of(page.text),
+            },
+        )
+        client.list_id = list_id
+        client.ids = ids
+        yield client
+
+
+def shown(client, **query: str) -> list[str]:
+    page = client.get(f"/admin/lists/{client.list_id}", params=query)
+    assert page.status_code == 200, page.text
+    return re.findall(r'<a href="/admin/contacts/\d+">([^<]+)</a>', page.text)
+
+
+def test_filter_by_consent_state_agrees_with_each_contacts_own_state(ctx, browsing):
+    for purpose in ctx.purposes.names():
+        for state in ("granted", "refused", "never_asked"):
+            expected = [
+                c.email
+                for c in contact_service.contacts_page(ctx, browsing.list_id, limit=100)
+                if contact_service.consent_states(ctx, c)[purpose] == state
+            ]
+            assert shown(browsing, purpose=purpose, state=state) == expected, (purpose, state)
+    assert shown(browsing, purpose="open_tracking", state="granted") == [
+        "person0@example.org",
+        "person4@example.org",
+    ]
+    assert shown(browsing, purpose="open_tracking", state="never_asked") == [
+        "person2@example.org",
+        "person5@example.org",
+    ]
+
+
+def test_filter_by_status_and_search_together(browsing):
+    assert shown(browsing, status="unsubscribed") == ["person4@example.org"]
+    assert shown(browsing, status="subscribed", q="person5") == ["person5@example.org"]
+    assert len(shown(browsing, status="subscribed")) == 5
+
+
+def test_a_filter_that_is_not_one_is_named(browsing):
+    page = browsing.get(f"/admin/lists/{browsing.list_id}", params={"state": "maybe"})
+    assert page.status_code == 400 and "unknown consent state" in page.text
+    page = browsing.get(f"/admin/lists/{browsing.list_id}", params={"state": "granted"})
+    assert page.status_code == 400 and "choose the purpose" in page.text
