@@ -88,6 +88,15 @@ class Settings(BaseSettings):
     retention_last_open_days: int = Field(default=DEFAULT_LAST_OPEN_DAYS, ge=1)
     retention_spill_hours: int = Field(default=DEFAULT_SPILL_HOURS, ge=1)
     retention_proof_after_erasure_days: int = Field(default=DEFAULT_PROOF_AFTER_ERASURE_DAYS, ge=1)
+    # scale-out on NATS JetStream (docs/deployment.md); empty URL: no NATS at all
+    nats_url: str = ""
+    nats_stream: str = "CLEARPIXEL_HITS"
+    nats_subject: str = "clearpixel.hits"
+    nats_consumer: str = "clearpixel-ingest"
+    nats_links_bucket: str = "clearpixel-links"
+    nats_retention_hours: int = Field(default=72, ge=1, le=24 * 7)
+    nats_max_deliver: int = Field(default=5, ge=1)
+    nats_max_ack_pending: int = Field(default=64, ge=1)
 
     @field_validator("secret_keys", "bounce_webhook_secrets", "ses_topic_arns", mode="before")
     @classmethod

@@ -164,6 +164,11 @@ def send(
 
     with context() as ctx:
         found = campaigns.get_campaign(ctx, campaign)
+        if ctx.settings.nats_url:  # tracking nodes read click URLs there, not the database
+            from clearpixel.ingest.jetstream import publish_campaign_links
+
+            published = publish_campaign_links(ctx, found.id)
+            err_console.print(f"{published} links published for tracking nodes")
         transport = transport_from(
             outbox=outbox,
             smtp=smtp,

@@ -6,7 +6,11 @@ never competes with answering for the interpreter. At shutdown, after the last f
 stops the child and waits while it drains (a SIGTERM to serve loses nothing); a child whose
 server died (kill -9) drains and exits on its own. A child that dies while serve runs (killed,
 crashed) is started again after a second: its spill files are its queue, so nothing is lost,
-and each batch id is applied once."""
+and each batch id is applied once.
+
+With CLEARPIXEL_NATS_URL the batches go to NATS JetStream instead, for `clearpixel ingest
+--from nats://...` workers; `--role tracking` serves only the tracking paths, with no database
+(web/tracking_node.py, docs/deployment.md)."""
 
 from __future__ import annotations
 
@@ -15,11 +19,18 @@ import os
 import subprocess
 import sys
 import threading
+from enum import StrEnum
 from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from clearpixel.cli.base import app, console, context, err_console
+
+if TYPE_CHECKING:
+    from starlette.types import ASGIApp
+
+    from clearpixel.context import Context
 
 LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1", "0.0.0.0"})  # noqa: S104 - names only
 
@@ -108,6 +119,11 @@ class IngestSupervisor:
         process.wait()
 
 
+class Role(StrEnum):
+    ALL = "all"
+    TRACKING = "tracking"
+
+
 @app.command()
 def serve(
     host: str = typer.Option("127.0.0.1", help="Address to listen on."),
@@ -117,24 +133,78 @@ def serve(
         "--ingest-process",
         help="Ingest hits in a child process (`clearpixel ingest`) instead of a thread.",
     ),
+    role: Annotated[
+        Role,
+        typer.Option(
+            "--role",
+            help="all: the whole app. tracking: only /o/, /c/, /healthz and /metrics, with no "
+            "database: batches go to NATS JetStream (CLEARPIXEL_NATS_URL), links come from it.",
+        ),
+    ] = Role.ALL,
 ) -> None:
-    """Serve tracking endpoints, consent and preference pages, the admin UI and the API."""
+    """Serve tracking endpoints, consent and preference pages, the admin UI and the API.
+
+    Where hits go follows the configuration: with CLEARPIXEL_NATS_URL they are published to
+    JetStream for `clearpixel ingest --from nats://...` workers; otherwise this process
+    ingests them (in a thread, or in a child process with --ingest-process)."""
     import uvicorn
 
-    from clearpixel.ingest.sinks import BatchSink, FileQueueSink
-    from clearpixel.ingest.tracker import spill_dir
-    from clearpixel.web.app import create_app
     from clearpixel.web.server import server_config
 
+    if role is Role.TRACKING:
+        web, lines = _tracking_node(host, port)
+        for line in lines:
+            console.print(line)
+        uvicorn.Server(server_config(web, host=host, port=port)).run()
+        return
     with context() as ctx:
-        sink: BatchSink | None = None
-        if ingest_process:
-            worker = IngestSupervisor([*_ingest_command(), "ingest", "--parent", str(os.getpid())])
-            sink = FileQueueSink(spill_dir(ctx), on_close=worker.stop)
-        web = create_app(ctx, sink=sink)
+        web = _whole_app(ctx, ingest_process=ingest_process)
         lines, warnings = startup_lines(ctx.settings.base_url, host, port)
         for line in lines:
             console.print(line)
         for warning in warnings:
             err_console.print(f"[bold yellow]warning:[/] {warning}")
         uvicorn.Server(server_config(web, host=host, port=port)).run()
+
+
+def _whole_app(ctx: Context, *, ingest_process: bool) -> ASGIApp:
+    """The whole app with the sink its configuration names."""
+    from clearpixel.ingest.sinks import BatchSink, FileQueueSink
+    from clearpixel.ingest.tracker import spill_dir
+    from clearpixel.web.app import create_app
+
+    sink: BatchSink | None = None
+    if ctx.settings.nats_url:
+        from clearpixel.ingest.jetstream import NatsLink, jetstream_sink
+
+        sink = jetstream_sink(ctx, NatsLink(ctx.settings.nats_url))
+    elif ingest_process:
+        worker = IngestSupervisor([*_ingest_command(), "ingest", "--parent", str(os.getpid())])
+        sink = FileQueueSink(spill_dir(ctx), on_close=worker.stop)
+    return create_app(ctx, sink=sink)
+
+
+def _tracking_node(host: str, port: int) -> tuple[ASGIApp, list[str]]:
+    """A tracking node: signing keys and NATS only, never the database."""
+    from clearpixel.config import ConfigError, load_settings
+    from clearpixel.context import open_context
+    from clearpixel.ingest.jetstream import BucketLinks, NatsLink, jetstream_sink
+    from clearpixel.web.tracking_node import TrackingNode
+
+    settings = load_settings()
+    if not settings.nats_url:
+        raise ConfigError("serve --role tracking needs CLEARPIXEL_NATS_URL (e.g. nats://host:4222)")
+    settings.signing_keys()  # fail now, not on the first hit
+    ctx = open_context(settings, migrate=False)  # the database is never connected to
+    link = NatsLink(settings.nats_url)
+    web = TrackingNode(
+        ctx,
+        sink=jetstream_sink(ctx, link),
+        links=BucketLinks(link, settings.nats_links_bucket),
+    )
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104 - names only
+    lines = [
+        f"clearpixel tracking node answers on http://{shown}:{port} (/o/, /c/, /healthz, /metrics)",
+        f"  publishes hit batches to {settings.nats_stream} at {settings.nats_url}",
+    ]
+    return web, lines

@@ -52,19 +52,19 @@ class DatabaseLinks:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    def _read_all(self) -> dict[tuple[int, int], str]:
+    def all_now(self) -> dict[tuple[int, int], str]:
         with self.db.connect() as tx:
             return all_links(tx)
 
-    def _read_campaign(self, campaign_id: int) -> dict[int, str]:
+    def campaign_now(self, campaign_id: int) -> dict[int, str]:
         with self.db.connect() as tx:
             return get_links(tx, campaign_id)
 
     async def read_all(self) -> dict[tuple[int, int], str]:
-        return await asyncio.to_thread(self._read_all)
+        return await asyncio.to_thread(self.all_now)
 
     async def read_campaign(self, campaign_id: int) -> dict[int, str]:
-        return await asyncio.to_thread(self._read_campaign, campaign_id)
+        return await asyncio.to_thread(self.campaign_now, campaign_id)
 
 
 class LinkCache:

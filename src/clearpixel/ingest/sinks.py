@@ -39,6 +39,8 @@ class BatchSink(Protocol):
 
     mode: SinkMode  # how /healthz names where batches go
     spill_dir: Path
+    delivered_batches: int  # handed on (ingested, queued or published)
+    spilled_batches: int  # kept on disk because they could not be handed on
 
     def open(self) -> None:
         """Take over what a stopped process left behind (its spill files)."""
@@ -148,6 +150,7 @@ class FileQueueSink:
         self.spill = SpillFiles(spill_dir)
         self._on_close = on_close
         self.delivered_batches = 0
+        self.spilled_batches = 0
 
     def open(self) -> None:
         """Nothing to adopt: the files left behind are the worker's queue."""

@@ -302,6 +302,18 @@ ingested_batches = sa.Table(
     sa.Column("at", Timestamp, nullable=False, index=True),
 )
 
+# Batches from the JetStream hit stream that failed CLEARPIXEL_NATS_MAX_DELIVER times (or could
+# not be read): kept, with why, until replayed by id (`clearpixel ingest dead-letters`).
+dead_letters = sa.Table(
+    "dead_letters",
+    metadata,
+    sa.Column("batch_id", sa.String(64), primary_key=True),
+    sa.Column("payload", sa.LargeBinary, nullable=False),
+    sa.Column("error", sa.Text, nullable=False),
+    sa.Column("deliveries", sa.Integer, nullable=False),
+    sa.Column("at", Timestamp, nullable=False),
+)
+
 # Ingest reads a batch's earlier events by (campaign, contact); the report counts sends by mode.
 sa.Index(
     "ix_personal_events_campaign_contact",

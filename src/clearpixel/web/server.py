@@ -14,8 +14,9 @@ import uvicorn
 
 from clearpixel.context import Context
 from clearpixel.ingest.sinks import BatchSink
-from clearpixel.web.app import create_app
+from clearpixel.web.app import FrontDoor, create_app
 from clearpixel.web.connections import GuardedHttpProtocol
+from clearpixel.web.tracking_node import TrackingNode
 
 
 def server_config(app: Any, *, host: str, port: int, **options: Any) -> uvicorn.Config:
@@ -36,20 +37,22 @@ def server_config(app: Any, *, host: str, port: int, **options: Any) -> uvicorn.
 class ThreadedServer:
     """`with ThreadedServer(ctx) as server:` serves at `server.url` until the block ends;
     leaving runs the app's shutdown, which flushes the hit buffer. Hits go to `sink`
-    (default: ingested in the server's process)."""
+    (default: ingested in the server's process); `app` serves another app (a tracking
+    node) instead of the whole one."""
 
     def __init__(
         self,
         ctx: Context,
         *,
         sink: BatchSink | None = None,
+        app: FrontDoor | TrackingNode | None = None,
         trust_loopback_proxy: bool = False,
     ) -> None:
         with socket.socket() as sock:
             sock.bind(("127.0.0.1", 0))
             self.port = int(sock.getsockname()[1])
         self.url = f"http://127.0.0.1:{self.port}"
-        app = create_app(ctx, sink=sink)
+        app = app if app is not None else create_app(ctx, sink=sink)
         self.sink = app.sink
         config = server_config(
             app,
