@@ -97,6 +97,7 @@ class Settings(BaseSettings):
     nats_retention_hours: int = Field(default=72, ge=1, le=24 * 7)
     nats_max_deliver: int = Field(default=5, ge=1)
     nats_max_ack_pending: int = Field(default=64, ge=1)
+    nats_ack_wait_seconds: float = Field(default=60, gt=0)
 
     @field_validator("secret_keys", "bounce_webhook_secrets", "ses_topic_arns", mode="before")
     @classmethod

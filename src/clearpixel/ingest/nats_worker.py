@@ -35,7 +35,6 @@ from clearpixel.store import Database
 from clearpixel.store import dead_letters as store
 
 log = logging.getLogger("clearpixel.ingest")
-ACK_WAIT = 60.0
 RETRIES_IN_PLACE = 3
 
 
@@ -84,7 +83,7 @@ class NatsIngestWorker:
                         stream=self.settings.nats_stream,
                         config=ConsumerConfig(
                             ack_policy=AckPolicy.EXPLICIT,
-                            ack_wait=ACK_WAIT,
+                            ack_wait=self.settings.nats_ack_wait_seconds,
                             max_deliver=-1,  # this worker counts deliveries (dead letters)
                             max_ack_pending=self.settings.nats_max_ack_pending,
                         ),
@@ -113,6 +112,8 @@ class NatsIngestWorker:
             await self._dead_letter(message, batch_id, str(exc), deliveries)
             return
         limit = self.settings.nats_max_deliver
+        if deliveries > 1:
+            log.warning("batch %s delivered again (delivery %d)", batch.id, deliveries)
         if deliveries > limit:  # its worker died (or was killed) each time it ingested it
             await self._dead_letter(message, batch.id, "never committed", deliveries)
             return
