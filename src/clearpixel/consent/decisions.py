@@ -10,7 +10,7 @@ last-open and last-click dates) and start the consent-request cool-down (R8).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -32,6 +32,7 @@ from clearpixel.domain.ledger import (
     Method,
     encode_evidence,
 )
+from clearpixel.domain.progress import RunningCount
 from clearpixel.store import Database, Tx
 from clearpixel.store.contacts import clear_activity_dates, get_contact, set_cooldown
 from clearpixel.store.events import forget_personal_events
@@ -107,7 +108,7 @@ def record_bulk_grant(
     now: datetime,
     actor: str,
     evidence: Mapping[str, Any],
-    progress: Callable[[int], None] | None = None,
+    progress: RunningCount | None = None,
 ) -> int:
     """Grant `bit` to every contact of the list that lacks it (with `only_null`, to those never
     asked) and did not refuse it themselves (R19), inside `tx`: the same entries
@@ -138,7 +139,7 @@ def record_changes(
     now: datetime,
     cooldown: timedelta,
     actor: str = "",
-    progress: Callable[[int], None] | None = None,
+    progress: RunningCount | None = None,
 ) -> ChangesWritten:
     """`record_decisions` for many changes that share list, method and time (an import):
     `batches` of (contact id, email, flags before, own refusals, granted, revoked, evidence

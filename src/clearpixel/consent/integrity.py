@@ -5,7 +5,7 @@ the ledger say). Both stream; neither loads the store."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import closing
 from dataclasses import dataclass
 from itertools import chain as concat
@@ -15,11 +15,10 @@ from clearpixel.context import Context
 from clearpixel.domain.checkpoints import contradiction
 from clearpixel.domain.flags import apply
 from clearpixel.domain.ledger import ChainFault, ChainVerifier, refused_after
+from clearpixel.domain.progress import RunningCount
 from clearpixel.store.contacts import get_contact, iter_all_consent
 from clearpixel.store.ledger import iter_changes_by_contact, iter_entries, read_head
 from clearpixel.store.roles import separate_owner
-
-Progress = Callable[[int], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,7 +29,7 @@ class LedgerReport:
 
 
 def verify_ledger(
-    ctx: Context, *, checkpoints: list[Found] | None = None, progress: Progress | None = None
+    ctx: Context, *, checkpoints: list[Found] | None = None, progress: RunningCount | None = None
 ) -> LedgerReport:
     """Walk the chain from the genesis in seq order, recomputing every hash, and compare it
     with each signed checkpoint as it passes the checkpoint's seq; then compare its end with
@@ -106,7 +105,7 @@ class FlagsReport:
 
 
 def check_flags(
-    ctx: Context, *, checkpoints: list[Found] | None = None, progress: Progress | None = None
+    ctx: Context, *, checkpoints: list[Found] | None = None, progress: RunningCount | None = None
 ) -> FlagsReport:
     """fold(ledger) == privacy_flags for every contact, merging two streams ordered by
     contact id. A contact with NULL flags and no entry is consistent (never asked). First,

@@ -18,7 +18,7 @@ Every writer of flags, in one transaction:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -34,6 +34,7 @@ from clearpixel.domain.ledger import (
     grantable,
     refused_after,
 )
+from clearpixel.domain.progress import RunningCount
 from clearpixel.store import Database, Tx
 from clearpixel.store.contacts import UnknownContact
 from clearpixel.store.ledger import (
@@ -149,7 +150,7 @@ def append_changes(
     method: str,
     at: datetime,
     actor: str = "",
-    progress: Callable[[int], None] | None = None,
+    progress: RunningCount | None = None,
     cooldown_until: datetime | None = None,
 ) -> ChangesWritten:
     """Append one chained entry per change (its contact's flags become `(before | granted) &

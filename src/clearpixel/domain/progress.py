@@ -10,3 +10,6 @@ Progress = Callable[[int, int], None]
 
 PhasedProgress = Callable[[str, int, int], None]
 """`progress(phase, done, total)`: the same for work in named phases (read, check, write)."""
+
+RunningCount = Callable[[int], None]
+"""`progress(done)`: items handled so far, for work whose total is not known in advance."""
