@@ -79,3 +79,21 @@ def test_a_filter_that_is_not_one_is_named(browsing):
     assert page.status_code == 400 and "unknown consent state" in page.text
     page = browsing.get(f"/admin/lists/{browsing.list_id}", params={"state": "granted"})
     assert page.status_code == 400 and "choose the purpose" in page.text
+
+
+def test_lists_are_renamed_archived_and_restored(ctx, browsing):
+    from clearpixel.audience import lists as list_service
+
+    token = csrf_of(browsing.get("/admin/lists").text)
+    lid = browsing.list_id
+    browsing.post(f"/admin/lists/{lid}/rename", data={"csrf": token, "name": "members"})
+    assert [x.name for x in list_service.all_lists(ctx)] == ["members"]
+    list_service.create_list(ctx, "other")
+    taken = browsing.post(f"/admin/lists/{lid}/rename", data={"csrf": token, "name": "other"})
+    assert taken.status_code == 400 and "already exists" in taken.text
+    browsing.post(f"/admin/lists/{lid}/archive", data={"csrf": token, "action": "archive"})
+    assert f'<option value="{lid}"' not in browsing.get("/admin/campaigns/new").text
+    assert f'<option value="{lid}"' not in browsing.get("/admin/import").text
+    assert len(shown(browsing)) == 6  # its contacts are kept
+    browsing.post(f"/admin/lists/{lid}/archive", data={"csrf": token, "action": "restore"})
+    assert f'<option value="{lid}"' in browsing.get("/admin/import").text

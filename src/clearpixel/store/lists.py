@@ -18,6 +18,7 @@ class AudienceList:
     name: str
     created_at: datetime
     contacts: int = 0
+    archived_at: datetime | None = None
 
 
 class ListExists(ClearpixelError):
@@ -62,4 +63,21 @@ def all_lists(tx: Tx) -> list[AudienceList]:
         .group_by(audience_lists.c.id)
         .order_by(audience_lists.c.name)
     )
-    return [AudienceList(r.id, r.name, r.created_at, r.n) for r in rows]
+    return [AudienceList(r.id, r.name, r.created_at, r.n, r.archived_at) for r in rows]
+
+
+def rename_list(tx: Tx, list_id: int, name: str) -> None:
+    """Give the list another name; raises ListExists when another list has it."""
+    taken = tx.execute(
+        sa.select(audience_lists.c.id).where(
+            audience_lists.c.name == name, audience_lists.c.id != list_id
+        )
+    ).first()
+    if taken:
+        raise ListExists(f"list {name!r} already exists")
+    tx.execute(audience_lists.update().where(audience_lists.c.id == list_id).values(name=name))
+
+
+def set_archived(tx: Tx, list_id: int, *, at: datetime | None) -> None:
+    """Archive the list (`at`) or restore it (None)."""
+    tx.execute(audience_lists.update().where(audience_lists.c.id == list_id).values(archived_at=at))

@@ -26,6 +26,8 @@ audience_lists = sa.Table(
     sa.Column("id", sa.Integer, primary_key=True),
     sa.Column("name", sa.String(200), nullable=False, unique=True),
     sa.Column("created_at", Timestamp, nullable=False),
+    # set while the list is archived: hidden from the pickers of new campaigns and imports
+    sa.Column("archived_at", Timestamp, nullable=True),
 )
 
 contacts = sa.Table(

@@ -68,6 +68,26 @@ async def create_list(request: Request, session: SessionDep) -> Response:
     return RedirectResponse(f"/admin/lists/{created.id}", status_code=303)
 
 
+@pages.post("/lists/{list_id}/rename")
+async def rename_list(request: Request, list_id: int, session: SessionDep) -> Response:
+    form = await request.form()
+    await in_thread(
+        list_service.rename_list, get_ctx(request), check_id(list_id), str(form.get("name") or "")
+    )
+    return RedirectResponse("/admin/lists", status_code=303)
+
+
+@pages.post("/lists/{list_id}/archive")
+async def archive_list(request: Request, list_id: int, session: SessionDep) -> Response:
+    """Archive a list, or restore it (`action=restore`)."""
+    form = await request.form()
+    archived = str(form.get("action") or "archive") != "restore"
+    await in_thread(
+        list_service.archive_list, get_ctx(request), check_id(list_id), archived=archived
+    )
+    return RedirectResponse("/admin/lists", status_code=303)
+
+
 @pages.get("/lists/{list_id}")
 def list_page(
     request: Request,

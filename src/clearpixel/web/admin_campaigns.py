@@ -78,7 +78,7 @@ def _editor(
         status_code=status,
         title="Edit draft" if values.get("replaces") else "New campaign",
         values=values,
-        lists=list_service.all_lists(ctx),
+        lists=[x for x in list_service.all_lists(ctx) if x.archived_at is None],
         kinds=[k.value for k in MessageKind],
         problem=problem,
         default_from=ctx.settings.from_address,

@@ -71,7 +71,11 @@ def _peek(path: Path) -> dict[str, Any]:
 def import_page(request: Request, session: SessionDep) -> Response:
     ctx = get_ctx(request)
     return render(
-        request, "import.html", session, title="Import contacts", lists=list_service.all_lists(ctx)
+        request,
+        "import.html",
+        session,
+        title="Import contacts",
+        lists=[x for x in list_service.all_lists(ctx) if x.archived_at is None],
     )
 
 

@@ -33,6 +33,8 @@ NEEDS: dict[tuple[str, str], Permission] = {
     ("POST", "/admin/campaigns/{campaign_id}/delete"): C,
     ("GET", "/admin/lists"): R,
     ("POST", "/admin/lists"): A,
+    ("POST", "/admin/lists/{list_id}/rename"): A,
+    ("POST", "/admin/lists/{list_id}/archive"): A,
     ("GET", "/admin/import"): A,
     ("POST", "/admin/import"): A,
     ("POST", "/admin/import/{token}/run"): A,
