@@ -57,6 +57,7 @@ def pages(ids: dict[str, int]) -> list[str]:
         "/admin/settings",
         "/admin/account",
         "/admin/users",
+        "/admin/apikeys",
         "/admin/import",
         "/admin/campaigns/new",
         f"/admin/campaigns/{ids['campaign']}",

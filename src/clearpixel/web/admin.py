@@ -19,6 +19,7 @@ from clearpixel.consent.history import PurposeState
 from clearpixel.web import (
     admin_campaigns,
     admin_import,
+    admin_keys,
     admin_login,
     admin_pages,
     admin_settings,
@@ -178,6 +179,7 @@ ROUTERS = (
     admin_import.router,
     pages,
     admin_settings.router,
+    admin_keys.router,
     admin_users.router,
 )
 router = APIRouter()

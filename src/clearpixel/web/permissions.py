@@ -58,6 +58,9 @@ NEEDS: dict[tuple[str, str], Permission] = {
     ("POST", "/admin/password"): R,
     ("POST", "/admin/sessions/end"): R,
     ("GET", "/admin/users"): X,
+    ("GET", "/admin/apikeys"): X,
+    ("POST", "/admin/apikeys"): X,
+    ("POST", "/admin/apikeys/{key_id}/revoke"): X,
     ("POST", "/admin/users"): X,
     ("POST", "/admin/users/{user_id}"): X,
     # REST API
