@@ -1,15 +1,15 @@
 """list_archive: an audience list can be archived (hidden from the pickers of new work,
 kept with its contacts and ledger) and restored.
 
-Revision ID: 0016
-Revises: 0015
+Revision ID: 0017
+Revises: 0016
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0016"
-down_revision = "0015"
+revision = "0017"
+down_revision = "0016"
 branch_labels = None
 depends_on = None
 
