@@ -45,7 +45,7 @@ def with_nats(ctx: Context, url: str = SHARED_NATS, **extra: object) -> Context:
 
 def remove_stream_and_bucket(ctx: Context) -> None:
     async def work() -> None:
-        nc = await nats.connect(ctx.settings.nats_url, connect_timeout=2)
+        nc = await nats.connect(ctx.settings.nats_url, connect_timeout=10)
         js = nc.jetstream()
         for remove in (
             lambda: js.delete_stream(ctx.settings.nats_stream),

@@ -29,6 +29,7 @@ from clearpixel.ingest.uniques import count_uniques
 from clearpixel.store import Database, Tx
 from clearpixel.store import hits as store
 from clearpixel.store.events import insert_personal_events
+from clearpixel.store.partitions import MonthlyPartitions
 
 log = logging.getLogger("clearpixel.ingest")
 
@@ -322,6 +323,7 @@ class Pipeline:
         self.scanner_window = scanner_window
         self.ip_version = ip_version
         self._last_prune: datetime | None = None
+        self._months = MonthlyPartitions(db)  # PostgreSQL: the months events go to exist
         # A send's kind, mode and delivery time never change once it is sent: kept across
         # batches (bounded). Flags are never cached: the consent check reads them each batch.
         self._send_cache: dict[tuple[int, int], store.SendFacts] = {}
@@ -333,6 +335,7 @@ class Pipeline:
         Effects: personal_events rows, hit_counters, campaign_totals, hit_drops,
         contacts.last_open_date/last_click_date, one ingested_batches row."""
         now = self.now() if now is None else now
+        self._months.ensure((hit.at for hit in batch.hits), now=now)
         with self.db.begin() as tx:
             if store.batch_seen(tx, batch.id):
                 return IngestResult(batch.id, True, len(batch.hits), 0, {})

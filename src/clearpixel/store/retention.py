@@ -6,13 +6,17 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from clearpixel.store.db import Tx
+from clearpixel.store.partitions import drop_months_before
 from clearpixel.store.schema import contacts, personal_events
 
 
 def delete_personal_events_before(tx: Tx, before: datetime) -> int:
     """Delete personal events (attached or detached) that happened before `before`; returns
-    how many."""
-    return int(tx.execute(personal_events.delete().where(personal_events.c.at < before)).rowcount)
+    how many. On PostgreSQL the months wholly before `before` are dropped as whole
+    partitions (store/partitions.py), the rest deleted row by row."""
+    dropped = drop_months_before(tx, before)
+    deleted = tx.execute(personal_events.delete().where(personal_events.c.at < before)).rowcount
+    return dropped + int(deleted)
 
 
 def clear_activity_dates_before(tx: Tx, before: date) -> tuple[int, int]:

@@ -1,0 +1,333 @@
+"""Scale-out on NATS JetStream: what publishing costs a tracking node per hit (beside the
+local file queue of `serve --ingest-process`), how many hits/s ingest workers apply to
+PostgreSQL with one and with two workers, and the time from a published batch to its
+counters (p50/p99).
+
+Everything runs on 127.0.0.1: NATS at CLEARPIXEL_NATS_URL (default nats://127.0.0.1:4222,
+streams of the run's own, deleted after), PostgreSQL in a schema of the run's own. Workers are
+`clearpixel ingest --from nats://...` processes, as deployed.
+
+    uv run python bench/scale.py [--batches 100] [--contacts 2000]
+
+With `--tracking`, the serving side instead, as bench/tracking.py measures it: nginx
+`empty_gif` (access log on), the plain ASGI GIF app and `clearpixel serve --role tracking`
+(publishing to JetStream) each pinned to CPU 0, wrk on CPU 1, one run; then a worker drains
+the stream and the hits counted are compared with wrk's count.
+
+    uv run python bench/scale.py --tracking [--duration 10] [--connections 32]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import nats
+import sqlalchemy as sa
+from tracking import (
+    KEY,
+    WrkResult,
+    free_port,
+    lua_script,
+    pg_schema,
+    prepare,
+    run_nginx,
+    run_plain,
+    wait_port,
+    wrk,
+)
+
+from clearpixel.context import Context
+from clearpixel.domain.events import Hit, HitSource, Verdict
+from clearpixel.domain.tokens import TokenKind
+from clearpixel.ingest.jetstream import NatsLink, Publisher
+from clearpixel.ingest.pipeline import Batch
+from clearpixel.ingest.sinks import DeliveringSink, FileQueueSink
+from clearpixel.reports.campaign import campaign_report
+
+NATS_URL = os.environ.get("CLEARPIXEL_NATS_URL", "nats://127.0.0.1:4222")
+
+
+def named(ctx: Context) -> Context:
+    suffix = uuid.uuid4().hex[:10]
+    update = {
+        "nats_url": NATS_URL,
+        "nats_stream": f"BENCH_{suffix}",
+        "nats_subject": f"bench.{suffix}",
+        "nats_consumer": f"bench-{suffix}",
+        "nats_links_bucket": f"bench-links-{suffix}",
+    }
+    return Context(settings=ctx.settings.model_copy(update=update), db=ctx.db, now=ctx.now)
+
+
+def drop_stream(ctx: Context) -> None:
+    async def work() -> None:
+        nc = await nats.connect(NATS_URL)
+        try:
+            await nc.jetstream().delete_stream(ctx.settings.nats_stream)
+        finally:
+            await nc.close()
+
+    asyncio.run(work())
+
+
+def batches(ctx: Context, campaign_id: int, ids: list[int], n: int, size: int) -> list[Batch]:
+    """`n` batches of `size` hits: one personal open in ten, the rest anonymous opens."""
+    at = ctx.now().timestamp()
+    run = uuid.uuid4().hex[:8]
+    out = []
+    for b in range(n):
+        hits = []
+        for i in range(size):
+            k = b * size + i
+            if k % 10 == 0:
+                hit = Hit(
+                    source=HitSource.PERSONAL,
+                    at=at,
+                    campaign_id=campaign_id,
+                    contact_id=ids[k % len(ids)],
+                    purposes=1,
+                    verdict=Verdict.HUMAN,
+                    rule="ua:outlook_desktop@bench",
+                )
+            else:
+                hit = Hit(
+                    source=HitSource.ANONYMOUS, at=at, public_id="benchpub", verdict=Verdict.HUMAN
+                )
+            hits.append(hit)
+        out.append(Batch(f"bench-{run}-{b}", hits))
+    return out
+
+
+def publish_cost(ctx: Context, work: list[Batch]) -> tuple[float, float]:
+    """Microseconds per hit to hand batches on: (local file queue, JetStream with ack)."""
+    hits = sum(len(b.hits) for b in work)
+    with tempfile.TemporaryDirectory() as folder:
+        queue = FileQueueSink(Path(folder))
+        started = time.perf_counter()
+        for batch in work:
+            queue.put(batch)
+        file_cost = (time.perf_counter() - started) / hits * 1e6
+        queue.close()
+    link = NatsLink(NATS_URL)
+    sink = DeliveringSink(
+        Publisher(link, ctx.settings).publish, Path(folder), mode="nats", on_close=link.close
+    )
+    sink.put(batches(ctx, 0, [0], 1, 1)[0])  # connect and create the stream first
+    started = time.perf_counter()
+    for batch in work:
+        sink.put(batch)
+    nats_cost = (time.perf_counter() - started) / hits * 1e6
+    assert sink.spilled_batches == 0
+    sink.close()
+    return file_cost, nats_cost
+
+
+def workers(ctx: Context, n: int, log: Path) -> list[subprocess.Popen[bytes]]:
+    exe = Path(sys.executable).parent / "clearpixel"
+    s = ctx.settings
+    env = {
+        **os.environ,
+        "CLEARPIXEL_DATABASE_URL": s.database_url,
+        "CLEARPIXEL_DATA_DIR": str(s.data_dir),
+        "CLEARPIXEL_SECRET_KEYS": KEY,
+        "CLEARPIXEL_NATS_STREAM": s.nats_stream,
+        "CLEARPIXEL_NATS_SUBJECT": s.nats_subject,
+        "CLEARPIXEL_NATS_CONSUMER": s.nats_consumer,
+    }
+    out = log.open("ab")
+    return [
+        subprocess.Popen([str(exe), "ingest", "--from", NATS_URL], env=env, stdout=out, stderr=out)
+        for _ in range(n)
+    ]
+
+
+def seen_batches(ctx: Context, prefix: str) -> set[str]:
+    with ctx.db.engine.connect() as conn:
+        rows = conn.execute(
+            sa.text("SELECT batch_id FROM ingested_batches WHERE batch_id LIKE :p"),
+            {"p": prefix + "%"},
+        )
+        return {r[0] for r in rows}
+
+
+def ingest_rate(ctx: Context, work: list[Batch], n_workers: int, log: Path) -> float:
+    """Hits/s applied by `n_workers` workers to a stream filled beforehand."""
+    ctx = named(ctx)
+    link = NatsLink(NATS_URL)
+    publisher = Publisher(link, ctx.settings)
+    for batch in work:
+        publisher.publish(batch)
+    link.close()
+    prefix = work[0].id.rsplit("-", 1)[0]
+    procs = workers(ctx, n_workers, log)
+    try:
+        started = time.perf_counter()
+        while len(seen_batches(ctx, prefix)) < len(work):
+            time.sleep(0.02)
+        elapsed = time.perf_counter() - started
+    finally:
+        for proc in procs:
+            proc.terminate()
+            proc.wait(timeout=60)
+        drop_stream(ctx)
+    return sum(len(b.hits) for b in work) / elapsed
+
+
+def latency(ctx: Context, work: list[Batch], n_workers: int, rate: float, log: Path) -> list[float]:
+    """Seconds from publishing a batch to seeing it committed, batches published at `rate`/s."""
+    ctx = named(ctx)
+    link = NatsLink(NATS_URL)
+    publisher = Publisher(link, ctx.settings)
+    publisher.publish(batches(ctx, 0, [0], 1, 1)[0])  # the stream exists before the workers
+    procs = workers(ctx, n_workers, log)
+    prefix = work[0].id.rsplit("-", 1)[0]
+    first_seen: dict[str, float] = {}
+    stop = threading.Event()
+
+    def poll() -> None:
+        while not stop.is_set():
+            now = time.perf_counter()
+            for batch_id in seen_batches(ctx, prefix) - first_seen.keys():
+                first_seen[batch_id] = now
+            time.sleep(0.005)
+
+    poller = threading.Thread(target=poll, daemon=True)
+    published: dict[str, float] = {}
+    try:
+        time.sleep(3)  # the workers subscribed
+        poller.start()
+        for batch in work:
+            published[batch.id] = time.perf_counter()
+            publisher.publish(batch)
+            time.sleep(max(0.0, 1 / rate - (time.perf_counter() - published[batch.id])))
+        deadline = time.perf_counter() + 60
+        while len(first_seen) < len(work) and time.perf_counter() < deadline:
+            time.sleep(0.05)
+    finally:
+        stop.set()
+        link.close()
+        for proc in procs:
+            proc.terminate()
+            proc.wait(timeout=60)
+        drop_stream(ctx)
+    return sorted(first_seen[b] - published[b] for b in published if b in first_seen)
+
+
+def run_tracking_node(
+    ctx: Context, campaign_id: int, script: Path, args: argparse.Namespace
+) -> WrkResult:
+    """`serve --role tracking` pinned to CPU 0 under wrk; then one worker drains the stream."""
+    s = ctx.settings
+    env = {
+        **os.environ,
+        "CLEARPIXEL_DATA_DIR": str(s.data_dir / "node"),
+        "CLEARPIXEL_DATABASE_URL": "postgresql+psycopg://nobody@127.0.0.1:1/none",
+        "CLEARPIXEL_SECRET_KEYS": KEY,
+        "CLEARPIXEL_NATS_URL": NATS_URL,
+        "CLEARPIXEL_NATS_STREAM": s.nats_stream,
+        "CLEARPIXEL_NATS_SUBJECT": s.nats_subject,
+    }
+    port = free_port()
+    exe = Path(sys.executable).parent / "clearpixel"
+    proc = subprocess.Popen(
+        ["taskset", "-c", "0", str(exe), "serve", "--role", "tracking", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    before = campaign_report(ctx, str(campaign_id)).personal_open_hits.total
+    try:
+        wait_port(port, proc)
+        result = wrk(
+            "clearpixel serve --role tracking (JetStream)",
+            port,
+            script,
+            args.duration,
+            args.connections,
+        )
+    finally:
+        proc.send_signal(signal.SIGTERM)  # graceful: the last batch is published
+        proc.wait(timeout=120)
+    procs = workers(ctx, 1, s.data_dir / "workers.log")
+    try:
+        last, still = -1, time.monotonic()
+        while time.monotonic() - still < 5:
+            counted = campaign_report(ctx, str(campaign_id)).personal_open_hits.total - before
+            if counted != last:
+                last, still = counted, time.monotonic()
+            time.sleep(0.2)
+    finally:
+        for worker in procs:
+            worker.terminate()
+            worker.wait(timeout=60)
+    result.ingested = last
+    return result
+
+
+def tracking(args: argparse.Namespace, url: str, folder: Path) -> None:
+    base, campaign_id, paths = prepare(url, folder / "data", args.contacts)
+    ctx = named(base)
+    script = lua_script(paths, folder / "paths.lua")
+    results = [
+        run_nginx(folder, script, args),
+        run_plain(script, args),
+        run_tracking_node(ctx, campaign_id, script, args),
+    ]
+    drop_stream(ctx)
+    floor = results[0].rps
+    print("| server (CPU 0) | requests/s | p50 | p99 | × nginx | wrk requests | recorded |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for r in results:
+        print(
+            f"| {r.name} | {r.rps:,.0f} | {r.p50_ms:.2f} ms | {r.p99_ms:.2f} ms | "
+            f"{r.rps / floor:.2f} | {r.requests:,} | "
+            f"{'—' if r.ingested is None else f'{r.ingested:,}'} |"
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--batches", type=int, default=100)
+    parser.add_argument("--contacts", type=int, default=2000)
+    parser.add_argument("--tracking", action="store_true")
+    parser.add_argument("--duration", type=int, default=10)
+    parser.add_argument("--connections", type=int, default=32)
+    args = parser.parse_args()
+    print(f"# {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
+    with tempfile.TemporaryDirectory() as folder, pg_schema() as url:
+        if args.tracking:
+            tracking(args, url, Path(folder))
+            return
+        base, campaign_id, paths = prepare(url, Path(folder) / "data", args.contacts)
+        ids = [base.signer.verify(p[3:-4], TokenKind.PIXEL).contact_id for p in paths]
+        ctx = named(base)
+        log = Path(folder) / "workers.log"
+        file_cost, nats_cost = publish_cost(ctx, batches(ctx, campaign_id, ids, 50, 2000))
+        drop_stream(ctx)
+        print(f"publish cost per hit: file queue {file_cost:.2f} us, JetStream {nats_cost:.2f} us")
+        for n in (1, 2):
+            work = batches(ctx, campaign_id, ids, args.batches, 2000)
+            print(f"ingest, {n} worker(s): {ingest_rate(ctx, work, n, log):,.0f} hits/s")
+        samples = latency(ctx, batches(ctx, campaign_id, ids, 200, 100), 2, 20.0, log)
+        p50 = statistics.median(samples) * 1000
+        p99 = samples[min(len(samples) - 1, int(len(samples) * 0.99))] * 1000
+        print(
+            f"publish-to-counter latency (2 workers, 20 batches of 100 hits/s): "
+            f"p50 {p50:.0f} ms, p99 {p99:.0f} ms over {len(samples)} batches"
+        )
+
+
+if __name__ == "__main__":
+    main()
