@@ -86,7 +86,7 @@ def test_the_migration_converts_an_existing_installation(database_url, tmp_path)
     config.set_main_option("script_location", str(MIGRATIONS))
     with db.engine.begin() as conn:
         config.attributes["connection"] = conn
-        command.upgrade(config, "0016")
+        command.upgrade(config, "0017")
     old = [datetime(2026, 3, 5, 8, tzinfo=UTC), datetime(2026, 4, 1, tzinfo=UTC)]
     with db.engine.begin() as conn:
         for at in old:

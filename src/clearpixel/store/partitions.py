@@ -1,6 +1,6 @@
 """Monthly range partitions of raw personal events on PostgreSQL (SQLite keeps one table).
 
-Migration 0017 turns `personal_events` into a table partitioned by month of `at`, named
+Migration 0018 turns `personal_events` into a table partitioned by month of `at`, named
 `personal_events_pYYYY_MM`, plus a default partition for a time no month covers. The
 application creates the months it is about to write itself (`MonthlyPartitions`: this
 month and the next when ingest starts, and any month a batch's hits fall in), each in a short
@@ -47,7 +47,7 @@ def create_month_sql(month: date) -> str:
 
 
 def is_partitioned(tx: Tx) -> bool:
-    """Whether this database's `personal_events` is partitioned (PostgreSQL after 0017)."""
+    """Whether this database's `personal_events` is partitioned (PostgreSQL after 0018)."""
     if tx.dialect.name != "postgresql":
         return False
     query = sa.text(

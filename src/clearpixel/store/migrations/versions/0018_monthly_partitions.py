@@ -2,8 +2,8 @@
 month of `at` (store/partitions.py), its rows copied into the months they fall in, so that
 retention drops whole months. SQLite keeps one table.
 
-Revision ID: 0017
-Revises: 0016
+Revision ID: 0018
+Revises: 0017
 """
 
 from datetime import UTC, datetime
@@ -12,8 +12,8 @@ from alembic import op
 
 from clearpixel.store.partitions import create_month_sql, month_of, next_month
 
-revision = "0017"
-down_revision = "0016"
+revision = "0018"
+down_revision = "0017"
 branch_labels = None
 depends_on = None
 
