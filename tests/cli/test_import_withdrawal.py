@@ -53,7 +53,7 @@ def test_replace_import_withdrawing_open_tracking_forgets_events_and_starts_cool
             contact_id=ann.id, list_id=list_id, email="ann@example.org", granted=0, revoked=1,
             method=Method.IMPORT, at=last.at, evidence=last.evidence,
         ),
-        seq=last.seq, flags_before=3, prev_hash=entries[-2].hash,
+        seq=last.seq, flags_before=3, prev_hash=entries[-2].hash, salt=last.salt,
     )  # fmt: skip
     assert last == expected
     assert dict(last.evidence) == {

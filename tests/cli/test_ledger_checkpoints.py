@@ -17,7 +17,7 @@ from clearpixel.consent import record_decision
 from clearpixel.consent.checkpoints import ensure_ledger_key, public_key_path
 from clearpixel.consent.proof import proof_for
 from clearpixel.domain import checkpoints as signed
-from clearpixel.domain.ledger import Method, entry_hash
+from clearpixel.domain.ledger import Method, commitment, encode_evidence, entry_hash
 from clearpixel.store.ledger import iter_entries
 from tests.helpers import make_contacts, make_list
 
@@ -73,6 +73,17 @@ def rewrite_refusal_as_grant(ctx) -> None:
         )
 
 
+def given_to_someone_else(tx, ctx, entry):  # type: ignore[no-untyped-def]
+    """The entry's opening and commitment rewritten to another address (consistently)."""
+    other = "someone-else@example.org"
+    assert entry.salt is not None
+    tx.exec_driver_sql(
+        sql(ctx, "UPDATE ledger_personal SET email = %s WHERE seq = %s"), (other, entry.seq)
+    )
+    personal = commitment(entry.salt, other, encode_evidence(entry.evidence))
+    return replace(entry, email=other, personal=personal)
+
+
 def rewrite_second_entry_and_recompute(ctx) -> None:
     """Entry 2 is given to another address and every later hash recomputed."""
     with ctx.db.connect() as conn:
@@ -83,12 +94,12 @@ def rewrite_second_entry_and_recompute(ctx) -> None:
         for entry in entries[1:]:
             changed = replace(entry, prev_hash=prev)
             if entry.seq == 2:
-                changed = replace(changed, email="someone-else@example.org")
+                changed = given_to_someone_else(tx, ctx, changed)
             changed = replace(changed, hash=entry_hash(changed))
             tx.exec_driver_sql(
-                sql(ctx, "UPDATE consent_ledger SET email = %s, prev_hash = %s, hash = %s "
+                sql(ctx, "UPDATE consent_ledger SET personal = %s, prev_hash = %s, hash = %s "
                     "WHERE seq = %s"),
-                (changed.email, changed.prev_hash, changed.hash, changed.seq),
+                (changed.personal, changed.prev_hash, changed.hash, changed.seq),
             )  # fmt: skip
             prev = changed.hash
         tx.exec_driver_sql(sql(ctx, "UPDATE ledger_head SET hash = %s"), (prev,))
@@ -245,13 +256,13 @@ def test_the_proof_anchors_each_entry_to_a_checkpoint_through_the_chain(cli, led
     assert proof_for(ledger, "person0@example.org", "newsletter")["all_verified"] is True
     with ledger.db.connect() as conn:
         entries = list(iter_entries(conn))
-    forged = replace(entries[1], email="someone-else@example.org")
-    forged = replace(forged, hash=entry_hash(forged))
     with ledger.db.begin() as tx:
         drop_triggers(tx, ledger)
+        forged = given_to_someone_else(tx, ledger, entries[1])
+        forged = replace(forged, hash=entry_hash(forged))
         tx.exec_driver_sql(
-            sql(ledger, "UPDATE consent_ledger SET email = %s, hash = %s WHERE seq = 2"),
-            (forged.email, forged.hash),
+            sql(ledger, "UPDATE consent_ledger SET personal = %s, hash = %s WHERE seq = 2"),
+            (forged.personal, forged.hash),
         )
         tx.exec_driver_sql(
             sql(ledger, "UPDATE consent_ledger SET prev_hash = %s WHERE seq = 3"), (forged.hash,)

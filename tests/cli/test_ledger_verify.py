@@ -41,6 +41,10 @@ def without_triggers(ctx):
         yield tx
 
 
+def mark(ctx):  # type: ignore[no-untyped-def]
+    return "%s" if ctx.db.is_postgres else "?"
+
+
 def verify(cli):
     return cli("ledger", "verify", ok=False)
 
@@ -65,14 +69,14 @@ def test_an_edit_with_a_recomputed_hash_breaks_the_next_link(cli, ledger):
 
     with ledger.db.connect() as conn:
         second = list(iter_entries(conn))[1]
-    forged = {**{f: getattr(second, f) for f in second.__slots__}, "email": "forged@example.org"}
+    forged = {**{f: getattr(second, f) for f in second.__slots__}, "personal": "f" * 64}
     with without_triggers(ledger) as tx:
         tx.exec_driver_sql(
-            "UPDATE consent_ledger SET email = 'forged@example.org', hash = %s WHERE seq = 2"
-            if ledger.db.is_postgres
-            else "UPDATE consent_ledger SET email = 'forged@example.org', hash = ? WHERE seq = 2",
+            f"UPDATE consent_ledger SET personal = '{'f' * 64}', hash = {mark(ledger)} "
+            "WHERE seq = 2",
             (entry_hash(forged),),
         )
+        tx.exec_driver_sql("DELETE FROM ledger_personal WHERE seq = 2")  # no opening to check
     result = verify(cli)
     assert "failed at seq 3: prev_hash does not match the previous entry" in result.output
 
@@ -108,3 +112,36 @@ def test_a_changed_flags_after_is_named_even_on_the_last_entry(cli, ledger):
         tx.exec_driver_sql("UPDATE consent_ledger SET flags_after = 1 WHERE seq = 4")
     result = verify(cli)
     assert "failed at seq 4" in result.output
+
+
+def test_an_edited_commitment_is_named(cli, ledger):
+    with without_triggers(ledger) as tx:
+        tx.exec_driver_sql(f"UPDATE consent_ledger SET personal = '{'e' * 64}' WHERE seq = 3")
+    result = verify(cli)
+    assert result.exit_code == 1
+    assert "failed at seq 3: content does not match its hash (entry was edited)" in result.output
+
+
+def test_edited_personal_fields_no_longer_open_their_commitment(cli, ledger):
+    """The opening lives outside the append-only table; an edit of it is caught by the
+    commitment the chain hashes."""
+    with ledger.db.begin() as tx:
+        tx.exec_driver_sql("UPDATE ledger_personal SET email = 'forged@example.org' WHERE seq = 2")
+    result = verify(cli)
+    assert result.exit_code == 1
+    assert (
+        "failed at seq 2: personal fields do not match their commitment (they were edited)"
+        in result.output
+    )
+
+
+def test_deleted_openings_leave_a_sound_chain_that_says_how_many_are_erased(cli, ledger):
+    with ledger.db.begin() as tx:
+        tx.exec_driver_sql("DELETE FROM ledger_personal WHERE seq IN (1, 4)")
+    result = verify(cli)
+    assert result.exit_code == 0, result.output
+    assert "4 entries, chain intact" in result.stdout
+    assert "2 entries belong to erased people" in result.stdout
+    with without_triggers(ledger) as tx:  # and a remaining entry tampered with still shows
+        tx.exec_driver_sql("UPDATE consent_ledger SET revoked = 0 WHERE seq = 4")
+    assert "failed at seq 4" in verify(cli).output

@@ -15,6 +15,7 @@ from clearpixel.domain.ledger import (
     Method,
     batch_hasher,
     chain,
+    commitment,
     encode_evidence,
     entry_hash,
 )
@@ -42,9 +43,10 @@ def column(conn, col):
     actor=st.text(max_size=20),
     basis=st.text(max_size=30),
     notice_id=st.none() | st.integers(1, 1000),
+    salt=st.text("0123456789abcdef", min_size=32, max_size=32),
 )
 def test_batch_hasher_matches_entry_hash(
-    seq, contact_id, email, before, granted, revoked, actor, basis, notice_id
+    seq, contact_id, email, before, granted, revoked, actor, basis, notice_id, salt
 ):
     at = datetime.fromisoformat("2026-11-29T01:02:03.456789+00:00")
     evidence = {"basis": basis}
@@ -54,14 +56,15 @@ def test_batch_hasher_matches_entry_hash(
         method=Method.BULK, at=at, actor=actor, notice_id=notice_id, notice_sha256=sha,
         evidence=evidence,
     )  # fmt: skip
-    entry = chain(decision, seq=seq, flags_before=before, prev_hash="f" * 64)
+    entry = chain(decision, seq=seq, flags_before=before, prev_hash="f" * 64, salt=salt)
     digest = batch_hasher(
         list_id=7, method=Method.BULK, at=at, actor=actor, notice_id=notice_id, notice_sha256=sha
     )
     after = apply(before, granted=granted, revoked=revoked)
+    personal = commitment(salt, email, encode_evidence(evidence))
+    assert entry.personal == personal
     assert entry.hash == digest(
-        seq, contact_id, email, encode_evidence(evidence), before, after, granted, revoked,
-        "f" * 64,
+        seq, contact_id, personal, before, after, granted, revoked, "f" * 64
     )  # fmt: skip
     assert entry_hash(entry) == entry.hash
 
@@ -101,7 +104,11 @@ def test_bulk_grant_writes_the_entries_record_decisions_would(ctx):
             evidence=evidence,
         )  # fmt: skip
         expected = chain(
-            decision, seq=entry.seq, flags_before=flags_of.get(entry.contact_id), prev_hash=prev
+            decision,
+            seq=entry.seq,
+            flags_before=flags_of.get(entry.contact_id),
+            prev_hash=prev,
+            salt=entry.salt,
         )
         assert entry.at.replace(tzinfo=UTC) == expected.at  # SQLite reads back naive UTC
         assert replace(entry, at=expected.at) == expected

@@ -1,6 +1,7 @@
 """The single write path under load: concurrent writers, and large batches (which take the
 COPY path on PostgreSQL) chain exactly like small ones."""
 
+import hashlib
 import json
 import threading
 from datetime import timedelta
@@ -11,7 +12,15 @@ from hypothesis import strategies as st
 
 from clearpixel.consent import record_decision, record_decisions
 from clearpixel.domain.flags import apply
-from clearpixel.domain.ledger import Decision, Method, canonical, fold, verify_chain
+from clearpixel.domain.ledger import (
+    Decision,
+    Method,
+    canonical,
+    commitment,
+    encode_evidence,
+    fold,
+    verify_chain,
+)
 from clearpixel.store import ledger as store_ledger
 from clearpixel.store.contacts import iter_all_flags
 from clearpixel.store.ledger import iter_entries, read_head
@@ -108,7 +117,6 @@ def reference_canonical(fields) -> bytes:
 
     payload = dict(fields)
     payload["at"] = _timestamp(payload["at"])
-    payload["evidence"] = dict(payload["evidence"])
     payload.pop("hash", None)
     return json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
@@ -124,7 +132,7 @@ json_values = st.recursive(
 @given(
     seq=st.integers(1, 2**40),
     contact_id=st.integers(1, 2**31),
-    email=text,
+    personal=text,
     actor=text,
     method=st.sampled_from(list(Method)),
     granted=st.integers(0, 2**30),
@@ -133,13 +141,12 @@ json_values = st.recursive(
     after=st.integers(0, 2**31),
     notice=st.none() | st.integers(1, 2**31),
     sha=st.none() | text,
-    evidence=st.dictionaries(text, json_values, max_size=4),
     at=st.datetimes(timezones=st.just(__import__("datetime").UTC)),
 )
 def test_canonical_template_equals_sorted_json(
     seq,
     contact_id,
-    email,
+    personal,
     actor,
     method,
     granted,
@@ -148,14 +155,12 @@ def test_canonical_template_equals_sorted_json(
     after,
     notice,
     sha,
-    evidence,
     at,
 ):
     fields = {
         "seq": seq,
         "contact_id": contact_id,
         "list_id": 3,
-        "email": email,
         "at": at,
         "method": str(method),
         "granted": granted,
@@ -165,7 +170,23 @@ def test_canonical_template_equals_sorted_json(
         "actor": actor,
         "notice_id": notice,
         "notice_sha256": sha,
-        "evidence": evidence,
+        "personal": personal,
         "prev_hash": "f" * 64,
     }
     assert canonical(fields) == reference_canonical(fields)
+
+
+@given(
+    salt=st.text("0123456789abcdef", min_size=32, max_size=32),
+    email=text,
+    evidence=st.dictionaries(text, json_values, max_size=4),
+)
+def test_commitment_is_sha256_of_salt_and_sorted_json_of_the_personal_fields(salt, email, evidence):
+    opening = json.dumps(
+        {"email": email, "evidence": evidence},
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+    )
+    expected = hashlib.sha256((salt + opening).encode()).hexdigest()
+    assert commitment(salt, email, encode_evidence(evidence)) == expected

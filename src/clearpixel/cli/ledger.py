@@ -61,6 +61,8 @@ def ledger_verify(checkpoints: CheckpointFiles = None, public_key: PublicKeys = 
         else "; no signed checkpoint to compare with (run `clearpixel ledger checkpoint`)"
     )
     say(f"ledger verify: {report.entries} entries, chain intact{anchored}")
+    for note in report.notes():
+        say(f"  {note}")
 
 
 @ledger_app.command("checkpoint")

@@ -35,7 +35,7 @@ from clearpixel.context import Context
 from clearpixel.domain import checkpoints as signed
 from clearpixel.domain.checkpoints import Checkpoint, CheckpointError
 from clearpixel.store.db import Tx
-from clearpixel.store.ledger import hash_at, last_seq, read_head
+from clearpixel.store.ledger import hash_at, last_seq, origin, read_head
 
 log = logging.getLogger("clearpixel.ledger")
 
@@ -176,13 +176,38 @@ def gather(
     return read_checkpoints([*paths, *extra], trusted)
 
 
+def current_checkpoints(tx: Tx, found: list[Found]) -> tuple[list[Found], int, str]:
+    """Split checkpoints into those of the current chain and those of the former chain
+    (before the ledger was re-chained in the commitment format): (current, how many
+    former, the first problem: an unreadable checkpoint, or a former one the re-chained
+    ledger's record of the former head contradicts)."""
+    current: list[Found] = []
+    former = 0
+    start = origin(tx)
+    for item in found:
+        if item.checkpoint is None:
+            return [], 0, item.problem
+        if not item.checkpoint.former:
+            current.append(item)
+            continue
+        former += 1
+        problem = signed.former_contradiction(
+            item.checkpoint,
+            origin_seq=start[0] if start else None,
+            origin_hash=start[1] if start else None,
+        )
+        if problem:
+            return [], former, f"{problem} ({item.path.name})"
+    return current, former, ""
+
+
 def compare_stored(tx: Tx, found: list[Found]) -> str:
     """The first contradiction between the stored chain and a checkpoint ("" when none):
     the chain's end and its stored hash at each checkpoint's seq. Cheap (one lookup per
     checkpoint); `ledger verify` also recomputes every hash."""
-    for item in found:
-        if item.checkpoint is None:
-            return item.problem
+    found, _, problem = current_checkpoints(tx, found)
+    if problem:
+        return problem
     end = last_seq(tx)
     for item in found:
         assert item.checkpoint is not None

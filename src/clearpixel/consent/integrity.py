@@ -8,16 +8,17 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import closing
 from dataclasses import dataclass
+from datetime import datetime
 from itertools import chain as concat
 
-from clearpixel.consent.checkpoints import Found, compare_stored
+from clearpixel.consent.checkpoints import Found, compare_stored, current_checkpoints
 from clearpixel.context import Context
 from clearpixel.domain.checkpoints import contradiction
 from clearpixel.domain.flags import apply
 from clearpixel.domain.ledger import ChainFault, ChainVerifier, refused_after
 from clearpixel.domain.progress import RunningCount
 from clearpixel.store.contacts import get_contact, iter_all_consent
-from clearpixel.store.ledger import iter_changes_by_contact, iter_entries, read_head
+from clearpixel.store.ledger import iter_changes_by_contact, iter_entries, origin, read_head
 from clearpixel.store.roles import separate_owner
 
 
@@ -26,6 +27,34 @@ class LedgerReport:
     entries: int
     fault: ChainFault | None
     checkpoints: int = 0
+    erased: int = 0  # entries whose personal fields were erased (their commitment remains)
+    # the former chain's head (seq, hash, when re-chained) when the ledger was re-chained
+    origin: tuple[int, str, datetime] | None = None
+    former_checkpoints: int = 0  # checkpoints of the former chain (its head's one checked)
+
+    def notes(self) -> list[str]:
+        """What a reader of a sound chain should know: erased entries, and where a
+        re-chained ledger comes from."""
+        lines = []
+        if self.erased:
+            lines.append(
+                f"{self.erased} entries belong to erased people: their address and evidence "
+                "were deleted; each entry's commitment to them is still chained and checked"
+            )
+        if self.origin:
+            seq, digest, at = self.origin
+            lines.append(
+                f"the ledger was re-chained on {at:%Y-%m-%d} so entries commit to personal "
+                f"data instead of hashing it in clear; entry 1 continues from the former "
+                f"chain's head (entry {seq}, hash {digest})"
+                + (
+                    f"; {self.former_checkpoints} checkpoint(s) of the former chain (the one "
+                    "of its head, if any, agrees)"
+                    if self.former_checkpoints
+                    else ""
+                )
+            )
+        return lines
 
 
 def verify_ledger(
@@ -37,15 +66,16 @@ def verify_ledger(
     checkpoint contradicts a chain rewritten with recomputed hashes, or truncated with the
     head rolled back, which the chain alone cannot show. A checkpoint file that cannot be
     read or whose signature does not hold is a fault too (seq 0)."""
-    found = checkpoints or []
-    for item in found:
-        if item.checkpoint is None:
-            return LedgerReport(0, ChainFault(0, item.problem))
+    with ctx.db.connect() as conn:
+        start = origin(conn)
+        found, former, problem = current_checkpoints(conn, checkpoints or [])
+    if problem:
+        return LedgerReport(0, ChainFault(0, problem), origin=start)
     by_seq: dict[int, list[Found]] = {}
     for item in found:
         assert item.checkpoint is not None
         by_seq.setdefault(item.checkpoint.seq, []).append(item)
-    verifier = ChainVerifier()
+    verifier = ChainVerifier(origin_hash=start[1] if start else None)
     with ctx.db.connect() as conn:
         for entry in iter_entries(conn):
             fault = verifier.feed(entry)
@@ -77,7 +107,7 @@ def verify_ledger(
     if head_seq != last or head_hash != verifier.prev_hash:
         fault = ChainFault(last, f"the ledger head (seq {head_seq}) does not match entry {last}")
         return LedgerReport(verifier.count, fault)
-    return LedgerReport(verifier.count, None, len(found))
+    return LedgerReport(verifier.count, None, len(found), verifier.erased, start, former)
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,8 +9,10 @@ Every writer of flags, in one transaction:
 3. keeps out of `granted` any bit the contact refused themselves unless the decision is
    their own (`domain.ledger.grantable`, R19), counting it;
 4. chains one entry per change (`domain.ledger.chain`, or `batch_hasher` for a batch that
-   shares list, method, time and actor: a property test holds the two equal), stores the
-   entries and the new flags and moves the head (`store/ledger.py`, persistence only);
+   shares list, method, time and actor: a property test holds the two equal), each with a
+   fresh 128-bit salt and the commitment to its personal fields under it, stores the entries
+   with their openings apart and the new flags, and moves the head (`store/ledger.py`,
+   persistence only);
 5. notes each change's effects (`domain.ledger.Effects`): which contacts withdrew open
    tracking and which start the consent-request cool-down. `consent/decisions.py` applies
    them.
@@ -22,6 +24,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from secrets import token_hex
 
 from clearpixel.domain.ledger import (
     OWN_CHOICE_METHODS,
@@ -30,6 +33,7 @@ from clearpixel.domain.ledger import (
     LedgerEntry,
     batch_hasher,
     chain,
+    commitment,
     encode_evidence,
     grantable,
     refused_after,
@@ -105,6 +109,7 @@ def apply_decisions(
             seq=seq + 1,
             flags_before=before,
             prev_hash=prev_hash,
+            salt=token_hex(16),
             evidence_json=evidence_of[1],
         )
         if entry.flags_after == before and not keep_unchanged:
@@ -174,6 +179,7 @@ def append_changes(
     seq, prev_hash = read_head(tx, for_update=True)
     start = seq
     digest = batch_hasher(list_id=list_id, method=method, at=at, actor=actor)
+    commit = commitment
     effects = Effects()
     note = effects.add
     skipped = 0
@@ -188,12 +194,12 @@ def append_changes(
             if after == before:
                 continue
             seq += 1
-            entry_digest = digest(
-                seq, cid, email, evidence_json, before, after, granted, revoked, prev_hash
-            )
+            salt = token_hex(16)
+            personal = commit(salt, email, evidence_json)
+            entry_digest = digest(seq, cid, personal, before, after, granted, revoked, prev_hash)
             chained.append(
                 (seq, cid, email, before, after, granted, revoked, evidence_json, prev_hash,
-                 entry_digest)
+                 entry_digest, personal, salt)
             )  # fmt: skip
             prev_hash = entry_digest
             note(cid, method, before, after, revoked)

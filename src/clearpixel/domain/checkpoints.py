@@ -21,7 +21,10 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from clearpixel.domain.errors import ClearpixelError
 
-FORMAT = "clearpixel-ledger-checkpoint/1"
+# /2: a head of the chain whose entries commit to their personal fields (migration 0015);
+# /1: a head of the former chain, which hashed them in clear.
+FORMAT = "clearpixel-ledger-checkpoint/2"
+FORMER_FORMAT = "clearpixel-ledger-checkpoint/1"
 
 
 class CheckpointError(ClearpixelError, ValueError):
@@ -52,14 +55,21 @@ class Checkpoint:
     def signed_bytes(self) -> bytes:
         """What the signature covers: format, seq, hash, at and key id as sorted, compact
         JSON (UTF-8)."""
-        return signed_message(seq=self.seq, hash=self.hash, at=self.at, key=self.key_id)
+        return signed_message(
+            seq=self.seq, hash=self.hash, at=self.at, key=self.key_id, format=self.format
+        )
+
+    @property
+    def former(self) -> bool:
+        """A checkpoint of the former chain, before the ledger was re-chained."""
+        return self.format == FORMER_FORMAT
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2, sort_keys=True) + "\n"
 
 
-def signed_message(*, seq: int, hash: str, at: str, key: str) -> bytes:
-    body = {"format": FORMAT, "seq": seq, "hash": hash, "at": at, "key_id": key}
+def signed_message(*, seq: int, hash: str, at: str, key: str, format: str = FORMAT) -> bytes:
+    body = {"format": format, "seq": seq, "hash": hash, "at": at, "key_id": key}
     return json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
 
 
@@ -82,7 +92,7 @@ def from_json(text: str) -> Checkpoint:
     """Parse a checkpoint; raises CheckpointError when it is not one."""
     try:
         data: dict[str, Any] = json.loads(text)
-        if data.get("format") != FORMAT:
+        if data.get("format") not in (FORMAT, FORMER_FORMAT):
             raise CheckpointError(f"not a {FORMAT} document")
         return Checkpoint(
             seq=int(data["seq"]),
@@ -91,6 +101,7 @@ def from_json(text: str) -> Checkpoint:
             key_id=str(data["key_id"]),
             public_key=str(data["public_key"]),
             signature=str(data["signature"]),
+            format=str(data["format"]),
         )
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         if isinstance(exc, CheckpointError):
@@ -129,5 +140,31 @@ def contradiction(checkpoint: Checkpoint, *, chain_end: int, hash_at_seq: str | 
         return (
             f"entry {checkpoint.seq} does not have the hash signed in the checkpoint of "
             f"{checkpoint.at}: history up to that entry was rewritten"
+        )
+    return ""
+
+
+def former_contradiction(
+    checkpoint: Checkpoint, *, origin_seq: int | None, origin_hash: str | None
+) -> str:
+    """What a checkpoint of the former chain says against the re-chained ledger ("" when
+    nothing): the former chain ended at `origin_seq` with `origin_hash` (entry 1's
+    prev_hash), so a checkpoint of its head must sign that hash and none may lie beyond it.
+    Checkpoints of earlier heads of the former chain cannot be compared (its hashes are
+    gone) and say nothing."""
+    if origin_seq is None:
+        return (
+            f"the checkpoint of {checkpoint.at} signs a ledger in the former format, but this "
+            "ledger was never re-chained"
+        )
+    if checkpoint.seq > origin_seq:
+        return (
+            f"the checkpoint of {checkpoint.at} says the former ledger reached entry "
+            f"{checkpoint.seq}; it ended at {origin_seq} when it was re-chained"
+        )
+    if checkpoint.seq == origin_seq and checkpoint.hash != origin_hash:
+        return (
+            f"the checkpoint of {checkpoint.at} signs another hash for entry {checkpoint.seq}, "
+            "the former ledger's head, than the re-chained ledger records"
         )
     return ""

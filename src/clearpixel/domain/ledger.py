@@ -3,6 +3,12 @@
 Every change to a contact's `privacy_flags` is one entry (DESIGN R10). Entries form one chain
 for the whole installation: each holds the SHA-256 of the previous entry, so an edited,
 removed or reordered entry breaks the chain at a place `verify_chain` names (R11).
+
+An entry's personal fields (the address and the evidence: IP, user agent, form text) are not
+hashed in clear: the entry holds a salted commitment to them, `commitment(salt, email,
+evidence)`, and the chain hashes the commitment. The fields and the salt (the opening) are
+stored apart; erasing a person deletes the openings of their entries and the chain still
+verifies, while an opening that remains is checked against its commitment.
 """
 
 from __future__ import annotations
@@ -151,13 +157,18 @@ class LedgerEntry:
     evidence: Mapping[str, Any]
     prev_hash: str
     hash: str
+    personal: str = ""  # the commitment to email and evidence, what the hash covers
+    salt: str | None = None  # None when the opening was erased (email "" and evidence {})
+
+    @property
+    def erased(self) -> bool:
+        return self.salt is None
 
 
 _HASHED = (
     "seq",
     "contact_id",
     "list_id",
-    "email",
     "at",
     "method",
     "granted",
@@ -167,7 +178,7 @@ _HASHED = (
     "actor",
     "notice_id",
     "notice_sha256",
-    "evidence",
+    "personal",
     "prev_hash",
 )
 
@@ -184,10 +195,18 @@ _string = json.encoder.encode_basestring  # what json.dumps(ensure_ascii=False) 
 # (keys already in sorted order) because a bulk change chains a million entries and the generic
 # `json.dumps(..., sort_keys=True)` costs several times more; a test holds the two equal.
 _TEMPLATE = (
-    '{"actor":%s,"at":"%s","contact_id":%d,"email":%s,"evidence":%s,"flags_after":%d,'
+    '{"actor":%s,"at":"%s","contact_id":%d,"flags_after":%d,'
     '"flags_before":%s,"granted":%d,"list_id":%d,"method":%s,"notice_id":%s,'
-    '"notice_sha256":%s,"prev_hash":%s,"revoked":%d,"seq":%d}'
+    '"notice_sha256":%s,"personal":%s,"prev_hash":%s,"revoked":%d,"seq":%d}'
 )
+
+
+def commitment(salt: str, email: str, evidence_json: str) -> str:
+    """SHA-256 (hex) of the salt followed by the personal fields as canonical JSON
+    (`{"email":...,"evidence":...}`, evidence as `encode_evidence` writes it). Without the
+    salt (128 random bits, kept with the fields) it says nothing about them."""
+    text = f'{salt}{{"email":{_string(email)},"evidence":{evidence_json}}}'
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def _evidence_json(evidence: Mapping[str, Any]) -> str:
@@ -199,7 +218,6 @@ def _canonical(
     seq: int,
     contact_id: int,
     list_id: int,
-    email: str,
     at: datetime,
     method: str,
     granted: int,
@@ -209,7 +227,7 @@ def _canonical(
     actor: str,
     notice_id: int | None,
     notice_sha256: str | None,
-    evidence_json: str,
+    personal: str,
     prev_hash: str,
 ) -> bytes:
     return (
@@ -218,8 +236,6 @@ def _canonical(
             _string(actor),
             _timestamp(at),
             contact_id,
-            _string(email),
-            evidence_json,
             flags_after,
             "null" if flags_before is None else int(flags_before),
             granted,
@@ -227,6 +243,7 @@ def _canonical(
             _string(str(method)),
             "null" if notice_id is None else int(notice_id),
             "null" if notice_sha256 is None else _string(notice_sha256),
+            _string(personal),
             _string(prev_hash),
             revoked,
             seq,
@@ -235,7 +252,8 @@ def _canonical(
 
 
 def canonical(entry: LedgerEntry | Mapping[str, Any]) -> bytes:
-    """The bytes that an entry's hash covers: every field but `hash`, as sorted JSON."""
+    """The bytes that an entry's hash covers: every field but `hash` and the opening (email,
+    evidence, salt), which the commitment `personal` stands for, as sorted JSON."""
     fields: Mapping[str, Any] = (
         entry if isinstance(entry, Mapping) else {k: getattr(entry, k) for k in _HASHED}
     )
@@ -244,7 +262,6 @@ def canonical(entry: LedgerEntry | Mapping[str, Any]) -> bytes:
         seq=get("seq"),
         contact_id=get("contact_id"),
         list_id=get("list_id"),
-        email=get("email"),
         at=get("at"),
         method=get("method"),
         granted=get("granted"),
@@ -254,7 +271,7 @@ def canonical(entry: LedgerEntry | Mapping[str, Any]) -> bytes:
         actor=get("actor"),
         notice_id=get("notice_id"),
         notice_sha256=get("notice_sha256"),
-        evidence_json=_evidence_json(get("evidence")),
+        personal=get("personal"),
         prev_hash=get("prev_hash"),
     )
 
@@ -270,21 +287,24 @@ def chain(
     seq: int,
     flags_before: int | None,
     prev_hash: str,
+    salt: str,
     evidence_json: str | None = None,
 ) -> LedgerEntry:
-    """Turn a decision into the next entry of the chain, computing flags_after and the hash.
+    """Turn a decision into the next entry of the chain, computing flags_after, the
+    commitment to its personal fields under `salt` (fresh random hex for each entry) and the
+    hash.
 
     `evidence_json` may pass the decision's evidence already encoded (a batch that shares one
     evidence mapping encodes it once); it must be `_evidence_json(decision.evidence)`.
     """
     flags_after = apply(flags_before, granted=decision.granted, revoked=decision.revoked)
     method = str(decision.method)
+    personal = commitment(salt, decision.email, evidence_json or _evidence_json(decision.evidence))
     digest = hashlib.sha256(
         _canonical(
             seq=seq,
             contact_id=decision.contact_id,
             list_id=decision.list_id,
-            email=decision.email,
             at=decision.at,
             method=method,
             granted=decision.granted,
@@ -294,7 +314,7 @@ def chain(
             actor=decision.actor,
             notice_id=decision.notice_id,
             notice_sha256=decision.notice_sha256,
-            evidence_json=evidence_json or _evidence_json(decision.evidence),
+            personal=personal,
             prev_hash=prev_hash,
         )
     ).hexdigest()
@@ -315,6 +335,8 @@ def chain(
         dict(decision.evidence),
         prev_hash,
         digest,
+        personal,
+        salt,
     )
 
 
@@ -326,12 +348,12 @@ def batch_hasher(
     actor: str,
     notice_id: int | None = None,
     notice_sha256: str | None = None,
-) -> Callable[[int, int, str, str, int | None, int, int, int, str], str]:
+) -> Callable[[int, int, str, int | None, int, int, int, str], str]:
     """For a batch in which every entry shares list, method, time, actor and notice (a bulk
-    change, an import): a function `(seq, contact_id, email, evidence_json, flags_before,
-    flags_after, granted, revoked, prev_hash) -> hash` that gives the same hash as
-    `entry_hash`, with the shared fields written into the template once. `evidence_json` is
-    `encode_evidence(evidence)`.
+    change, an import): a function `(seq, contact_id, personal, flags_before, flags_after,
+    granted, revoked, prev_hash) -> hash` that gives the same hash as `entry_hash`, with the
+    shared fields written into the template once. `personal` is the entry's
+    `commitment(salt, email, encode_evidence(evidence))`.
     """
     fixed = {
         "actor": _string(actor),
@@ -349,8 +371,7 @@ def batch_hasher(
     def digest(
         seq: int,
         contact_id: int,
-        email: str,
-        evidence_json: str,
+        personal: str,
         before: int | None,
         after: int,
         granted: int,
@@ -359,11 +380,10 @@ def batch_hasher(
     ) -> str:
         text = template % (
             contact_id,
-            string(email),
-            evidence_json,
             after,
             "null" if before is None else before,
             granted,
+            string(personal),
             string(prev),
             revoked,
             seq,
@@ -378,8 +398,6 @@ _TEMPLATE_ORDER = (
     "actor",
     "at",
     "contact_id",
-    "email",
-    "evidence",
     "flags_after",
     "flags_before",
     "granted",
@@ -387,17 +405,17 @@ _TEMPLATE_ORDER = (
     "method",
     "notice_id",
     "notice_sha256",
+    "personal",
     "prev_hash",
     "revoked",
     "seq",
 )
 _KEEP = {
     "contact_id": "%d",
-    "email": "%s",
-    "evidence": "%s",
     "flags_after": "%d",
     "flags_before": "%s",
     "granted": "%d",
+    "personal": "%s",
     "prev_hash": "%s",
     "revoked": "%d",
     "seq": "%d",
@@ -430,10 +448,12 @@ class ChainFault:
 class ChainVerifier:
     """Checks entries one at a time, in seq order, so a large ledger streams through it."""
 
-    def __init__(self) -> None:
-        self.prev_hash = GENESIS_HASH
+    def __init__(self, *, origin_hash: str | None = None) -> None:
+        # A re-chained ledger starts from the hash of the former chain's head (`origin_hash`)
+        self.prev_hash = origin_hash or GENESIS_HASH
         self.expected_seq = 1
         self.count = 0
+        self.erased = 0
         self.flags: dict[int, int | None] = {}
 
     def feed(self, entry: LedgerEntry) -> ChainFault | None:
@@ -445,6 +465,12 @@ class ChainVerifier:
             return ChainFault(entry.seq, "prev_hash does not match the previous entry")
         if entry_hash(entry) != entry.hash:
             return ChainFault(entry.seq, "content does not match its hash (entry was edited)")
+        if entry.salt is None:
+            self.erased += 1
+        elif commitment(entry.salt, entry.email, _evidence_json(entry.evidence)) != entry.personal:
+            return ChainFault(
+                entry.seq, "personal fields do not match their commitment (they were edited)"
+            )
         before = self.flags.get(entry.contact_id)
         expected = apply(before, granted=entry.granted, revoked=entry.revoked)
         if entry.flags_before != before or entry.flags_after != expected:

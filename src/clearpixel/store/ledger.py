@@ -28,15 +28,39 @@ from clearpixel.store.ledger_copy import (
     raw,
     write_flags,
 )
-from clearpixel.store.schema import consent_ledger, contacts, ledger_head
+from clearpixel.store.schema import consent_ledger, contacts, ledger_head, ledger_personal
 
 __all__ = ["Chained"]
+
+
+def entry_select() -> sa.Select[Any]:
+    """Ledger entries with their openings (email, evidence, salt; NULL once erased)."""
+    return sa.select(
+        consent_ledger,
+        ledger_personal.c.email,
+        ledger_personal.c.evidence,
+        ledger_personal.c.salt,
+    ).select_from(
+        consent_ledger.outerjoin(ledger_personal, ledger_personal.c.seq == consent_ledger.c.seq)
+    )
 
 
 def _entry(row: sa.Row[Any]) -> LedgerEntry:
     values = row._asdict()
     values["evidence"] = dict(values["evidence"] or {})
+    values["email"] = values["email"] or ""
     return LedgerEntry(**values)
+
+
+def origin(tx: Tx) -> tuple[int, str, datetime] | None:
+    """The former chain's last seq and hash and when the ledger was re-chained in the
+    commitment format, or None when it always had this format."""
+    row = tx.execute(
+        sa.select(ledger_head.c.origin_seq, ledger_head.c.origin_hash, ledger_head.c.origin_at)
+    ).first()
+    if row is None or row.origin_hash is None:
+        return None
+    return int(row.origin_seq), str(row.origin_hash), row.origin_at
 
 
 def read_head(tx: Tx, *, for_update: bool = False) -> tuple[int, str]:
@@ -77,6 +101,13 @@ def insert_entries(tx: Tx, entries: Sequence[LedgerEntry], evidence_json: Sequen
         copy_entries(tx, entries, evidence_json)
     else:
         tx.execute(consent_ledger.insert(), [_row(e) for e in entries])
+        tx.execute(
+            ledger_personal.insert(),
+            [
+                {"seq": e.seq, "email": e.email, "evidence": e.evidence, "salt": e.salt}
+                for e in entries
+            ],
+        )
 
 
 def write_contact_flags(tx: Tx, changed: dict[int, tuple[int, int, datetime]]) -> None:
@@ -110,7 +141,6 @@ def insert_chained(
                 "seq": e_seq,
                 "contact_id": cid,
                 "list_id": list_id,
-                "email": email,
                 "at": at,
                 "method": method,
                 "granted": granted,
@@ -120,15 +150,22 @@ def insert_chained(
                 "actor": actor,
                 "notice_id": None,
                 "notice_sha256": None,
-                "evidence": json.loads(evidence_json),
+                "personal": personal,
                 "prev_hash": prev,
                 "hash": e_hash,
             }
             for (
-                e_seq, cid, email, before, after, granted, revoked, evidence_json, prev, e_hash,
+                e_seq, cid, _, before, after, granted, revoked, _, prev, e_hash, personal, _,
             ) in chained
         ],
     )  # fmt: skip
+    tx.execute(
+        ledger_personal.insert(),
+        [
+            {"seq": c[0], "email": c[2], "evidence": json.loads(c[7]), "salt": c[11]}
+            for c in chained
+        ],
+    )
 
 
 def grant_targets(
@@ -212,6 +249,7 @@ def flags_from_entries(
 
 
 def _row(entry: LedgerEntry) -> dict[str, Any]:
+    """The consent_ledger columns of an entry (the opening goes to ledger_personal)."""
     return {name: getattr(entry, name) for name in COLUMNS}
 
 
@@ -221,7 +259,7 @@ def iter_entries(
     """Every entry in stored seq order (those with `after` < seq <= `upto`), in batches."""
     last = after
     while True:
-        query = sa.select(consent_ledger).where(consent_ledger.c.seq > last)
+        query = entry_select().where(consent_ledger.c.seq > last)
         if upto is not None:
             query = query.where(consent_ledger.c.seq <= upto)
         rows = tx.execute(query.order_by(consent_ledger.c.seq).limit(batch)).all()
@@ -249,7 +287,7 @@ def last_seq(tx: Tx) -> int:
 def entries_for_contact(tx: Tx, contact_id: int) -> list[LedgerEntry]:
     """One contact's entries, oldest first."""
     rows = tx.execute(
-        sa.select(consent_ledger)
+        entry_select()
         .where(consent_ledger.c.contact_id == contact_id)
         .order_by(consent_ledger.c.seq)
     )

@@ -10,38 +10,58 @@ from typing import Any
 
 from clearpixel.domain.ledger import LedgerEntry
 from clearpixel.store.db import Tx
-from clearpixel.store.schema import consent_ledger
+from clearpixel.store.schema import consent_ledger, ledger_personal
 
 COLUMNS = [c.name for c in consent_ledger.columns]
+PERSONAL_COLUMNS = [c.name for c in ledger_personal.columns]
 # (seq, contact_id, email, flags_before, flags_after, granted, revoked, evidence_json,
-# prev_hash, hash) of one chained entry.
-Chained = tuple[int, int, str, int | None, int, int, int, str, str, str]
+# prev_hash, hash, personal, salt) of one chained entry.
+Chained = tuple[int, int, str, int | None, int, int, int, str, str, str, str, str]
+
+
+def _copy(tx: Tx, table: str, columns: list[str], lines: Iterable[str]) -> None:
+    """Text lines through COPY into `table`, written 5000 at a time."""
+    with (
+        raw(tx).cursor() as cursor,
+        cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy,
+    ):
+        chunk: list[str] = []
+        for line in lines:
+            chunk.append(line)
+            if len(chunk) >= 5000:
+                copy.write("\n".join(chunk) + "\n")
+                chunk = []
+        if chunk:
+            copy.write("\n".join(chunk) + "\n")
 
 
 def copy_chained(
     tx: Tx, chained: Sequence[Chained], *, list_id: int, at: datetime, method: str, actor: str
 ) -> None:
-    """Chained entries through COPY text, the shared columns written once."""
+    """Chained entries through COPY text, the shared columns written once, and their
+    openings into ledger_personal."""
     esc = _COPY_ESCAPES
     stamp, method_text = at.isoformat(), method.translate(esc)
     notice_and_actor = "\t".join((actor.translate(esc), _NULL, _NULL))
-    columns = ", ".join(COLUMNS)
-    with (
-        raw(tx).cursor() as cursor,
-        cursor.copy(f"COPY consent_ledger ({columns}) FROM STDIN") as copy,
-    ):
-        lines: list[str] = []
-        for seq, cid, email, before, after, granted, revoked, evidence, prev, digest in chained:
-            lines.append(
-                f"{seq}\t{cid}\t{list_id}\t{copy_text(email)}\t{stamp}\t{method_text}\t"
-                f"{granted}\t{revoked}\t{_NULL if before is None else before}\t{after}\t"
-                f"{notice_and_actor}\t{copy_text(evidence)}\t{prev}\t{digest}"
+    _copy(
+        tx,
+        "consent_ledger",
+        COLUMNS,
+        (
+            f"{seq}\t{cid}\t{list_id}\t{stamp}\t{method_text}\t"
+            f"{granted}\t{revoked}\t{_NULL if before is None else before}\t{after}\t"
+            f"{notice_and_actor}\t{personal}\t{prev}\t{digest}"
+            for seq, cid, _, before, after, granted, revoked, _, prev, digest, personal, _ in (
+                chained
             )
-            if len(lines) >= 5000:
-                copy.write("\n".join(lines) + "\n")
-                lines = []
-        if lines:
-            copy.write("\n".join(lines) + "\n")
+        ),
+    )
+    _copy(
+        tx,
+        "ledger_personal",
+        PERSONAL_COLUMNS,
+        (f"{c[0]}\t{copy_text(c[2])}\t{copy_text(c[7])}\t{c[11]}" for c in chained),
+    )
 
 
 def int_array(values: Iterable[int]) -> str:
@@ -79,47 +99,52 @@ def copy_text(value: str) -> str:
 
 def copy_entries(tx: Tx, entries: Sequence[LedgerEntry], evidence_json: Sequence[str]) -> None:
     """Entries through COPY, as text lines built here (several times cheaper per row than
-    adapting each value; a million-entry grant spends most of its Python time on this)."""
-    columns = ", ".join(COLUMNS)
+    adapting each value; a million-entry grant spends most of its Python time on this), and
+    their openings into ledger_personal."""
     stamps: dict[datetime, str] = {}
-    lines: list[str] = []
-    with (
-        raw(tx).cursor() as cursor,
-        cursor.copy(f"COPY consent_ledger ({columns}) FROM STDIN") as copy,
-    ):
-        for e, evidence in zip(entries, evidence_json, strict=True):
-            stamp = stamps.get(e.at)
-            if stamp is None:
-                stamp = stamps[e.at] = e.at.isoformat()
-            lines.append(
-                "\t".join(
-                    (
-                        str(e.seq),
-                        str(e.contact_id),
-                        str(e.list_id),
-                        e.email.translate(_COPY_ESCAPES),
-                        stamp,
-                        e.method.translate(_COPY_ESCAPES),
-                        str(e.granted),
-                        str(e.revoked),
-                        _NULL if e.flags_before is None else str(e.flags_before),
-                        str(e.flags_after),
-                        e.actor.translate(_COPY_ESCAPES),
-                        _NULL if e.notice_id is None else str(e.notice_id),
-                        _NULL
-                        if e.notice_sha256 is None
-                        else e.notice_sha256.translate(_COPY_ESCAPES),
-                        evidence.translate(_COPY_ESCAPES),
-                        e.prev_hash,
-                        e.hash,
-                    )
+
+    def stamp(at: datetime) -> str:
+        text = stamps.get(at)
+        if text is None:
+            text = stamps[at] = at.isoformat()
+        return text
+
+    _copy(
+        tx,
+        "consent_ledger",
+        COLUMNS,
+        (
+            "\t".join(
+                (
+                    str(e.seq),
+                    str(e.contact_id),
+                    str(e.list_id),
+                    stamp(e.at),
+                    e.method.translate(_COPY_ESCAPES),
+                    str(e.granted),
+                    str(e.revoked),
+                    _NULL if e.flags_before is None else str(e.flags_before),
+                    str(e.flags_after),
+                    e.actor.translate(_COPY_ESCAPES),
+                    _NULL if e.notice_id is None else str(e.notice_id),
+                    _NULL if e.notice_sha256 is None else e.notice_sha256.translate(_COPY_ESCAPES),
+                    e.personal,
+                    e.prev_hash,
+                    e.hash,
                 )
             )
-            if len(lines) >= 5000:
-                copy.write("\n".join(lines) + "\n")
-                lines = []
-        if lines:
-            copy.write("\n".join(lines) + "\n")
+            for e in entries
+        ),
+    )
+    _copy(
+        tx,
+        "ledger_personal",
+        PERSONAL_COLUMNS,
+        (
+            f"{e.seq}\t{copy_text(e.email)}\t{copy_text(evidence)}\t{e.salt}"
+            for e, evidence in zip(entries, evidence_json, strict=True)
+        ),
+    )
 
 
 def write_flags(tx: Tx, changed: dict[int, tuple[int, int, datetime]]) -> None:
