@@ -16,9 +16,11 @@ from clearpixel.audience.csv_parse import (
     email_key,
     write_rejected,
 )
+from clearpixel.domain.erasure import erased_key
 from clearpixel.domain.flags import Purposes
 
 MAX_LISTED_ERRORS = 20
+ERASED = "this address was erased at its owner's request; it is not imported again"
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +41,10 @@ class Check:
     errors: list[RowError] = field(default_factory=list)
     granting_line: int = 0  # the first line that sets privacy_flags to a non-zero value
     duplicates: dict[int, int] = field(default_factory=dict)
+    # keyed hashes of erased addresses, and the installation's keys that make them
+    erased: frozenset[str] = frozenset()
+    secrets: tuple[str, ...] = ()
+    excluded: dict[int, str] = field(default_factory=dict)  # good rows refused, by line
     _buckets: list[array[int]] = field(default_factory=lambda: [array("Q") for _ in range(256)])
 
     def see(self, line: int, row: Row | str) -> bool:
@@ -46,6 +52,10 @@ class Check:
         self.rows += 1
         if isinstance(row, str):
             self._error(line, row)
+            return False
+        if self.erased and any(erased_key(k, row.email) in self.erased for k in self.secrets):
+            self.excluded[line] = ERASED
+            self._error(line, ERASED)
             return False
         key = email_key(row.email)
         self._buckets[key & 0xFF].append(key)
@@ -62,6 +72,10 @@ class Check:
         for line in sorted(self.duplicates)[: MAX_LISTED_ERRORS - len(self.errors)]:
             self.errors.append(RowError(line, f"duplicate of line {self.duplicates[line]}"))
         self.errors.sort(key=lambda e: e.line)
+
+    def left_out(self, line: int) -> bool:
+        """A parsed row that is not imported: a repeat, or refused (an erased address)."""
+        return line in self.duplicates or line in self.excluded
 
     def _error(self, line: int, reason: str) -> None:
         self.bad += 1
@@ -82,7 +96,8 @@ def refuse(check: Check, *, basis: str | None, skip_invalid: bool, rejected: Pat
             "was collected with). Nothing was imported."
         )
     if check.bad and rejected:
-        write_rejected(check.path, check.purposes, check.mode, check.duplicates, rejected)
+        reasons = {line: f"duplicate of line {first}" for line, first in check.duplicates.items()}
+        write_rejected(check.path, check.purposes, check.mode, reasons | check.excluded, rejected)
     if check.bad and not skip_invalid:
         listed = "\n".join(f"  line {e.line}: {e.reason}" for e in check.errors)
         more = (

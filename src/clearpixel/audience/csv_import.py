@@ -42,6 +42,7 @@ from clearpixel.audience.csv_parse import FlagsMode, ImportRefused, Pass, Row
 from clearpixel.consent import record_decisions
 from clearpixel.consent.decisions import Change, flags_transaction, record_changes
 from clearpixel.context import Context
+from clearpixel.domain.erasure import PREFIX
 from clearpixel.domain.ledger import Decision, Method, encode_evidence
 from clearpixel.domain.progress import PhasedProgress
 from clearpixel.store.contacts import (
@@ -62,6 +63,7 @@ from clearpixel.store.imports import (
     update_existing_from_staging,
 )
 from clearpixel.store.lists import get_list
+from clearpixel.store.subjects import erased_keys
 
 __all__ = ["FlagsMode", "ImportRefused", "ImportReport", "RowError", "import_csv"]
 
@@ -113,15 +115,16 @@ def import_csv(
     basis = (basis or "").strip() or None
     with ctx.db.connect() as conn:
         target = get_list(conn, list_name)
+        erased = frozenset(erased_keys(conn, PREFIX))
     if ctx.db.is_postgres:
         return _import_staged(
-            ctx, path, target.id, flags_mode, basis, skip_invalid, rejected_path, progress
+            ctx, path, target.id, flags_mode, basis, skip_invalid, rejected_path, progress, erased
         )
     size = path.stat().st_size
     report = ImportReport()
 
     # Pass 1: check every row, hash the file, find duplicate emails (8 bytes per row).
-    check = Check(path, ctx.purposes, flags_mode)
+    check = _check(ctx, path, flags_mode, erased)
     checking = Pass(path, ctx.purposes, flags_mode)
     for line, _fields, row in checking.records():
         check.see(line, row)
@@ -147,7 +150,7 @@ def import_csv(
         fresh = count_contacts(tx, target.id) == 0
         pending: list[Row] = []
         for line, _fields, row in applying.records():
-            if isinstance(row, str) or line in check.duplicates:
+            if isinstance(row, str) or check.left_out(line):
                 continue
             pending.append(row)
             if len(pending) >= BATCH:
@@ -164,6 +167,11 @@ def import_csv(
     return report
 
 
+def _check(ctx: Context, path: Path, mode: FlagsMode, erased: frozenset[str]) -> Check:
+    """A checking pass that also refuses the addresses erased earlier (by their keyed hash)."""
+    return Check(path, ctx.purposes, mode, erased=erased, secrets=tuple(ctx.settings.secret_keys))
+
+
 def _import_staged(
     ctx: Context,
     path: Path,
@@ -173,6 +181,7 @@ def _import_staged(
     skip_invalid: bool,
     rejected_path: Path | None,
     progress: PhasedProgress | None,
+    erased: frozenset[str],
 ) -> ImportReport:
     """The PostgreSQL path: ONE streaming pass checks each row, hashes the file and COPYs the
     good rows into a staging table; set-based statements then update and insert the contacts
@@ -180,7 +189,7 @@ def _import_staged(
     into the ledger. All in one transaction: any refusal or error stores nothing."""
     size = path.stat().st_size
     report = ImportReport()
-    check = Check(path, ctx.purposes, flags_mode)
+    check = _check(ctx, path, flags_mode, erased)
     checking = Pass(path, ctx.purposes, flags_mode)
 
     def good_rows() -> Iterator[StagedRow]:

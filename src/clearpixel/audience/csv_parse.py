@@ -221,13 +221,14 @@ class Rejected:
 
 
 def write_rejected(
-    path: Path, purposes: Purposes, mode: FlagsMode, repeated: dict[int, int], out: Path
+    path: Path, purposes: Purposes, mode: FlagsMode, left_out: dict[int, str], out: Path
 ) -> None:
-    """Every bad row of `path` (and every repeat, by `repeated`) into `out`, with its reason."""
+    """Every bad row of `path` (and every good row `left_out` names, by line) into `out`,
+    with its reason."""
     reading = Pass(path, purposes, mode)
     with Rejected(out) as rejected:
         for line, fields, row in reading.records():
             if isinstance(row, str):
                 rejected.write(reading.header, fields, row)
-            elif line in repeated:
-                rejected.write(reading.header, fields, f"duplicate of line {repeated[line]}")
+            elif line in left_out:
+                rejected.write(reading.header, fields, left_out[line])

@@ -15,7 +15,7 @@ from clearpixel.consent.checkpoints import Found, compare_stored, current_checkp
 from clearpixel.context import Context
 from clearpixel.domain.checkpoints import contradiction
 from clearpixel.domain.flags import apply
-from clearpixel.domain.ledger import ChainFault, ChainVerifier, refused_after
+from clearpixel.domain.ledger import ChainFault, ChainVerifier, Method, refused_after
 from clearpixel.domain.progress import RunningCount
 from clearpixel.store.contacts import get_contact, iter_all_consent
 from clearpixel.store.ledger import iter_changes_by_contact, iter_entries, origin, read_head
@@ -124,7 +124,10 @@ class FlagsMismatch:
                 f"contact {self.contact_id} ({self.email}): {self.column} is {self.stored}, "
                 f"the ledger says {self.folded}"
             )
-        return f"the ledger has entries for contact {self.contact_id}, which does not exist"
+        return (
+            f"the ledger has entries for contact {self.contact_id}, which does not exist "
+            "and was not erased"
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,7 +144,8 @@ def check_flags(
     contact id. A contact with NULL flags and no entry is consistent (never asked). First,
     the ledger the flags are folded from is compared with the signed checkpoints (its end
     and its stored hash at each checkpoint): flags that match a rewritten ledger prove
-    nothing, so a contradiction is reported instead of "fold == flags"."""
+    nothing, so a contradiction is reported instead of "fold == flags". Entries of a
+    contact that no longer exists are sound only when its last one is its erasure."""
     checked = 0
     with ctx.db.connect() as conn:
         problem = compare_stored(conn, checkpoints or [])
@@ -150,10 +154,16 @@ def check_flags(
     with ctx.db.connect() as conn, closing(iter_changes_by_contact(conn)) as stream:
         changes = _Peek(stream)
         for contact_id, stored, refusals in concat(iter_all_consent(conn), [(None, None, 0)]):
-            # Entries of contacts that do not exist (before this id, or after the last one).
+            # Entries of contacts that do not exist (before this id, or after the last one):
+            # sound only for an erased contact, whose last entry is its erasure.
             orphan = changes.next_id()
-            if orphan is not None and (contact_id is None or orphan < contact_id):
-                return FlagsReport(checked, FlagsMismatch(orphan, "", None, None))
+            while orphan is not None and (contact_id is None or orphan < contact_id):
+                last = ""
+                while changes.next_id() == orphan:
+                    last = changes.pop()[1]
+                if last != Method.ERASURE:
+                    return FlagsReport(checked, FlagsMismatch(orphan, "", None, None))
+                orphan = changes.next_id()
             if contact_id is None:
                 break
             folded: int | None = None

@@ -24,22 +24,34 @@ from clearpixel.consent.checkpoints import Found, compare_stored, gather
 from clearpixel.consent.forms import normalise_email
 from clearpixel.consent.i18n import environment, purpose_label
 from clearpixel.context import Context
+from clearpixel.domain.erasure import erased_keys
 from clearpixel.domain.errors import NotFound
 from clearpixel.domain.flags import Purposes
-from clearpixel.domain.ledger import LedgerEntry, canonical, segment_reaches
+from clearpixel.domain.ledger import (
+    GENESIS_HASH,
+    LedgerEntry,
+    canonical,
+    commitment,
+    encode_evidence,
+    segment_reaches,
+)
 from clearpixel.store.contacts import find_contact
 from clearpixel.store.db import Tx
-from clearpixel.store.ledger import entries_for_contact, iter_entries
+from clearpixel.store.ledger import entries_for_contact, iter_entries, origin
 from clearpixel.store.lists import get_list
 from clearpixel.store.notices import notices_by_id
 from clearpixel.store.proof import head, neighbour_hashes
+from clearpixel.store.subjects import erasure_record
 
 FORMAT = "clearpixel-consent-proof/1"
 TEMPLATES = Path(__file__).parent / "templates"
 HASH_RULE = (
     "hash = SHA-256 (hex) of hashed_fields serialised as JSON with keys sorted, separators "
     "',' and ':', UTF-8 without escaping; 'at' is UTC as YYYY-MM-DDTHH:MM:SS.ffffffZ. "
-    "prev_hash must equal previous_entry_hash, and next_entry_prev_hash must equal hash."
+    "prev_hash must equal previous_entry_hash, and next_entry_prev_hash must equal hash. "
+    'hashed_fields.personal = SHA-256 (hex) of salt followed by {"email":...,"evidence":...} '
+    "serialised the same way: it commits to the address and evidence, which an erasure "
+    "deletes (with the salt) while the chain still verifies."
 )
 
 CHECKPOINT_RULE = (
@@ -67,6 +79,7 @@ def _entry(
     purposes: Purposes,
     notice: dict[str, Any] | None,
     neighbours: tuple[str | None, str | None],
+    first_prev: str = GENESIS_HASH,
 ) -> dict[str, Any]:
     hashed = json.loads(canonical(entry))
     recomputed = hashlib.sha256(canonical(entry)).hexdigest()
@@ -81,6 +94,11 @@ def _entry(
         "flags_after": entry.flags_after,
         "actor": entry.actor,
         "evidence": dict(entry.evidence),
+        "salt": entry.salt,
+        "personal_erased": entry.erased,
+        "personal_verified": None
+        if entry.salt is None
+        else commitment(entry.salt, entry.email, encode_evidence(entry.evidence)) == entry.personal,
         "notice": notice,
         "hashed_fields": hashed,
         "prev_hash": entry.prev_hash,
@@ -89,21 +107,29 @@ def _entry(
         "previous_entry_hash": before,
         "next_entry_prev_hash": after_prev,
         "links_verified": (
-            (before == entry.prev_hash if entry.seq > 1 else entry.prev_hash == "0" * 64)
+            (before == entry.prev_hash if entry.seq > 1 else entry.prev_hash == first_prev)
             and (after_prev is None or after_prev == entry.hash)
         ),
     }
 
 
 def proof_for(ctx: Context, email: str, list_name: str) -> dict[str, Any]:
-    """The proof of consent of `email` in `list_name` (raises UnknownList, UnknownSubject)."""
+    """The proof of consent of `email` in `list_name` (raises UnknownList, UnknownSubject).
+    For an address that was erased, the proof says so and when, and shows the contact's
+    entries without their personal fields (their commitments still chained and checked)."""
     address = normalise_email(email)
+    erased: dict[str, Any] | None = None
     with ctx.db.connect() as conn:
         audience = get_list(conn, list_name)
         contact = find_contact(conn, audience.id, address)
         if contact is None:
-            raise UnknownSubject(f"no contact {address!r} in list {list_name!r}")
-        entries = entries_for_contact(conn, contact.id)
+            erased, contact_id = _erasure(conn, ctx, address, audience.id)
+            if erased is None or contact_id is None:
+                raise UnknownSubject(f"no contact {address!r} in list {list_name!r}")
+        else:
+            contact_id = contact.id
+        entries = entries_for_contact(conn, contact_id)
+        start = origin(conn)
         found = notices_by_id(conn, [e.notice_id for e in entries if e.notice_id is not None])
         links = neighbour_hashes(conn, [e.seq for e in entries])
         head_seq, head_hash = head(conn)
@@ -128,11 +154,15 @@ def proof_for(ctx: Context, email: str, list_name: str) -> dict[str, Any]:
         )
         if notice is not None:
             notice = {**notice, "matches_entry": notice["sha256"] == e.notice_sha256}
+        first_prev = start[1] if start else GENESIS_HASH
         out_entries.append(
-            {**_entry(e, ctx.purposes, notice, links[e.seq]), "anchor": anchored.get(e.seq)}
+            {
+                **_entry(e, ctx.purposes, notice, links[e.seq], first_prev),
+                "anchor": anchored.get(e.seq),
+            }
         )
     latest = max(
-        (a.checkpoint for a in anchors if a.checkpoint is not None),
+        (a.checkpoint for a in anchors if a.checkpoint is not None and not a.checkpoint.former),
         key=lambda c: c.seq,
         default=None,
     )
@@ -142,13 +172,14 @@ def proof_for(ctx: Context, email: str, list_name: str) -> dict[str, Any]:
         "generated_at": _iso(ctx.now()),
         "organisation": ctx.settings.organisation,
         "contact": {
-            "email": contact.email,
+            "email": address,
             "list": audience.name,
-            "status": contact.status,
-            "privacy_flags": contact.privacy_flags,
-            "purposes_granted": ctx.purposes.names_in(contact.privacy_flags),
-            "locale": contact.locale,
+            "status": contact.status if contact else "erased",
+            "privacy_flags": contact.privacy_flags if contact else None,
+            "purposes_granted": ctx.purposes.names_in(contact.privacy_flags) if contact else [],
+            "locale": contact.locale if contact else None,
         },
+        "erased": erased,
         "purposes": {p.name: p.bit for p in ctx.purposes},
         "hash_rule": HASH_RULE,
         "ledger_head": {"seq": head_seq, "hash": head_hash},
@@ -162,12 +193,36 @@ def proof_for(ctx: Context, email: str, list_name: str) -> dict[str, Any]:
     }
 
 
+def _erasure(
+    tx: Tx, ctx: Context, address: str, list_id: int
+) -> tuple[dict[str, Any] | None, int | None]:
+    """When `address` was erased: (what the proof says about it, the erased contact's id in
+    the list), or (None, None)."""
+    record = erasure_record(tx, erased_keys(ctx.settings.secret_keys, address))
+    if record is None:
+        return None, None
+    since, evidence = record
+    for seq in evidence.get("ledger", []):
+        for entry in iter_entries(tx, after=int(seq) - 1, upto=int(seq)):
+            if entry.list_id == list_id:
+                said = {"at": _iso(since), "reason": evidence.get("reason"), "ledger_seq": seq}
+                return said, entry.contact_id
+    return None, None
+
+
 def _sound(entry: dict[str, Any]) -> bool:
     notice = entry["notice"]
     notice_ok = notice is None or (notice["sha256_verified"] and notice["matches_entry"])
     anchor = entry.get("anchor")
     anchor_ok = anchor is None or anchor["verified"]
-    return bool(entry["hash_verified"] and entry["links_verified"] and notice_ok and anchor_ok)
+    personal_ok = entry["personal_verified"] is not False
+    return bool(
+        entry["hash_verified"]
+        and entry["links_verified"]
+        and notice_ok
+        and anchor_ok
+        and personal_ok
+    )
 
 
 def _anchor(tx: Tx, seqs: list[int], anchors: list[Found]) -> dict[int, dict[str, Any]]:
@@ -175,7 +230,10 @@ def _anchor(tx: Tx, seqs: list[int], anchors: list[Found]) -> dict[int, dict[str
     the entry to the checkpoint's seq, every hash recomputed, ends at the signed hash: then
     the entry is exactly what the chain held when the checkpoint was signed. An entry newer
     than every checkpoint has no anchor (None) yet."""
-    signed = sorted((a.checkpoint for a in anchors if a.checkpoint), key=lambda c: c.seq)
+    signed = sorted(
+        (a.checkpoint for a in anchors if a.checkpoint and not a.checkpoint.former),
+        key=lambda c: c.seq,
+    )
     result: dict[int, dict[str, Any]] = {}
     for seq in seqs:
         checkpoint = next((c for c in signed if c.seq >= seq), None)

@@ -40,6 +40,7 @@ class Method(StrEnum):
     API_CONTACT = "api_contact"  # the contact's own choice, relayed by an API key holder
     BULK = "bulk"
     ADMIN = "admin"
+    ERASURE = "erasure"  # the person was erased: flags cleared, no personal data in the entry
 
 
 # Decisions a person made: logged even when the flags do not change, as proof of the choice.
