@@ -13,7 +13,7 @@ import httpx2
 import pytest
 import sqlalchemy as sa
 
-from clearpixel.audience import access
+from clearpixel.accounts import api_keys
 from clearpixel.consent.proof import proof_for
 from clearpixel.reports.campaign import campaign_report
 from clearpixel.store.ledger import iter_entries
@@ -176,15 +176,16 @@ def test_the_proof_for_an_erased_address_says_it_was_erased_and_when(ctx, people
     assert "Zephyrine" not in text and "AnaAgent" not in text
 
 
-def test_the_api_erases_with_a_full_key_and_refuses_other_keys(ctx, people, live_server):
+def test_the_api_erases_with_an_admin_key_and_refuses_other_keys(ctx, people, live_server):
     ana, bob = people
     url = f"{live_server.url}/api/v1/subjects/erase"
     body = {"email": ana.email, "reason": "request"}
-    _, signup_key = access.create_api_key(ctx, "site", scope="signup", list_name="newsletter")
-    _, list_key = access.create_api_key(ctx, "one list", list_name="newsletter")
-    _, full_key = access.create_api_key(ctx, "dpo")
+    _, signup_key = api_keys.create_api_key(ctx, "site", scope="signup", list_name="newsletter")
+    _, list_key = api_keys.create_api_key(ctx, "one list", list_name="newsletter")
+    _, editor_key = api_keys.create_api_key(ctx, "editor", role="editor")
+    _, full_key = api_keys.create_api_key(ctx, "dpo")
     assert httpx2.post(url, json=body).status_code == 401
-    for key in (signup_key, list_key):
+    for key in (signup_key, list_key, editor_key):
         answer = httpx2.post(url, json=body, headers={"Authorization": f"Bearer {key}"})
         assert answer.status_code == 403
     assert ana.email in database_text(ctx)

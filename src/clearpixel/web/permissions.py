@@ -98,6 +98,7 @@ NEEDS: dict[tuple[str, str], Permission] = {
     ("DELETE", "/api/v1/webhooks/{endpoint_id}"): X,
     ("GET", "/api/v1/webhooks/{endpoint_id}/log"): X,
     ("POST", "/api/v1/subjects/export"): A,
+    ("POST", "/api/v1/subjects/erase"): X,  # erasure: the admin role only
 }
 
 
