@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import json
+from datetime import timedelta
 from pathlib import Path
 
 import httpx2
@@ -21,6 +22,7 @@ from clearpixel.store.schema import metadata
 from clearpixel.store.suppression import suppress
 from clearpixel.store.webhooks import add_endpoint, enqueue
 from clearpixel.subjects.erasure import erase_subject
+from clearpixel.subjects.retention import run_retention
 from tests.subjects.people import Person, populate
 
 
@@ -194,3 +196,22 @@ def test_the_api_erases_with_an_admin_key_and_refuses_other_keys(ctx, people, li
     assert answer.json()["lists"] == ["newsletter", "events"]
     assert "import" in answer.json()["kept"]
     assert ana.email not in database_text(ctx) and bob.email in database_text(ctx)
+
+
+def test_after_erasure_the_export_says_so_and_retention_later_drops_the_reason(ctx, cli, people):
+    ana, _ = people
+    report = erase_subject(ctx, ana.email, reason="asked by phone by Ana", actor="dpo")
+    said = cli("subject", "export", ana.email, ok=False).output
+    assert "was erased on 2026-11-02: nothing is held on it" in said
+    run_retention(ctx, ctx.now() + timedelta(days=365))  # inside the proof window
+    with ctx.db.connect() as conn:
+        kept = [e for e in iter_entries(conn) if e.seq in report.ledger_entries]
+    assert all(dict(e.evidence) == {"reason": "asked by phone by Ana"} for e in kept)
+    window = ctx.settings.retention_proof_after_erasure_days
+    assert run_retention(ctx, ctx.now() + timedelta(days=window + 1)).erasure_reasons == 2
+    with ctx.db.connect() as conn:
+        kept = [e for e in iter_entries(conn) if e.seq in report.ledger_entries]
+    assert [(e.method, e.actor, e.erased) for e in kept] == [("erasure", "dpo", True)] * 2
+    assert "asked by phone" not in database_text(ctx)
+    cli("ledger", "verify")
+    cli("flags", "check")

@@ -205,7 +205,11 @@ def _erasure(
     for seq in evidence.get("ledger", []):
         for entry in iter_entries(tx, after=int(seq) - 1, upto=int(seq)):
             if entry.list_id == list_id:
-                said = {"at": _iso(since), "reason": evidence.get("reason"), "ledger_seq": seq}
+                said = {
+                    "at": _iso(since),
+                    "reason": entry.evidence.get("reason"),  # None past the proof window
+                    "ledger_seq": seq,
+                }
                 return said, entry.contact_id
     return None, None
 

@@ -23,6 +23,7 @@ from clearpixel.consent.history import PurposeState, purpose_states
 from clearpixel.consent.links import contact_for, verify_link
 from clearpixel.context import Context
 from clearpixel.domain.bounces import normalise_address
+from clearpixel.domain.erasure import erased_keys
 from clearpixel.domain.errors import NotFound
 from clearpixel.domain.flags import Purposes
 from clearpixel.domain.ledger import LedgerEntry
@@ -35,6 +36,7 @@ from clearpixel.store.notices import Notice, notices_by_id
 from clearpixel.store.subjects import (
     consent_requests_of,
     contacts_with_address,
+    erasure_record,
     personal_events_of,
     sends_of,
 )
@@ -142,6 +144,11 @@ def subject_export(ctx: Context, email: str) -> dict[str, Any]:
         found = contacts_with_address(conn, address)
         suppression = _suppression(conn, normalise_address(address))
         if not found and not any(suppression.values()):
+            erased = erasure_record(conn, erased_keys(ctx.settings.secret_keys, address))
+            if erased:
+                raise UnknownSubject(
+                    f"{address!r} was erased on {erased[0]:%Y-%m-%d}: nothing is held on it"
+                )
             raise UnknownSubject(
                 f"no list holds {address!r}, and it has no suppression entry or bounce"
             )

@@ -110,7 +110,7 @@ def erase_subject(ctx: Context, email: str, *, reason: str, actor: str) -> Erasu
             [key],
             reason=REASON,
             actor=actor,
-            evidence={"reason": reason, "ledger": seqs},
+            evidence={"ledger": seqs},  # the reason is in the ledger, whose window applies
             now=now,
         )
     files = _erase_outbox(ctx.settings.data_dir / "outbox", address)
