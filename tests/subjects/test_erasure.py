@@ -215,3 +215,13 @@ def test_after_erasure_the_export_says_so_and_retention_later_drops_the_reason(c
     assert "asked by phone" not in database_text(ctx)
     cli("ledger", "verify")
     cli("flags", "check")
+
+
+def test_an_address_held_only_on_the_suppression_list_is_erased_from_it(ctx, cli):
+    with ctx.db.begin() as tx:
+        suppress(tx, ["only@example.org"], reason="complaint", actor="t",
+                 evidence={"from": "only@example.org"}, now=ctx.now())  # fmt: skip
+    result = cli("subject", "erase", "only@example.org", "--reason", "request")
+    assert "erased from 0 list(s): none" in result.output
+    assert "only@example.org" not in database_text(ctx)
+    cli("ledger", "verify")

@@ -53,9 +53,9 @@ class ErasureReport:
         """The report as people read it."""
         removed = ", ".join(f"{n} {table}" for table, n in self.removed.items() if n)
         return [
-            f"erased from {len(self.lists)} list(s): {', '.join(self.lists)}",
-            f"ledger: erasure entries {', '.join(map(str, self.ledger_entries))}; the "
-            "address and evidence of the earlier entries were deleted, their commitments "
+            f"erased from {len(self.lists)} list(s): {', '.join(self.lists) or 'none'}",
+            f"ledger: erasure entries {', '.join(map(str, self.ledger_entries)) or 'none'}; "
+            "the address and evidence of the earlier entries were deleted, their commitments "
             "stay chained (`ledger verify` still passes)",
             f"removed: {removed or 'nothing else was held'}"
             + (f"; {self.outbox_files} outbox file(s)" if self.outbox_files else ""),
@@ -67,8 +67,10 @@ class ErasureReport:
 def erase_subject(ctx: Context, email: str, *, reason: str, actor: str) -> ErasureReport:
     """Erase `email` from every list; see the module docstring for what goes and stays.
 
+    An address held only on the suppression list or in bounce records is erased from those.
     Raises InvalidEmail for a malformed address, ClearpixelError without a reason, and
-    UnknownSubject when no list holds the address (saying so when it was already erased).
+    UnknownSubject, storing nothing, when nothing is held on the address (saying so when it
+    was already erased).
     """
     address = normalise_email(email)
     reason = reason.replace("\x00", "").strip()[:500]
@@ -77,13 +79,6 @@ def erase_subject(ctx: Context, email: str, *, reason: str, actor: str) -> Erasu
     actor = actor.strip() or "unknown"
     with flags_transaction(ctx.db) as tx:
         found = contacts_with_address(tx, address)
-        if not found:
-            earlier = erasure_record(tx, erased_keys(ctx.settings.secret_keys, address))
-            if earlier:
-                raise UnknownSubject(
-                    f"{address!r} was already erased on {earlier[0]:%Y-%m-%d}; nothing is held"
-                )
-            raise UnknownSubject(f"no list holds {address!r}: nothing to erase")
         now = ctx.now()
         decisions = [
             Decision(
@@ -104,6 +99,13 @@ def erase_subject(ctx: Context, email: str, *, reason: str, actor: str) -> Erasu
         removed = erase_personal_data(
             tx, [contact.id for _, contact in found], address, keep_openings=seqs
         )
+        if not found and not any(removed.values()):  # held nowhere: nothing was written
+            earlier = erasure_record(tx, erased_keys(ctx.settings.secret_keys, address))
+            if earlier:
+                raise UnknownSubject(
+                    f"{address!r} was already erased on {earlier[0]:%Y-%m-%d}; nothing is held"
+                )
+            raise UnknownSubject(f"no list holds {address!r}: nothing to erase")
         key = erased_key(ctx.settings.secret_keys[0], address)
         added = suppress(
             tx,
