@@ -6,7 +6,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from clearpixel.consent.decisions import record_bulk_grant, record_changes
@@ -161,6 +161,7 @@ STORABLE = st.text(st.characters(blacklist_characters="\x00", blacklist_categori
         max_size=6,
     )
 )
+@example(people=[("a@example.org", {}, 1)])  # a batch in which nothing changes
 def test_set_wise_writes_store_what_entry_hash_and_the_commitment_say(ctx, people):
     """Whatever the address and evidence, the set-wise writer (COPY on PostgreSQL, rows on
     SQLite) stores entries whose recomputed hash and commitment hold, and which `chain`

@@ -131,6 +131,8 @@ def insert_chained(
     tx: Tx, chained: Sequence[Chained], *, list_id: int, at: datetime, method: str, actor: str
 ) -> None:
     """Store a batch of chained entries sharing list, time, method and actor (no notice)."""
+    if not chained:
+        return
     if tx.dialect.name == "postgresql":
         copy_chained(tx, chained, list_id=list_id, at=at, method=method, actor=actor)
         return
