@@ -1,4 +1,4 @@
-"""Migration 0017 re-chains a ledger written in the former format (address and evidence
+"""Migration 0019 re-chains a ledger written in the former format (address and evidence
 hashed in clear): entries keep their seq and fields, commit to their personal data, and
 entry 1 continues from the former head's hash, which `ledger verify` explains; checkpoints
 of the former chain are judged by that record. A former chain that does not verify is not
@@ -35,14 +35,14 @@ def former_hash(fields: dict[str, object]) -> str:
 
 
 def former_ledger(settings, *, tamper: bool = False) -> str:  # type: ignore[no-untyped-def]
-    """A database at revision 0016 holding three entries of the former format; returns the
+    """A database at revision 0018 holding three entries of the former format; returns the
     former head's hash."""
     db = Database(settings.db_url)
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     with db.engine.begin() as conn:
         config.attributes["connection"] = conn
-        command.upgrade(config, "0016")
+        command.upgrade(config, "0018")
     prev = "0" * 64
     rows = []
     for seq, (email, granted, before, after) in enumerate(

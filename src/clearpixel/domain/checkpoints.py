@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from clearpixel.domain.errors import ClearpixelError
 
-# /2: a head of the chain whose entries commit to their personal fields (migration 0017);
+# /2: a head of the chain whose entries commit to their personal fields (migration 0019);
 # /1: a head of the former chain, which hashed them in clear.
 FORMAT = "clearpixel-ledger-checkpoint/2"
 FORMER_FORMAT = "clearpixel-ledger-checkpoint/1"

@@ -121,7 +121,7 @@ ledger_head = sa.Table(
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
     sa.Column("seq", sa.BigInteger().with_variant(sa.Integer, "sqlite"), nullable=False),
     sa.Column("hash", sa.String(64), nullable=False),
-    # When the ledger was re-chained in the commitment format (migration 0017): the former
+    # When the ledger was re-chained in the commitment format (migration 0019): the former
     # chain's last seq and hash (entry 1's prev_hash), and when
     sa.Column("origin_seq", sa.BigInteger().with_variant(sa.Integer, "sqlite"), nullable=True),
     sa.Column("origin_hash", sa.String(64), nullable=True),

@@ -13,8 +13,8 @@ origin_hash, the others are reported as belonging to the former chain.
 The append-only triggers are set aside for the rewrite, inside this migration's transaction.
 There is no way back: a downgrade would put personal data into the hash chain again.
 
-Revision ID: 0017
-Revises: 0016
+Revision ID: 0019
+Revises: 0018
 """
 
 import hashlib
@@ -28,8 +28,8 @@ from sqlalchemy.dialects.postgresql import JSONB
 
 from clearpixel.domain.ledger import GENESIS_HASH, commitment, encode_evidence, entry_hash
 
-revision = "0017"
-down_revision = "0016"
+revision = "0019"
+down_revision = "0018"
 branch_labels = None
 depends_on = None
 
@@ -162,5 +162,5 @@ def upgrade() -> None:
 def downgrade() -> None:
     raise RuntimeError(
         "the ledger cannot go back to hashing personal data in clear: restore a backup taken "
-        "before migration 0017 instead"
+        "before migration 0019 instead"
     )
