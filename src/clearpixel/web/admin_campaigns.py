@@ -243,13 +243,14 @@ def send_progress(request: Request, campaign_id: int, session: SessionDep) -> Re
     """The send's progress as JSON: the running job's steps, and the recipients by status
     and the emails by mode as stored (so it is right after a restart too)."""
     ctx = get_ctx(request)
-    found = sending.get_campaign(ctx, check_id(campaign_id))
-    job = jobs_of(request).get(f"send-{found.id}")
+    job = jobs_of(request).get(f"send-{check_id(campaign_id)}")
+    state = job.as_dict() if job else None  # before the stored figures: a job seen
+    found = sending.get_campaign(ctx, campaign_id)  # finished has written them all
     body = {
         "status": found.status,
         "recipients": sending.send_counts(ctx).get(found.id, {}),
         "by_mode": sending.sent_by_mode(ctx, found.id),
-        "job": job.as_dict() if job else None,
+        "job": state,
     }
     return JSONResponse(body, headers={"Cache-Control": "no-store"})
 
