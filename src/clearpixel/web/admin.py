@@ -16,6 +16,7 @@ from clearpixel.audience import contact_filters
 from clearpixel.audience import contacts as contact_service
 from clearpixel.audience import lists as list_service
 from clearpixel.consent.history import PurposeState
+from clearpixel.subjects.erasure import erase_subject
 from clearpixel.web import (
     admin_campaigns,
     admin_import,
@@ -28,6 +29,7 @@ from clearpixel.web import (
 from clearpixel.web.admin_base import (
     MAX_ID,
     SECURITY_HEADERS,
+    Refused,
     SessionDep,
     check_id,
     guarded_router,
@@ -166,6 +168,23 @@ async def contact_decision(request: Request, contact_id: int, session: SessionDe
         actor=session.actor,
     )
     return RedirectResponse(f"/admin/contacts/{contact_id}", status_code=303)
+
+
+@pages.post("/contacts/{contact_id}/erase")
+async def erase_contact(request: Request, contact_id: int, session: SessionDep) -> Response:
+    """Erase the contact's address from every list (admins only, with a reason; the address
+    typed again to confirm), through the erasure service the CLI and the API call."""
+    ctx = get_ctx(request)
+    form = await request.form()
+    found = contact_service.get_contact(ctx, check_id(contact_id))
+    if str(form.get("confirm") or "").strip().lower() != found.email.lower():
+        raise Refused(400, "The address typed does not match; nothing was erased.")
+    report = await in_thread(
+        erase_subject, ctx, found.email, reason=str(form.get("reason") or ""), actor=session.actor
+    )
+    return render(
+        request, "erased.html", session, title="Erased", email=found.email, lines=report.lines()
+    )
 
 
 @pages.get("/consent")

@@ -45,6 +45,7 @@ NEEDS: dict[tuple[str, str], Permission] = {
     ("GET", "/admin/contacts/{contact_id}"): A,
     ("GET", "/admin/contacts/{contact_id}/proof"): R,
     ("POST", "/admin/contacts/{contact_id}/decision"): A,
+    ("POST", "/admin/contacts/{contact_id}/erase"): X,
     ("GET", "/admin/consent"): R,
     ("GET", "/admin/notices"): R,
     ("GET", "/admin/settings"): R,
