@@ -372,8 +372,6 @@ def ingest_throughput(ctx: Context, campaign_id: int, paths: list[str], batches:
                 purposes=1,
                 verdict=Verdict.HUMAN,
                 rule="ua:outlook_desktop@bench",
-                ip="192.0.2.0/24",
-                user_agent=UA,
             )
             for i in range(2000)
         ]
