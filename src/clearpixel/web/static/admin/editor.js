@@ -29,7 +29,8 @@
     list.forEach(function (p) {
       var item = document.createElement("p");
       item.className = "banner danger problem";
-      item.textContent = (p.line ? "Line " + p.line + ": " : "") + p.message;
+      var named = /\bline \d+/.test(p.message);
+      item.textContent = (p.line && !named ? "Line " + p.line + ": " : "") + p.message;
       if (p.line) { item.setAttribute("data-line", String(p.line)); mark(p.line); }
       problems.appendChild(item);
     });
