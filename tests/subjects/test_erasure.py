@@ -15,7 +15,7 @@ import pytest
 import sqlalchemy as sa
 
 from clearpixel.accounts import api_keys
-from clearpixel.consent.proof import proof_for
+from clearpixel.consent.proof import proof_for, render_proof_html
 from clearpixel.reports.campaign import campaign_report
 from clearpixel.store.ledger import iter_entries
 from clearpixel.store.schema import metadata
@@ -176,6 +176,26 @@ def test_the_proof_for_an_erased_address_says_it_was_erased_and_when(ctx, people
     assert erasure["method"] == "erasure" and erasure["personal_verified"] is True
     text = json.dumps(proof)
     assert "Zephyrine" not in text and "AnaAgent" not in text
+
+
+def test_the_printable_proof_says_the_address_was_erased_and_when_in_both_languages(
+    ctx, cli, people
+):
+    ana, _ = people
+    erase_subject(ctx, ana.email, reason="request by letter", actor="dpo")
+    seq = proof_for(ctx, ana.email, "newsletter")["erased"]["ledger_seq"]
+    english = cli("consent", "proof", ana.email, "--list", "newsletter", "--format", "html")
+    page = english.output
+    assert "This address was erased at its owner's request on 2026-11-02" in page
+    assert f"(ledger entry #{seq})" in page and "Reason given: request by letter" in page
+    assert "erased with the address" in page and "Subscription" not in page
+    french = render_proof_html(proof_for(ctx, ana.email, "newsletter"), locale="fr")
+    assert "Cette adresse a été effacée à la demande de la personne le 2026-11-02" in french
+    assert f"(entrée du registre n° {seq})" in french and "effacés avec l'adresse" in french
+    for html in (page, french):
+        assert "Zephyrine" not in html and "AnaAgent" not in html and "203.0.113" not in html
+    kept = render_proof_html(proof_for(ctx, "bob@example.org", "newsletter"))
+    assert "was erased" not in kept and "Subscription" in kept
 
 
 def test_the_api_erases_with_an_admin_key_and_refuses_other_keys(ctx, people, live_server):
