@@ -210,6 +210,16 @@ def test_the_api_erases_with_an_admin_key_and_refuses_other_keys(ctx, people, li
     for key in (signup_key, list_key, editor_key):
         answer = httpx2.post(url, json=body, headers={"Authorization": f"Bearer {key}"})
         assert answer.status_code == 403
+    for path in ("erase", "export"):  # a key limited to one list (admin role): both reach
+        # every list the person is in
+        answer = httpx2.post(
+            f"{live_server.url}/api/v1/subjects/{path}",
+            json=body,
+            headers={"Authorization": f"Bearer {list_key}"},
+        )
+        assert answer.status_code == 403
+        said = answer.json()["error"]["message"]
+        assert "limited to one list" in said and "export or erasure covers every list" in said
     assert ana.email in database_text(ctx)
     answer = httpx2.post(url, json=body, headers={"Authorization": f"Bearer {full_key}"})
     assert answer.status_code == 200, answer.text

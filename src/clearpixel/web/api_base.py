@@ -117,7 +117,8 @@ def api_key(
 ) -> int:
     """The id of the presented, unrevoked API key, allowed on this route; 401 for no key,
     403 for a key whose role lacks what the route needs (`web.permissions`, which refuses a
-    route it does not name), limited to signups or to another list. Served, the key was
+    route it does not name), limited to signups, to another list, or to one list on a route
+    that reaches every list (a data-subject request). Served, the key was
     already checked before the body was read (web/limits.py); its role, scope and list are
     checked here, where the route and its path are known."""
     if credentials is None or credentials.scheme.lower() != "bearer":
@@ -132,9 +133,24 @@ def api_key(
         raise HTTPException(403, f"this key's role ({key.role}) does not allow this route")
     if key.scope == "signup" and (not route.endswith(SIGNUP_ROUTE) or request.method != "POST"):
         raise HTTPException(403, "this key may only start signups (POST .../signups)")
-    if key.list_id is not None and _list_of(request) != key.list_id:
-        raise HTTPException(403, "this key is limited to another list")
+    if key.list_id is not None:
+        if not _LIST_NAMING.intersection(request.path_params):
+            raise HTTPException(403, _beyond_one_list(route))
+        if _list_of(request) != key.list_id:
+            raise HTTPException(403, "this key is limited to another list")
     return key.id
+
+
+_LIST_NAMING = {"list_id", "contact_id", "campaign_id"}  # path parameters that name a list
+
+
+def _beyond_one_list(route: str) -> str:
+    """Why a key limited to one list may not use `route`, which names no list."""
+    why = " (a person's export or erasure covers every list they are in)"
+    return (
+        "this key is limited to one list, and this request reaches every list"
+        f"{why if '/subjects/' in route else ''}: use a key that is not limited to a list"
+    )
 
 
 def _list_of(request: Request) -> int | None:
