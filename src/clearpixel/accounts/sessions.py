@@ -6,11 +6,15 @@ first, accept any), so a forged cookie is refused without a query, and signing o
 password change or disabling the user ends sessions on the server: a replayed cookie finds
 nothing.
 
-Sign-in is throttled per address and per account with growing delays, never by locking the
-account: after `FREE_FAILURES` failures an address must wait 1 s, then 2 s, 4 s... (at most
-15 minutes) after its latest failure; an address that has failed against the account also
-waits as long as the account's own failures (from every address) demand. An address with no
+Sign-in is throttled per network and per account with growing delays, never by locking the
+account: after `FREE_FAILURES` failures a network must wait 1 s, then 2 s, 4 s... (at most
+15 minutes) after its latest failure; a network that has failed against the account also
+waits as long as the account's own failures (from every network) demand. A network with no
 recent failure is never held back, so failures from anywhere else cannot lock the owner out.
+A network is an IPv4 address or an IPv6 /64 (one subscriber's allocation: counting single
+IPv6 addresses would give it 2^64 fresh starts). A success forgets only the failures made
+from that network against that account: signing in to one's own account does not wipe the
+failures one made against another's.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import ipaddress
 import math
 import secrets
 from dataclasses import dataclass
@@ -76,15 +81,30 @@ def delay_after(failures: int) -> timedelta:
     return min(timedelta(seconds=2 ** min(failures - FREE_FAILURES, 20)), MAX_DELAY)
 
 
+def network_of(ip: str) -> str:
+    """The network sign-in failures are counted by: an IPv4 address (also one written as
+    IPv4-mapped IPv6), an IPv6 address's /64; anything else as given."""
+    try:
+        address = ipaddress.ip_address(ip.strip())
+    except ValueError:
+        return ip[:64]
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is None:
+            return str(ipaddress.IPv6Network((address, 64), strict=False))
+        address = address.ipv4_mapped
+    return str(address)
+
+
 def sign_in(ctx: Context, username: str, password: str, *, ip: str) -> Session:
-    """Check a password; returns a new session. Raises LoginRateLimited when this address
+    """Check a password; returns a new session. Raises LoginRateLimited when this network
     must still wait (see the module docstring), LoginRefused otherwise (a disabled user is
     refused like a wrong password).
 
-    Effects: a failure is stored (login_failures); a success clears this address's failures
-    and stores the session (admin_sessions)."""
+    Effects: a failure is stored (login_failures); a success clears the failures of this
+    network against this account and stores the session (admin_sessions)."""
     now = ctx.now()
     username = username.strip().lower()[:320]
+    ip = network_of(ip)
     with ctx.db.begin() as tx:
         store.prune_login_failures(tx, before=now - LOGIN_WINDOW)
         failures = store.count_login_failures(
@@ -101,7 +121,7 @@ def sign_in(ctx: Context, username: str, password: str, *, ip: str) -> Session:
             if left > timedelta(0):
                 seconds = math.ceil(left.total_seconds())
                 raise LoginRateLimited(
-                    "too many failed sign-ins from this address; try again in "
+                    "too many failed sign-ins from this network; try again in "
                     f"{seconds} second{'s' if seconds != 1 else ''}"
                 )
         account = store.get_admin(tx, username)
@@ -110,7 +130,7 @@ def sign_in(ctx: Context, username: str, password: str, *, ip: str) -> Session:
         if account is None or not ok:
             store.record_login_failure(tx, username, ip, now=now)
         else:
-            store.clear_login_failures(tx, ip=ip)
+            store.clear_login_failures(tx, username=username, ip=ip)
             token = secrets.token_urlsafe(32)
             expires = now + SESSION_LIFETIME
             store.prune_sessions(tx, now=now)

@@ -263,7 +263,12 @@ def prune_login_failures(tx: Tx, *, before: datetime) -> None:
     tx.execute(login_failures.delete().where(login_failures.c.at < before))
 
 
-def clear_login_failures(tx: Tx, *, ip: str) -> None:
-    """After a successful sign-in from an address, that address starts again (the failures
-    others made against the account are kept: they still slow those others)."""
-    tx.execute(login_failures.delete().where(login_failures.c.ip == ip[:64]))
+def clear_login_failures(tx: Tx, *, username: str, ip: str) -> None:
+    """After a successful sign-in, the failures made from that network against that account
+    are forgotten (those against other accounts are kept: signing in to one's own account
+    must not wipe them, or it would reset the throttle on guessing another's password)."""
+    tx.execute(
+        login_failures.delete().where(
+            login_failures.c.ip == ip[:64], login_failures.c.username == username[:320]
+        )
+    )
