@@ -81,6 +81,7 @@ class Settings(BaseSettings):
     bounce_webhook_secrets: Annotated[list[str], NoDecode] = Field(default_factory=list)
     feedback_id_sender: str = "clearpixel"
     postmark_webhook_auth: str = ""
+    webhook_allow_private: bool = False
     ses_topic_arns: Annotated[list[str], NoDecode] = Field(default_factory=list)
     ses_sns_host_pattern: str = r"sns\.[a-z0-9-]+\.amazonaws\.com(\.cn)?"
     ses_max_age_seconds: Annotated[int, Field(ge=60)] = 3600

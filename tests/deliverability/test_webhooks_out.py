@@ -11,6 +11,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import httpx2
+import pytest
 
 from clearpixel.consent import record_decision
 from clearpixel.deliverability import suppression, webhooks
@@ -23,6 +24,12 @@ from tests.deliverability.receiver import receiver
 from tests.helpers import make_contacts, make_list
 
 README = Path(__file__).parents[2] / "README.md"
+
+
+@pytest.fixture
+def settings(settings):
+    """The receivers here listen on loopback, which webhooks reach only when allowed."""
+    return settings.model_copy(update={"webhook_allow_private": True})
 
 
 def readme_verifier():

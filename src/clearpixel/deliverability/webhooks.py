@@ -14,8 +14,6 @@ from __future__ import annotations
 import secrets
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -23,6 +21,7 @@ from itertools import islice
 from urllib.parse import urlsplit
 
 from clearpixel.context import Context
+from clearpixel.deliverability import targets
 from clearpixel.domain.errors import ClearpixelError
 from clearpixel.domain.webhooks import (
     SIGNATURE_HEADER,
@@ -44,12 +43,15 @@ Post = Callable[[str, bytes, dict[str, str]], int]
 
 
 def add_endpoint(ctx: Context, url: str, events: list[str]) -> Endpoint:
-    """Register a receiver of `events`; its secret (to verify signatures) is generated here."""
+    """Register a receiver of `events`; its secret (to verify signatures) is generated here.
+    Raises ClearpixelError for a URL that is not http(s), TargetRefused for one whose host
+    webhooks may not reach (`deliverability.targets`)."""
     parts = urlsplit(url.strip())
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ClearpixelError(f"webhook URL {url!r}: expected http:// or https://host/...")
     if not events:
         raise ClearpixelError("name at least one event (--events)")
+    targets.check_url(url.strip(), allow_private=ctx.settings.webhook_allow_private)
     chosen = sorted({e.value for e in event_types(events)})
     with ctx.db.begin() as tx:
         return store.add_endpoint(
@@ -126,8 +128,15 @@ class DeliveryRun:
 
 def deliver_due(ctx: Context, *, post: Post | None = None) -> DeliveryRun:
     """Post every delivery due now, once each, and record the attempt. Effects: attempt rows;
-    each delivery delivered (2xx), rescheduled (`domain.webhooks.retry_delay`) or failed."""
-    send = post or http_post
+    each delivery delivered (2xx), rescheduled (`domain.webhooks.retry_delay`) or failed.
+    A receiver webhooks may not reach (`deliverability.targets`) counts as a failed attempt
+    whose error says why."""
+    allow_private = ctx.settings.webhook_allow_private
+
+    def http(url: str, body: bytes, headers: dict[str, str]) -> int:
+        return targets.post(url, body, headers, timeout=TIMEOUT, allow_private=allow_private)
+
+    send = post or http
     run = DeliveryRun()
     while True:
         now = ctx.now()
@@ -158,7 +167,7 @@ def _attempt(ctx: Context, delivery: Delivery, send: Post, run: DeliveryRun) -> 
     error: str | None = None
     try:
         status = send(delivery.url, body, headers)
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, targets.TargetRefused) as exc:
         error = str(exc) or type(exc).__name__
     ok = status is not None and 200 <= status < 300
     if status is not None and not ok:
@@ -180,26 +189,6 @@ def _attempt(ctx: Context, delivery: Delivery, send: Post, run: DeliveryRun) -> 
         run.given_up += 1
     else:
         run.retried += 1
-
-
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    """A redirect is an answer of its own (a failed delivery), never followed."""
-
-    def redirect_request(self, *args: object, **kwargs: object) -> None:
-        return None
-
-
-_opener = urllib.request.build_opener(_NoRedirect)
-
-
-def http_post(url: str, body: bytes, headers: dict[str, str]) -> int:
-    """POST `body`; the HTTP status (any), or OSError when nothing answered."""
-    request = urllib.request.Request(url, data=body, headers=headers, method="POST")  # noqa: S310
-    try:
-        with _opener.open(request, timeout=TIMEOUT) as response:
-            return int(response.status)
-    except urllib.error.HTTPError as exc:
-        return int(exc.code)
 
 
 def run_once(ctx: Context, *, post: Post | None = None) -> DeliveryRun:
