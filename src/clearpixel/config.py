@@ -13,6 +13,7 @@ import secrets
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -99,6 +100,10 @@ class Settings(BaseSettings):
     nats_max_deliver: int = Field(default=5, ge=1)
     nats_max_ack_pending: int = Field(default=64, ge=1)
     nats_ack_wait_seconds: float = Field(default=60, gt=0)
+    # scheduled sends: the zone times are shown and typed in (stored in UTC), and how often
+    # `serve` looks for a campaign whose time has come
+    timezone: str = "UTC"
+    schedule_check_seconds: float = Field(default=30, gt=0)
 
     @field_validator("secret_keys", "bounce_webhook_secrets", "ses_topic_arns", mode="before")
     @classmethod
@@ -139,6 +144,22 @@ class Settings(BaseSettings):
                 f"{MIN_COOLDOWN_DAYS} days (six months) after a refusal"
             )
         return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"CLEARPIXEL_TIMEZONE={value!r} is not a time zone name (e.g. Europe/Paris, UTC)"
+            ) from None
+        return value
+
+    @property
+    def zone(self) -> ZoneInfo:
+        """The installation's time zone: scheduled times are typed and shown in it."""
+        return ZoneInfo(self.timezone)
 
     @field_validator("purposes")
     @classmethod

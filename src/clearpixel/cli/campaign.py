@@ -1,4 +1,5 @@
-"""`clearpixel campaign create|ls|preview|send|cancel|delete`."""
+"""`clearpixel campaign create|ls|preview|send|cancel|delete` (scheduling and the archive:
+`campaign_later.py`)."""
 
 from __future__ import annotations
 
@@ -68,15 +69,21 @@ def create(
 
 
 @campaign_app.command("ls")
-def ls(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
-    """Every campaign, newest first, with its recipients by outcome."""
+def ls(
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+    archived: bool = typer.Option(False, "--archived", help="Only the archived campaigns."),
+) -> None:
+    """Every campaign not archived (`--archived`: the archived ones), newest first, with its
+    recipients by outcome and, when scheduled, its time."""
     from rich.table import Table
 
     from clearpixel.sending import campaigns
+    from clearpixel.sending.schedule import shown
 
     with context() as ctx:
-        found = campaigns.all_campaigns(ctx)
+        found = campaigns.all_campaigns(ctx, archived=archived)
         counts = campaigns.send_counts(ctx)
+        zone = ctx.settings.zone
     if as_json:
         print_json(
             [
@@ -92,6 +99,8 @@ def ls(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> Non
                     "status_detail": c.status_detail,
                     "recipients": counts.get(c.id, {}),
                     "created_at": c.created_at.isoformat(),
+                    "scheduled_at": c.scheduled_at.isoformat() if c.scheduled_at else None,
+                    "archived_at": c.archived_at.isoformat() if c.archived_at else None,
                 }
                 for c in found
             ]
@@ -102,6 +111,8 @@ def ls(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> Non
     for c in found:
         n = counts.get(c.id, {})
         status = c.status + (f" ({c.status_detail})" if c.status_detail else "")
+        if c.status == "scheduled" and c.scheduled_at:
+            status = f"scheduled for {shown(c.scheduled_at, zone)}"
         table.add_row(
             str(c.id), c.name, c.kind, c.list_name, status,
             *(str(n.get(k, 0)) for k in ("sent", "failed", "skipped", "pending")),
@@ -127,6 +138,12 @@ def preview(
 @campaign_app.command("send")
 def send(
     campaign: str = typer.Argument(..., help="Campaign id (or public id)."),
+    at: str | None = typer.Option(
+        None,
+        "--at",
+        help="Do not send now: schedule it for this time, e.g. 2026-12-01T09:00+01:00 "
+        "(without an offset, in CLEARPIXEL_TIMEZONE); `clearpixel serve` starts it.",
+    ),
     outbox: Annotated[
         Path | None,
         typer.Option(
@@ -149,7 +166,13 @@ def send(
         "(contacts with neither date are kept).",
     ),
 ) -> None:
-    """Send (or resume) a campaign: only recipients not yet sent are sent."""
+    """Send (or resume) a campaign: only recipients not yet sent are sent. With --at, schedule
+    it instead (as `campaign schedule`)."""
+    if at is not None:
+        from clearpixel.cli.campaign_later import schedule_at
+
+        schedule_at(campaign, at)
+        return
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,

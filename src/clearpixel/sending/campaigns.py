@@ -31,6 +31,7 @@ from clearpixel.store.lists import get_list
 __all__ = [
     "SendReport",
     "all_campaigns",
+    "archive_campaign",
     "cancel_campaign",
     "create_campaign",
     "delete_campaign",
@@ -87,9 +88,11 @@ def create_campaign(
     return dataclasses.replace(campaign, untracked_links=compiled.untracked)
 
 
-def all_campaigns(ctx: Context) -> list[Campaign]:
+def all_campaigns(ctx: Context, *, archived: bool | None = False) -> list[Campaign]:
+    """Campaigns, newest first: by default those not archived; `archived=True` the
+    archived ones, None all of them."""
     with ctx.db.connect() as conn:
-        return campaign_store.all_campaigns(conn)
+        return campaign_store.all_campaigns(conn, archived=archived)
 
 
 def send_counts(ctx: Context) -> dict[int, dict[str, int]]:
@@ -174,6 +177,12 @@ def send_campaign(
     campaign = get_campaign(ctx, ref)
     if campaign.status == campaign_store.DELETED:
         raise ClearpixelError(f"campaign {campaign.id} was deleted")
+    if campaign.status == campaign_store.SCHEDULED:
+        raise ClearpixelError(
+            f"campaign {campaign.id} is scheduled: unschedule it first to send it now"
+        )
+    if campaign.archived_at is not None:
+        raise ClearpixelError(f"campaign {campaign.id} is archived: restore it first")
     renderer = renderer_for(ctx, campaign)
     return delivery.send(ctx, campaign, renderer, transport, options, progress=progress)
 
@@ -197,6 +206,10 @@ def cancel_campaign(ctx: Context, ref: str | int) -> Campaign:
         )
     if campaign.status == campaign_store.CANCELLED:
         return campaign
+    if campaign.status == campaign_store.SCHEDULED:
+        raise ClearpixelError(
+            f"campaign {campaign.id} is scheduled, not being sent: unschedule it instead"
+        )
     raise ClearpixelError(f"campaign {campaign.id} is already {campaign.status}")
 
 
@@ -212,6 +225,23 @@ def delete_campaign(ctx: Context, ref: str | int) -> Campaign:
     raise ClearpixelError(
         f"campaign {campaign.id} is {campaign.status}, not a draft: only a draft can be deleted"
     )
+
+
+def archive_campaign(ctx: Context, ref: str | int, *, archived: bool = True) -> Campaign:
+    """Archive a sent or cancelled campaign (it leaves the default list; its report, sends
+    and ledger stay) or restore it (`archived=False`). Effects: `campaigns.archived_at`.
+    Raises ClearpixelError naming why another status cannot be archived."""
+    campaign = get_campaign(ctx, ref)
+    with ctx.db.begin() as tx:
+        if campaign_store.set_archived(tx, campaign.id, at=ctx.now() if archived else None):
+            return campaign_store.get_campaign(tx, campaign.id)
+    why = {
+        campaign_store.DRAFT: "a draft is deleted, not archived",
+        campaign_store.SCHEDULED: "unschedule it first (a draft is deleted, not archived)",
+        campaign_store.SENDING: "it is being sent: wait for the end, or cancel it first",
+        campaign_store.FAILED: "its send stopped with recipients left: resume or cancel it first",
+    }.get(campaign.status, "only a sent or cancelled campaign is archived")
+    raise ClearpixelError(f"campaign {campaign.id} is {campaign.status}: {why}")
 
 
 def kind_of(kind: str) -> MessageKind:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -20,6 +20,8 @@ SENT = "sent"  # every recipient has an outcome (sent, failed or skipped)
 FAILED = "failed"  # the run stopped with recipients left; `campaign send` resumes it
 CANCELLED = "cancelled"  # stopped on request; `campaign send` resumes it
 DELETED = "deleted"  # a draft removed by its owner; kept so that its id is never reused
+SCHEDULED = "scheduled"  # a draft waiting for `scheduled_at`; `serve` claims it then
+ARCHIVABLE = (SENT, CANCELLED)
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +39,8 @@ class Campaign:
     status: str
     created_at: datetime
     status_detail: str | None = None
+    scheduled_at: datetime | None = None  # UTC
+    archived_at: datetime | None = None
     untracked_links: tuple[str, ...] = ()  # filled at create: links left as written
 
 
@@ -59,7 +63,16 @@ def _campaign(row: sa.Row[Any]) -> Campaign:
         status=row.status,
         created_at=row.created_at,
         status_detail=row.status_detail,
+        scheduled_at=_utc(row.scheduled_at),
+        archived_at=_utc(row.archived_at),
     )
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    """A stored time as an aware UTC datetime (SQLite gives it back without its zone)."""
+    if value is None:
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def _select() -> sa.Select[Any]:
@@ -126,9 +139,75 @@ def find_campaign(tx: Tx, ref: str | int) -> Campaign:
     return _campaign((by_id or by_public_id or rows)[0])
 
 
-def all_campaigns(tx: Tx) -> list[Campaign]:
-    """Every campaign, newest first."""
-    return [_campaign(r) for r in tx.execute(_select().order_by(campaigns.c.id.desc()))]
+def all_campaigns(tx: Tx, *, archived: bool | None = None) -> list[Campaign]:
+    """Every campaign, newest first; `archived` True: only the archived ones, False: only
+    the others, None: all."""
+    query = _select().order_by(campaigns.c.id.desc())
+    if archived is not None:
+        query = query.where(
+            campaigns.c.archived_at.is_not(None) if archived else campaigns.c.archived_at.is_(None)
+        )
+    return [_campaign(r) for r in tx.execute(query)]
+
+
+def set_schedule(tx: Tx, campaign_id: int, at: datetime, *, detail: str) -> bool:
+    """Schedule a draft (or move a scheduled campaign) to `at`. Returns whether the row
+    changed (False: it is neither a draft nor scheduled any more)."""
+    result = tx.execute(
+        campaigns.update()
+        .where(campaigns.c.id == campaign_id, campaigns.c.status.in_([DRAFT, SCHEDULED]))
+        .values(status=SCHEDULED, scheduled_at=at.astimezone(UTC), status_detail=detail)
+    )
+    return bool(result.rowcount)
+
+
+def clear_schedule(tx: Tx, campaign_id: int) -> bool:
+    """A scheduled campaign becomes a draft again. Returns whether it was scheduled."""
+    result = tx.execute(
+        campaigns.update()
+        .where(campaigns.c.id == campaign_id, campaigns.c.status == SCHEDULED)
+        .values(status=DRAFT, scheduled_at=None, status_detail=None)
+    )
+    return bool(result.rowcount)
+
+
+def due_ids(tx: Tx, now: datetime) -> list[int]:
+    """Scheduled campaigns whose time has come, oldest time first (read only: `claim` is
+    what takes one)."""
+    rows = tx.execute(
+        sa.select(campaigns.c.id)
+        .where(campaigns.c.status == SCHEDULED, campaigns.c.scheduled_at <= now.astimezone(UTC))
+        .order_by(campaigns.c.scheduled_at, campaigns.c.id)
+    )
+    return [int(r.id) for r in rows]
+
+
+def claim(tx: Tx, campaign_id: int, now: datetime, *, detail: str) -> bool:
+    """Take a due scheduled campaign for sending: one UPDATE from `scheduled` to `sending`,
+    so of several processes racing for it exactly one sees a changed row (PostgreSQL makes
+    the others wait on the row and re-check the status; SQLite runs one writer at a time).
+    Returns whether this caller won it."""
+    result = tx.execute(
+        campaigns.update()
+        .where(
+            campaigns.c.id == campaign_id,
+            campaigns.c.status == SCHEDULED,
+            campaigns.c.scheduled_at <= now.astimezone(UTC),
+        )
+        .values(status=SENDING, status_detail=detail)
+    )
+    return bool(result.rowcount)
+
+
+def set_archived(tx: Tx, campaign_id: int, *, at: datetime | None) -> bool:
+    """Archive (`at`) or restore (None) a sent or cancelled campaign. Returns whether the
+    row changed (False: it is in another status)."""
+    result = tx.execute(
+        campaigns.update()
+        .where(campaigns.c.id == campaign_id, campaigns.c.status.in_(ARCHIVABLE))
+        .values(archived_at=at.astimezone(UTC) if at else None)
+    )
+    return bool(result.rowcount)
 
 
 def set_status(

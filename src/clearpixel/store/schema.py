@@ -161,6 +161,9 @@ campaigns = sa.Table(
     sa.Column("status", sa.String(16), nullable=False, server_default="draft"),
     sa.Column("created_at", Timestamp, nullable=False),
     sa.Column("status_detail", sa.Text, nullable=True),  # why it failed or was cancelled
+    sa.Column("scheduled_at", Timestamp, nullable=True),  # UTC; `serve` starts it then
+    sa.Column("archived_at", Timestamp, nullable=True),  # left out of the default list
+    sa.Index("ix_campaigns_status_scheduled_at", "status", "scheduled_at"),
 )
 
 # Links found when the campaign is compiled, with stable ids: a click redirects only to these.

@@ -45,8 +45,9 @@ pages = guarded_router()
 
 @pages.get("")
 @pages.get("/")
-def home(request: Request, session: SessionDep) -> Response:
-    return render(request, "home.html", session, **admin_pages.home(get_ctx(request)))
+def home(request: Request, session: SessionDep, archived: bool = False) -> Response:
+    values = admin_pages.home(get_ctx(request), archived=archived)
+    return render(request, "home.html", session, **values)
 
 
 @pages.get("/campaigns/{campaign_id}")

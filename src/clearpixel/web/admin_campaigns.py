@@ -1,6 +1,7 @@
 """Campaigns from the browser: write or edit a draft in a code editor whose problems show
 as you type, preview one contact's message in every mode side by side, send a test, send
-as a background job with live progress, cancel, duplicate, delete a draft. Every step calls
+as a background job with live progress or schedule for a time, cancel, duplicate, delete a
+draft, archive and restore a sent one. Every step calls
 the services the CLI and the API call (`sending.campaigns`, `sending.trial`).
 
 A campaign's registered links never change (R13: a click may only reach the links of the
@@ -22,8 +23,7 @@ from clearpixel.audience import lists as list_service
 from clearpixel.domain.errors import ClearpixelError
 from clearpixel.domain.policy import MessageKind
 from clearpixel.sending import campaigns as sending
-from clearpixel.sending import trial
-from clearpixel.sending.transports import transport_from
+from clearpixel.sending import schedule, trial
 from clearpixel.store.campaigns import DRAFT
 from clearpixel.web.admin_base import (
     SessionDep,
@@ -225,11 +225,7 @@ def send_campaign(request: Request, campaign_id: int, session: SessionDep) -> Re
     Delivers by SMTP when CLEARPIXEL_SMTP_URL is set, else to the outbox folder."""
     ctx = get_ctx(request)
     found = sending.get_campaign(ctx, check_id(campaign_id))
-    transport = transport_from(
-        outbox=None,
-        smtp=ctx.settings.smtp_url or None,
-        default_outbox=ctx.settings.data_dir / "outbox" / found.public_id,
-    )
+    transport = schedule.default_transport(ctx, found)
 
     def work(job: Job) -> Any:
         return sending.send_campaign(ctx, found.id, transport, progress=job.step)
@@ -248,6 +244,7 @@ def send_progress(request: Request, campaign_id: int, session: SessionDep) -> Re
     found = sending.get_campaign(ctx, campaign_id)  # finished has written them all
     body = {
         "status": found.status,
+        "detail": found.status_detail,
         "recipients": sending.send_counts(ctx).get(found.id, {}),
         "by_mode": sending.sent_by_mode(ctx, found.id),
         "job": state,
@@ -265,3 +262,31 @@ async def cancel_campaign(request: Request, campaign_id: int, session: SessionDe
 async def delete_campaign(request: Request, campaign_id: int, session: SessionDep) -> Response:
     await in_thread(sending.delete_campaign, get_ctx(request), check_id(campaign_id))
     return RedirectResponse("/admin", status_code=303)
+
+
+@router.post("/campaigns/{campaign_id}/schedule")
+async def schedule_campaign(request: Request, campaign_id: int, session: SessionDep) -> Response:
+    """Schedule the draft for the time typed in the installation's zone; `serve` starts it."""
+    ctx = get_ctx(request)
+    at = schedule.parse_time(str((await request.form()).get("at") or "")[:64], ctx.settings.zone)
+    await in_thread(schedule.schedule_campaign, ctx, check_id(campaign_id), at)
+    return RedirectResponse(f"/admin/campaigns/{campaign_id}", status_code=303)
+
+
+@router.post("/campaigns/{campaign_id}/unschedule")
+async def unschedule_campaign(request: Request, campaign_id: int, session: SessionDep) -> Response:
+    await in_thread(schedule.unschedule_campaign, get_ctx(request), check_id(campaign_id))
+    return RedirectResponse(f"/admin/campaigns/{campaign_id}", status_code=303)
+
+
+@router.post("/campaigns/{campaign_id}/archive")
+async def archive_campaign(request: Request, campaign_id: int, session: SessionDep) -> Response:
+    await in_thread(sending.archive_campaign, get_ctx(request), check_id(campaign_id))
+    return RedirectResponse(f"/admin/campaigns/{campaign_id}", status_code=303)
+
+
+@router.post("/campaigns/{campaign_id}/restore")
+async def restore_campaign(request: Request, campaign_id: int, session: SessionDep) -> Response:
+    ctx = get_ctx(request)
+    await in_thread(sending.archive_campaign, ctx, check_id(campaign_id), archived=False)
+    return RedirectResponse(f"/admin/campaigns/{campaign_id}", status_code=303)

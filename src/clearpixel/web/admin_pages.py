@@ -18,6 +18,7 @@ from clearpixel.domain.policy import MessageKind, Strategy, TrackingMode, decide
 from clearpixel.reports.campaign import Bucket, campaign_report
 from clearpixel.reports.consent import ConsentDashboard, ListConsent, consent_dashboard
 from clearpixel.sending import campaigns as sending
+from clearpixel.sending.schedule import shown
 from clearpixel.web import admin_charts as charts
 
 MODE_COLORS = {
@@ -71,12 +72,16 @@ def purpose_bars(item: ListConsent) -> list[tuple[str, Any]]:
     ]
 
 
-def home(ctx: Context) -> dict[str, Any]:
-    campaigns = sending.all_campaigns(ctx)
+def home(ctx: Context, *, archived: bool = False) -> dict[str, Any]:
+    """The campaigns (not archived, or only the archived ones) and the consent coverage."""
+    campaigns = sending.all_campaigns(ctx, archived=archived)
     rows = [(c, sum(sending.sent_by_mode(ctx, c.id).values())) for c in campaigns]
     board = consent_dashboard(ctx)
     return {
         "title": "Overview",
+        "archived": archived,
+        "zone": ctx.settings.zone,
+        "shown": shown,
         "campaigns": rows,
         "lists": board.lists,
         "coverage": [(x, coverage_chart(x, board.purposes)) for x in board.lists if x.contacts],
@@ -93,6 +98,8 @@ def campaign(ctx: Context, campaign_id: int) -> dict[str, Any]:
         "progress_done": total - recipients.get("pending", 0),
         "title": found.name,
         "campaign": found,
+        "zone": ctx.settings.zone,
+        "shown": shown,
         "by_mode": by_mode,
         "mode_chart": charts.split_bar(
             "Emails sent by tracking mode",

@@ -1,6 +1,6 @@
 """REST API: campaigns — create (template checked and proved), preview one recipient's exact
-message, send to the outbox folder, cancel, delete a draft, and the report read from
-counters."""
+message, send to the outbox folder, schedule for `clearpixel serve` to start, cancel, delete
+a draft, archive and restore, and the report read from counters."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from clearpixel.audience import contacts as contact_service
 from clearpixel.reports.campaign import campaign_report
 from clearpixel.reports.deliverability import deliverability_figures
 from clearpixel.sending import campaigns as sending
+from clearpixel.sending import schedule
 from clearpixel.sending.transports import OutboxTransport
 from clearpixel.store.campaigns import Campaign
 from clearpixel.web.api_base import ApiRoute, IdPath, Page
@@ -52,6 +53,15 @@ class CampaignOut(BaseModel):
         description="Links that depend on the recipient, left untracked (at create only).",
     )
     created_at: datetime
+    scheduled_at: datetime | None = Field(None, description="When `serve` starts it (UTC).")
+    archived_at: datetime | None = None
+
+
+class ScheduleIn(BaseModel):
+    at: datetime = Field(
+        description="When to start, with its offset (e.g. 2026-12-01T09:00:00+01:00); "
+        "a time without one is read in the installation's zone (CLEARPIXEL_TIMEZONE)."
+    )
 
 
 class CampaignPage(BaseModel):
@@ -99,14 +109,18 @@ def campaign_out(found: Campaign, recipients: dict[str, int] | None = None) -> C
         recipients=recipients or {},
         untracked_links=list(found.untracked_links),
         created_at=found.created_at,
+        scheduled_at=found.scheduled_at,
+        archived_at=found.archived_at,
     )
 
 
 @router.get("/campaigns", response_model=CampaignPage)
-def get_campaigns(request: Request, page: Annotated[Page, Depends()]) -> CampaignPage:
-    """Campaigns in id order."""
+def get_campaigns(
+    request: Request, page: Annotated[Page, Depends()], archived: bool = False
+) -> CampaignPage:
+    """Campaigns in id order: those not archived, or with `archived=true` the archived ones."""
     ctx = get_ctx(request)
-    found = [c for c in sending.all_campaigns(ctx) if c.id > page.after]
+    found = [c for c in sending.all_campaigns(ctx, archived=archived) if c.id > page.after]
     counts = sending.send_counts(ctx)
     chosen = sorted(found, key=lambda c: c.id)[: page.limit]
     return CampaignPage(
@@ -147,6 +161,34 @@ def post_cancel(request: Request, campaign_id: IdPath) -> CampaignOut:
     """Stop a campaign being sent; the sender stops after the messages in flight. Sending it
     again resumes it."""
     return campaign_out(sending.cancel_campaign(get_ctx(request), campaign_id))
+
+
+@router.post("/campaigns/{campaign_id}/schedule", response_model=CampaignOut)
+def post_schedule(request: Request, body: ScheduleIn, campaign_id: IdPath) -> CampaignOut:
+    """Schedule a draft (or move a scheduled campaign): a running `clearpixel serve` starts
+    it at that time, with its template, suppression and consent checked then. A time in the
+    past is refused."""
+    ctx = get_ctx(request)
+    at = body.at if body.at.tzinfo else body.at.replace(tzinfo=ctx.settings.zone)
+    return campaign_out(schedule.schedule_campaign(ctx, campaign_id, at))
+
+
+@router.post("/campaigns/{campaign_id}/unschedule", response_model=CampaignOut)
+def post_unschedule(request: Request, campaign_id: IdPath) -> CampaignOut:
+    """Make a scheduled campaign a draft again."""
+    return campaign_out(schedule.unschedule_campaign(get_ctx(request), campaign_id))
+
+
+@router.post("/campaigns/{campaign_id}/archive", response_model=CampaignOut)
+def post_archive(request: Request, campaign_id: IdPath) -> CampaignOut:
+    """Archive a sent or cancelled campaign: it leaves the default list; its report stays."""
+    return campaign_out(sending.archive_campaign(get_ctx(request), campaign_id))
+
+
+@router.post("/campaigns/{campaign_id}/restore", response_model=CampaignOut)
+def post_restore(request: Request, campaign_id: IdPath) -> CampaignOut:
+    """Bring an archived campaign back into the default list."""
+    return campaign_out(sending.archive_campaign(get_ctx(request), campaign_id, archived=False))
 
 
 @router.delete("/campaigns/{campaign_id}", status_code=204)

@@ -30,6 +30,7 @@ from clearpixel.web import (
     subject_pages,
     tracking,
 )
+from clearpixel.web.admin_jobs import Jobs
 from clearpixel.web.limits import RequestLimits
 
 log = logging.getLogger("clearpixel.web")
@@ -77,9 +78,11 @@ def create_app(ctx: Context, *, sink: BatchSink | None = None) -> FrontDoor:
         checkpoints = _start_checkpoints(ctx)
         webhook_worker = Worker(ctx).start()
         retention = periodic.start_retention(ctx)
+        scheduled = periodic.start_schedule(ctx, framework.state.admin_jobs)
         try:
             yield
         finally:
+            await periodic.stop(scheduled)
             await periodic.stop(retention)
             webhook_worker.stop()
             if checkpoints is not None:
@@ -103,6 +106,7 @@ def create_app(ctx: Context, *, sink: BatchSink | None = None) -> FrontDoor:
         swagger_ui_parameters={"validatorUrl": None},
     )
     framework.state.ctx = ctx
+    framework.state.admin_jobs = Jobs()  # admin sends and imports, and scheduled sends
     framework.state.tracker = tracker.tracker
     framework.include_router(health.router)
     framework.include_router(consent_pages.router)

@@ -25,8 +25,10 @@
           return m + ": " + p.by_mode[m];
         }).join(" · ");
         if (p.job && p.job.error) { error.textContent = p.job.error; }
+        else if (p.status === "failed" && p.detail) { error.textContent = p.detail; }
         var running = p.status === "sending" || (p.job && !p.job.finished);
         if (running) { setTimeout(poll, 400); }
+        else if (p.status === "scheduled") { setTimeout(poll, 5000); }
       })
       .catch(function () { setTimeout(poll, 2000); });
   }
