@@ -128,15 +128,21 @@ def start_claimed(
     except Exception as exc:  # any refusal or broken setting: the campaign must not hang
         if not isinstance(exc, ClearpixelError):
             log.exception("scheduled campaign %s could not start", campaign.id)
-        with ctx.db.begin() as tx:
-            campaign_store.set_status(
-                tx,
-                campaign.id,
-                campaign_store.FAILED,
-                detail=f"the scheduled send did not start: {exc}"[:2000],
-                only_from=(campaign_store.SENDING,),
-            )
+        fail_claimed(ctx, campaign, str(exc))
         return None
     return delivery.send(
         ctx, campaign, renderer, transport, delivery.SendOptions(), progress=progress
     )
+
+
+def fail_claimed(ctx: Context, campaign: Campaign, reason: str) -> None:
+    """A claimed campaign that could not start: `failed`, with the reason, before anything
+    was recorded or sent."""
+    with ctx.db.begin() as tx:
+        campaign_store.set_status(
+            tx,
+            campaign.id,
+            campaign_store.FAILED,
+            detail=f"the scheduled send did not start: {reason}"[:2000],
+            only_from=(campaign_store.SENDING,),
+        )
