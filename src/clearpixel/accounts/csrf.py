@@ -9,11 +9,11 @@ them as one field (`form_token`/`form_token_ok`)."""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import secrets
 from collections.abc import Sequence
 from datetime import datetime
+
+from clearpixel.domain.mac import hmac_sha256, same_mac
 
 MAX_AGE_SECONDS = 24 * 3600
 CLOCK_SKEW_SECONDS = 300
@@ -21,9 +21,9 @@ _FIELD_SEP = "~"  # never in a nonce (digits, '.', URL-safe base64) nor in a MAC
 
 
 def _mac(key: bytes, token: str, purpose: str, nonce: str) -> str:
-    sub_key = hmac.new(key, b"clearpixel csrf v1", hashlib.sha256).digest()
+    sub_key = hmac_sha256(key, b"clearpixel csrf v1")
     message = "\x00".join((token, purpose, nonce)).encode()
-    return hmac.new(sub_key, message, hashlib.sha256).hexdigest()[:32]
+    return hmac_sha256(sub_key, message).hex()[:32]
 
 
 def issue(keys: Sequence[bytes], token: str, purpose: str, *, now: datetime) -> tuple[str, str]:
@@ -45,7 +45,7 @@ def check(
         return False
     if age > MAX_AGE_SECONDS or age < -CLOCK_SKEW_SECONDS:
         return False
-    return any(hmac.compare_digest(_mac(key, token, purpose, nonce), csrf) for key in keys)
+    return any(same_mac(_mac(key, token, purpose, nonce), csrf) for key in keys)
 
 
 def form_token(keys: Sequence[bytes], bound_to: str, purpose: str, *, now: datetime) -> str:

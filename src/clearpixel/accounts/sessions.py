@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import hmac
 import ipaddress
 import math
 import secrets
@@ -35,6 +34,7 @@ from clearpixel.accounts import csrf
 from clearpixel.accounts.roles import Permission, allows
 from clearpixel.context import Context
 from clearpixel.domain.errors import ClearpixelError, NotFound
+from clearpixel.domain.mac import hmac_sha256, same_mac
 from clearpixel.store import accounts as store
 
 LOGIN_WINDOW = timedelta(hours=24)  # failures older than this are forgotten
@@ -192,7 +192,7 @@ def password_ok(stored: str, given: str) -> bool:
 
 
 def _mac(key: bytes, payload: str) -> str:
-    digest = hmac.new(key, f"admin-session|{payload}".encode(), hashlib.sha256).digest()
+    digest = hmac_sha256(key, f"admin-session|{payload}".encode())
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
 
@@ -207,7 +207,7 @@ def read_session(ctx: Context, cookie: str | None) -> Session | None:
     if not cookie or cookie.count(".") != 1 or len(cookie) > 200:
         return None
     token, mac = cookie.split(".")
-    if not any(hmac.compare_digest(_mac(key, token), mac) for key in ctx.settings.signing_keys()):
+    if not any(same_mac(_mac(key, token), mac) for key in ctx.settings.signing_keys()):
         return None
     with ctx.db.connect() as conn:
         found = store.live_session(conn, token_hash(token), now=ctx.now())

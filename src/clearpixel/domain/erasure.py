@@ -8,8 +8,9 @@ the list, and an import can recognise the address it is given.
 
 from __future__ import annotations
 
-import hmac
 from collections.abc import Sequence
+
+from clearpixel.domain.mac import hmac_sha256
 
 PREFIX = "erased:"
 REASON = "erased"
@@ -17,8 +18,8 @@ REASON = "erased"
 
 def erased_key(secret: str, address: str) -> str:
     """The suppression-list key of an erased address (already normalised)."""
-    mac = hmac.new(secret.encode(), b"clearpixel-erased-address\x00" + address.encode(), "sha256")
-    return PREFIX + mac.hexdigest()
+    mac = hmac_sha256(secret.encode(), b"clearpixel-erased-address\x00" + address.encode())
+    return PREFIX + mac.hex()
 
 
 def erased_keys(secrets: Sequence[str], address: str) -> list[str]:

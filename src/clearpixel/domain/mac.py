@@ -1,6 +1,6 @@
 """HMAC-SHA-256, the one message authentication code the platform signs with: tokens in
-URLs, webhook signatures, and (through them) whatever else needs a MAC under a secret key.
-Comparisons are constant-time."""
+URLs, webhook signatures, CSRF tokens, admin session cookies and the keys kept for erased
+addresses. Comparisons are constant-time."""
 
 from __future__ import annotations
 
