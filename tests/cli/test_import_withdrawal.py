@@ -5,7 +5,8 @@ import hashlib
 
 import sqlalchemy as sa
 
-from clearpixel.domain.ledger import Decision, Method, chain
+from clearpixel.domain.ledger import Decision, Method
+from clearpixel.domain.ledger_chain import chain
 from clearpixel.store.contacts import find_contact
 from clearpixel.store.ledger import iter_entries
 from clearpixel.store.lists import get_list

@@ -17,7 +17,8 @@ from clearpixel.consent import record_decision
 from clearpixel.consent.checkpoints import ensure_ledger_key, public_key_path
 from clearpixel.consent.proof import proof_for
 from clearpixel.domain import checkpoints as signed
-from clearpixel.domain.ledger import Method, commitment, encode_evidence, entry_hash
+from clearpixel.domain.ledger import Method
+from clearpixel.domain.ledger_chain import commitment, encode_evidence, entry_hash
 from clearpixel.store.ledger import iter_entries
 from tests.helpers import make_contacts, make_list
 

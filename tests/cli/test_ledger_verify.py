@@ -64,7 +64,7 @@ def test_an_edited_entry_is_named(cli, ledger):
 
 
 def test_an_edit_with_a_recomputed_hash_breaks_the_next_link(cli, ledger):
-    from clearpixel.domain.ledger import entry_hash
+    from clearpixel.domain.ledger_chain import entry_hash
     from clearpixel.store.ledger import iter_entries
 
     with ledger.db.connect() as conn:

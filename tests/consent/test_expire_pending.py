@@ -15,7 +15,7 @@ from clearpixel.consent.pages import (
     open_consent_page,
     recorded_response,
 )
-from clearpixel.domain.ledger import verify_chain
+from clearpixel.domain.ledger_chain import verify_chain
 from clearpixel.store.campaigns import create_campaign
 from clearpixel.store.ledger import iter_entries
 from clearpixel.store.sends import insert_pending, mark_sent, pending_batch

@@ -8,7 +8,7 @@ import json
 from clearpixel.consent.evidence import web_evidence
 from clearpixel.consent.forms import record_signup, signup_form
 from clearpixel.consent.proof import proof_for, render_proof_html
-from clearpixel.domain.ledger import GENESIS_HASH
+from clearpixel.domain.ledger_chain import GENESIS_HASH
 from clearpixel.store.lists import get_list
 from tests.helpers import make_contacts, make_list
 

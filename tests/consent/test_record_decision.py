@@ -7,7 +7,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from clearpixel.consent import record_decision
-from clearpixel.domain.ledger import Method, fold, verify_chain
+from clearpixel.domain.ledger import Method, fold
+from clearpixel.domain.ledger_chain import verify_chain
 from clearpixel.store.contacts import get_contact
 from clearpixel.store.ledger import entries_for_contact, iter_entries
 from tests.helpers import make_contacts, make_list

@@ -11,9 +11,8 @@ from hypothesis import strategies as st
 
 from clearpixel.consent.decisions import record_bulk_grant, record_changes
 from clearpixel.domain.flags import apply
-from clearpixel.domain.ledger import (
-    Decision,
-    Method,
+from clearpixel.domain.ledger import Decision, Method
+from clearpixel.domain.ledger_chain import (
     batch_hasher,
     chain,
     commitment,

@@ -12,15 +12,8 @@ from hypothesis import strategies as st
 
 from clearpixel.consent import record_decision, record_decisions
 from clearpixel.domain.flags import apply
-from clearpixel.domain.ledger import (
-    Decision,
-    Method,
-    canonical,
-    commitment,
-    encode_evidence,
-    fold,
-    verify_chain,
-)
+from clearpixel.domain.ledger import Decision, Method, fold
+from clearpixel.domain.ledger_chain import canonical, commitment, encode_evidence, verify_chain
 from clearpixel.store import ledger as store_ledger
 from clearpixel.store.contacts import iter_all_flags
 from clearpixel.store.ledger import iter_entries, read_head
@@ -113,7 +106,7 @@ def test_a_large_batch_chains_like_single_decisions(ctx):
 
 def reference_canonical(fields) -> bytes:
     """The canonical form as first defined: json.dumps with sorted keys."""
-    from clearpixel.domain.ledger import _timestamp
+    from clearpixel.domain.ledger_chain import _timestamp
 
     payload = dict(fields)
     payload["at"] = _timestamp(payload["at"])

@@ -9,7 +9,8 @@ import threading
 import httpx2
 import pytest
 
-from clearpixel.domain.ledger import fold, verify_chain
+from clearpixel.domain.ledger import fold
+from clearpixel.domain.ledger_chain import verify_chain
 from clearpixel.store.contacts import iter_all_flags
 from clearpixel.store.ledger import iter_entries
 from tests.consent.consent_helpers import consent_token

@@ -43,7 +43,8 @@ from clearpixel.consent import record_decisions
 from clearpixel.consent.decisions import Change, flags_transaction, record_changes
 from clearpixel.context import Context
 from clearpixel.domain.erasure import PREFIX
-from clearpixel.domain.ledger import Decision, Method, encode_evidence
+from clearpixel.domain.ledger import Decision, Method
+from clearpixel.domain.ledger_chain import encode_evidence
 from clearpixel.domain.progress import PhasedProgress
 from clearpixel.store.contacts import (
     SUBSCRIBED,

@@ -24,14 +24,9 @@ from clearpixel.consent.writer import (
 )
 from clearpixel.domain.errors import ClearpixelError
 from clearpixel.domain.flags import Purposes
-from clearpixel.domain.ledger import (
-    PERSONAL_METHODS,
-    Decision,
-    Effects,
-    LedgerEntry,
-    Method,
-    encode_evidence,
-)
+from clearpixel.domain.ledger import PERSONAL_METHODS, Decision, LedgerEntry, Method
+from clearpixel.domain.ledger_chain import encode_evidence
+from clearpixel.domain.ledger_effects import Effects
 from clearpixel.domain.progress import RunningCount
 from clearpixel.store import Database, Tx
 from clearpixel.store.contacts import clear_activity_dates, get_contact, set_cooldown

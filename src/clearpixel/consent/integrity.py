@@ -15,7 +15,9 @@ from clearpixel.consent.checkpoints import Found, compare_stored, current_checkp
 from clearpixel.context import Context
 from clearpixel.domain.checkpoints import contradiction
 from clearpixel.domain.flags import apply
-from clearpixel.domain.ledger import ChainFault, ChainVerifier, Method, refused_after
+from clearpixel.domain.ledger import Method
+from clearpixel.domain.ledger_chain import ChainFault, ChainVerifier
+from clearpixel.domain.ledger_effects import refused_after
 from clearpixel.domain.progress import RunningCount
 from clearpixel.store.contacts import get_contact, iter_all_consent
 from clearpixel.store.ledger import iter_changes_by_contact, iter_entries, origin, read_head

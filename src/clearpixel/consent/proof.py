@@ -27,9 +27,9 @@ from clearpixel.context import Context
 from clearpixel.domain.erasure import erased_keys
 from clearpixel.domain.errors import NotFound
 from clearpixel.domain.flags import Purposes
-from clearpixel.domain.ledger import (
+from clearpixel.domain.ledger import LedgerEntry
+from clearpixel.domain.ledger_chain import (
     GENESIS_HASH,
-    LedgerEntry,
     canonical,
     commitment,
     encode_evidence,

@@ -7,13 +7,13 @@ Every writer of flags, in one transaction:
    turn and flags read under it cannot change;
 2. reads the contacts' current flags and own refusals;
 3. keeps out of `granted` any bit the contact refused themselves unless the decision is
-   their own (`domain.ledger.grantable`, R19), counting it;
-4. chains one entry per change (`domain.ledger.chain`, or `batch_hasher` for a batch that
+   their own (`domain.ledger_effects.grantable`, R19), counting it;
+4. chains one entry per change (`domain.ledger_chain.chain`, or `batch_hasher` for a batch that
    shares list, method, time and actor: a property test holds the two equal), each with a
    fresh 128-bit salt and the commitment to its personal fields under it, stores the entries
    with their openings apart and the new flags, and moves the head (`store/ledger.py`,
    persistence only);
-5. notes each change's effects (`domain.ledger.Effects`): which contacts withdrew open
+5. notes each change's effects (`domain.ledger_effects.Effects`): which contacts withdrew open
    tracking and which start the consent-request cool-down. `consent/decisions.py` applies
    them.
 """
@@ -26,18 +26,9 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from secrets import token_hex
 
-from clearpixel.domain.ledger import (
-    OWN_CHOICE_METHODS,
-    Decision,
-    Effects,
-    LedgerEntry,
-    batch_hasher,
-    chain,
-    commitment,
-    encode_evidence,
-    grantable,
-    refused_after,
-)
+from clearpixel.domain.ledger import OWN_CHOICE_METHODS, Decision, LedgerEntry
+from clearpixel.domain.ledger_chain import batch_hasher, chain, commitment, encode_evidence
+from clearpixel.domain.ledger_effects import Effects, grantable, refused_after
 from clearpixel.domain.progress import RunningCount
 from clearpixel.store import Database, Tx
 from clearpixel.store.contacts import UnknownContact

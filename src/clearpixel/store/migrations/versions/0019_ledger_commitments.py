@@ -26,7 +26,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects.postgresql import JSONB
 
-from clearpixel.domain.ledger import GENESIS_HASH, commitment, encode_evidence, entry_hash
+from clearpixel.domain.ledger_chain import GENESIS_HASH, commitment, encode_evidence, entry_hash
 
 revision = "0019"
 down_revision = "0018"
