@@ -8,7 +8,7 @@ and exit code 2.
 from __future__ import annotations
 
 from clearpixel.cli import (
-    admin_cmds,
+    apikeys,
     bounces,
     campaign,
     campaign_later,
@@ -35,7 +35,7 @@ from clearpixel.cli import (
 from clearpixel.cli.base import app
 
 __all__ = [
-    "admin_cmds",
+    "apikeys",
     "app",
     "bounces",
     "campaign",

@@ -21,9 +21,9 @@ from rich.table import Table
 from clearpixel.audience import lists as list_service
 from clearpixel.audience.csv_import import import_csv
 from clearpixel.cli import demo_traffic as traffic
-from clearpixel.cli.admin_cmds import ADMIN_PASSWORD_ENV, ensure_admin_account
 from clearpixel.cli.base import console
 from clearpixel.cli.report import render
+from clearpixel.cli.users import ADMIN_PASSWORD_ENV, ensure_admin_account
 from clearpixel.config import ensure_secret_keys, load_settings
 from clearpixel.consent.notices import ensure_defaults
 from clearpixel.context import Context, open_context

@@ -43,7 +43,7 @@ def init(
     ctx = open_context(settings)
     try:
         list_service.sync_purposes(ctx)
-        from clearpixel.cli.admin_cmds import ensure_admin_account
+        from clearpixel.cli.users import ensure_admin_account
 
         ensure_admin_account(ctx)
         if db_owner:

@@ -1,13 +1,42 @@
 """`clearpixel users create|ls|disable|enable|role|reset`: the people who sign in to the
-admin UI, each with a role (admin, editor, auditor)."""
+admin UI, each with a role (admin, editor, auditor); and the first admin account, which `init`
+and `demo` create."""
 
 from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING
 
 import typer
 
 from clearpixel.cli.base import console, context, print_json, users_app
 
+if TYPE_CHECKING:
+    from clearpixel.context import Context
+
 # Services are imported inside the commands (argon2 and the store cost at start-up).
+
+ADMIN_PASSWORD_ENV = "CLEARPIXEL_ADMIN_PASSWORD"
+
+
+def ensure_admin_account(ctx: Context) -> str | None:
+    """Create the admin account (password from CLEARPIXEL_ADMIN_PASSWORD, else generated) and
+    print how to sign in; a generated password is printed this once only. Returns it."""
+    from clearpixel.accounts import users
+
+    from_env = os.environ.get(ADMIN_PASSWORD_ENV) or None
+    password = users.ensure_admin(ctx, password=from_env)
+    if password is None:
+        console.print(f"admin account: {users.ADMIN_USERNAME!r} (exists; password unchanged)")
+    elif from_env:
+        console.print(
+            f"admin account: {users.ADMIN_USERNAME!r}, password from {ADMIN_PASSWORD_ENV}"
+        )
+    else:
+        console.print(
+            f"admin account: {users.ADMIN_USERNAME!r}, password (shown once): [bold]{password}[/]"
+        )
+    return password
 
 
 @users_app.command("create")
