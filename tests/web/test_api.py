@@ -8,9 +8,11 @@ from fastapi.testclient import TestClient
 from clearpixel.accounts import api_keys
 from clearpixel.consent import record_decision
 from clearpixel.domain.ledger import Method
+from clearpixel.reports.campaign import campaign_report
 from clearpixel.store.ledger import entries_for_contact
 from clearpixel.web.app import create_app
 from tests.helpers import make_contacts, make_list
+from tests.ingest.builders import make_campaign
 
 # what every decision posted through the API states: its basis and who made it
 WHO = {"basis": "the contact's written request", "actor": "crm:alice", "decided_by": "operator"}
@@ -292,6 +294,15 @@ def test_campaign_create_preview_send_and_report(ctx, client):
     assert {(s["mode"], s["n"]) for s in report["sent_by"]} == {("anonymous", 1), ("personal", 2)}
     listed = client.get("/api/v1/campaigns").json()["items"]
     assert [c["id"] for c in listed] == [campaign["id"]]
+
+
+def test_a_campaign_id_in_a_path_never_finds_a_campaign_by_that_name(ctx, client):
+    list_id = make_list(ctx)
+    named, _ = make_campaign(ctx, list_id, name="999")
+    assert client.get(f"/api/v1/campaigns/{named}").json()["name"] == "999"
+    assert_error(client.get("/api/v1/campaigns/999"), 404, "not_found")
+    assert "no campaign with id 999" in client.get("/api/v1/campaigns/999/report").text
+    assert campaign_report(ctx, "999").campaign_id == named  # typed text may be a name
 
 
 def test_campaign_with_a_personal_value_in_an_image_url_is_refused(ctx, client):

@@ -108,6 +108,8 @@ def failures(ctx: Context, campaign_id: int, *, limit: int = 20) -> list[tuple[s
 
 
 def get_campaign(ctx: Context, ref: str | int) -> Campaign:
+    """The campaign `ref` names (`store.campaigns.find_campaign`: an int is an id only, text
+    an id, public id or name). Raises UnknownCampaign."""
     with ctx.db.connect() as conn:
         return campaign_store.find_campaign(conn, ref)
 

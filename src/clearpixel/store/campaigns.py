@@ -124,10 +124,12 @@ def get_campaign(tx: Tx, campaign_id: int) -> Campaign:
 
 
 def find_campaign(tx: Tx, ref: str | int) -> Campaign:
-    """The campaign `ref` names: its id, else its public id, else its name (the oldest of that
-    name). Raises UnknownCampaign naming `ref`. The one way a campaign is looked up by what a
-    person typed or a URL carries."""
-    text = str(ref).strip()
+    """The campaign `ref` names. An int is an id (from a URL's path or a stored row) and only
+    an id; text (what a person typed) is an id, else a public id, else a name (the oldest of
+    that name). Raises UnknownCampaign naming `ref`. The one way a campaign is looked up."""
+    if isinstance(ref, int):
+        return get_campaign(tx, ref)
+    text = ref.strip()
     cond = sa.or_(campaigns.c.public_id == text, campaigns.c.name == text)
     if text.isdigit():
         cond = sa.or_(cond, campaigns.c.id == int(text))
