@@ -22,6 +22,7 @@ from typing import IO, Any
 from clearpixel.audience.emails import InvalidEmail, normalise_email
 from clearpixel.domain.errors import ClearpixelError
 from clearpixel.domain.flags import FlagsError, Purposes
+from clearpixel.domain.spreadsheet import read_cell, safe_row
 from clearpixel.store.contacts import SUBSCRIBED, UNSUBSCRIBED
 
 RESERVED = ("email", "privacy_flags", "status")
@@ -79,7 +80,8 @@ class Pass:
         self.reader: _HashingReader | None = None
 
     def records(self) -> Iterator[tuple[int, list[str], Row | str]]:
-        """(line, raw fields, parsed row or the reason it is bad) for every non-blank record."""
+        """(line, fields, parsed row or the reason it is bad) for every non-blank record; a cell
+        a CSV export protected from spreadsheets (`domain.spreadsheet`) is read as its value."""
         with self.path.open("rb") as raw:
             self.reader = _HashingReader(raw)
             text = io.TextIOWrapper(
@@ -87,11 +89,12 @@ class Pass:
             )
             rows = csv.reader(text)
             try:
-                self.header = next(rows, [])
+                self.header = [read_cell(name) for name in next(rows, [])]
                 index = self._columns(self.header)
                 last = rows.line_num
-                for fields in rows:
+                for cells in rows:
                     line, last = last + 1, rows.line_num
+                    fields = [read_cell(cell) for cell in cells]
                     if not fields or fields == [""]:
                         continue
                     yield line, fields, self._parse(line, fields, index)
@@ -196,7 +199,8 @@ def duplicates(
 
 
 class Rejected:
-    """The --rejected file: the bad rows as they were, plus a `reason` column."""
+    """The --rejected file: the bad rows as they were, plus a `reason` column; no cell is
+    left for a spreadsheet to read as a formula (`domain.spreadsheet`)."""
 
     def __init__(self, path: Path | None, enabled: bool = True) -> None:
         self.path = path if enabled else None
@@ -216,8 +220,8 @@ class Rejected:
         if self.writer is None:
             self.handle = self.path.open("w", encoding="utf-8", newline="")
             self.writer = csv.writer(self.handle)
-            self.writer.writerow([*header, "reason"])
-        self.writer.writerow([*fields, reason])
+            self.writer.writerow(safe_row([*header, "reason"]))
+        self.writer.writerow(safe_row([*fields, reason]))
 
 
 def write_rejected(

@@ -2,7 +2,8 @@
 
 Columns: `email`, `privacy_flags` (empty / null when never asked), `status`, then one column
 per attribute. `last_open_date` is never exported: deliverability data stays out of
-per-contact output (DESIGN R6).
+per-contact output (DESIGN R6). No CSV cell is left for a spreadsheet to read as a formula
+(`domain.spreadsheet`; `contacts import` reads such a cell back unchanged).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from enum import StrEnum
 from typing import TextIO
 
 from clearpixel.context import Context
+from clearpixel.domain.spreadsheet import safe_row
 from clearpixel.store.contacts import attribute_keys, iter_contacts
 from clearpixel.store.lists import get_list
 
@@ -32,16 +34,18 @@ def export_contacts(
         keys = attribute_keys(conn, target.id)
         if fmt is ExportFormat.CSV:
             writer = csv.writer(out, lineterminator="\n")
-            writer.writerow(["email", "privacy_flags", "status", *keys])
+            writer.writerow(safe_row(["email", "privacy_flags", "status", *keys]))
             for contact in iter_contacts(conn, target.id):
                 flags = "" if contact.privacy_flags is None else str(contact.privacy_flags)
                 writer.writerow(
-                    [
-                        contact.email,
-                        flags,
-                        contact.status,
-                        *(_cell(contact.attributes.get(key)) for key in keys),
-                    ]
+                    safe_row(
+                        [
+                            contact.email,
+                            flags,
+                            contact.status,
+                            *(_cell(contact.attributes.get(key)) for key in keys),
+                        ]
+                    )
                 )
                 count += 1
             return count

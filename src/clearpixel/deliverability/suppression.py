@@ -12,6 +12,7 @@ from typing import Any
 from clearpixel.context import Context
 from clearpixel.domain.bounces import SuppressionReason, normalise_address
 from clearpixel.domain.errors import ClearpixelError, NotFound
+from clearpixel.domain.spreadsheet import safe_row
 from clearpixel.domain.webhooks import EventType
 from clearpixel.store import Tx
 from clearpixel.store import suppression as store
@@ -114,8 +115,9 @@ def history(ctx: Context, email: str) -> list[store.LogEntry]:
 
 
 def export_csv(ctx: Context, *, reason: str | None = None) -> Iterator[str]:
-    """The whole list (or one reason's part) as CSV text, streamed (header first). A bad
-    reason raises here, before anything is streamed."""
+    """The whole list (or one reason's part) as CSV text, streamed (header first), no cell
+    left for a spreadsheet to read as a formula (`domain.spreadsheet`). A bad reason raises
+    here, before anything is streamed."""
     wanted = reason_of(reason).value if reason else None
     return _csv_chunks(ctx, wanted)
 
@@ -131,7 +133,9 @@ def _csv_chunks(ctx: Context, wanted: str | None) -> Iterator[str]:
             if wanted and s.reason != wanted:
                 continue
             writer.writerow(
-                (s.address, s.reason, s.since.isoformat(), s.actor, json.dumps(s.evidence))
+                safe_row(
+                    [s.address, s.reason, s.since.isoformat(), s.actor, json.dumps(s.evidence)]
+                )
             )
             if buffer.tell() > 65536:
                 yield buffer.getvalue()
