@@ -17,28 +17,15 @@ from clearpixel.web import admin
 from clearpixel.web.app import create_app
 from clearpixel.web.permissions import NEEDS
 from tests.helpers import make_contacts, make_list
+from tests.web import admin_session
+from tests.web.admin_session import csrf_of
 
 PASSWORD = "a long enough passphrase"
 OPEN_PATHS = {"/admin/login", "/admin/static/{name:path}"}
 
 
-def csrf_of(html: str) -> str:
-    match = re.search(r'name="csrf" value="([^"]+)"', html)
-    assert match, html
-    return match.group(1)
-
-
 def signed_in(ctx, email: str) -> TestClient:
-    client = TestClient(create_app(ctx), base_url="http://127.0.0.1")
-    client.__enter__()
-    page = client.get("/admin/login")
-    answer = client.post(
-        "/admin/login",
-        data={"username": email, "password": PASSWORD, "csrf": csrf_of(page.text)},
-        follow_redirects=False,
-    )
-    assert answer.status_code == 303, answer.text
-    return client
+    return admin_session.signed_in(ctx, email, PASSWORD)
 
 
 @pytest.fixture

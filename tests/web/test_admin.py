@@ -15,6 +15,8 @@ from clearpixel.domain.ledger import Method
 from clearpixel.store.ledger import entries_for_contact
 from clearpixel.web.app import create_app
 from tests.helpers import make_contacts, make_list
+from tests.web import admin_session
+from tests.web.admin_session import csrf_of
 
 PASSWORD = "correct horse battery staple"
 
@@ -26,19 +28,9 @@ def client(ctx):
         yield test_client
 
 
-def csrf_of(html: str) -> str:
-    match = re.search(r'name="csrf" value="([^"]+)"', html)
-    assert match, html
-    return match.group(1)
-
-
 def sign_in(client, password=PASSWORD, username="admin"):
-    page = client.get("/admin/login")
-    return client.post(
-        "/admin/login",
-        data={"username": username, "password": password, "csrf": csrf_of(page.text)},
-        follow_redirects=False,
-    )
+    """Sign in as the admin account the installation starts with."""
+    return admin_session.sign_in(client, username, password)
 
 
 def test_pages_need_a_session(client):

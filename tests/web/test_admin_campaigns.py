@@ -16,16 +16,11 @@ from clearpixel.accounts import users
 from clearpixel.sending import campaigns as sending
 from clearpixel.web.app import create_app
 from tests.helpers import make_contacts, make_list
+from tests.web.admin_session import csrf_of, sign_in
 
 PASSWORD = "editor passphrase 1"
 BAD = '<p>Hi</p>\n<img src="https://cdn.example.org/{{ contact.email }}.png">\n'
 GOOD = '<p>Hi {{ contact.email }}</p>\n<a href="https://shop.example.org/sale">sale</a>\n'
-
-
-def csrf_of(html: str) -> str:
-    match = re.search(r'name="csrf" value="([^"]+)"', html)
-    assert match, html
-    return match.group(1)
 
 
 @pytest.fixture
@@ -34,15 +29,7 @@ def editor(ctx):
     make_contacts(ctx, list_id, [1, None])  # person0 consents, person1 was never asked
     users.create_user(ctx, "eddie@example.org", role="editor", password=PASSWORD)
     with TestClient(create_app(ctx), base_url="http://127.0.0.1") as client:
-        page = client.get("/admin/login")
-        client.post(
-            "/admin/login",
-            data={
-                "username": "eddie@example.org",
-                "password": PASSWORD,
-                "csrf": csrf_of(page.text),
-            },
-        )
+        sign_in(client, "eddie@example.org", PASSWORD)
         client.list_id = list_id
         yield client
 

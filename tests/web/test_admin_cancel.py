@@ -4,7 +4,6 @@ the admin: every recipient gets exactly one message, through a real SMTP server.
 from __future__ import annotations
 
 import asyncio
-import re
 import time
 from typing import Any
 
@@ -16,6 +15,7 @@ from clearpixel.sending import campaigns as sending
 from clearpixel.web.app import create_app
 from tests.helpers import make_contacts, make_list
 from tests.sending.conftest import Handler, SmtpServer
+from tests.web.admin_session import csrf_of, sign_in
 
 PASSWORD = "cancel passphrase"
 
@@ -24,10 +24,6 @@ class SlowHandler(Handler):
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         await asyncio.sleep(0.02)
         return await super().handle_DATA(server, session, envelope)
-
-
-def csrf_of(html: str) -> str:
-    return re.search(r'name="csrf" value="([^"]+)"', html).group(1)
 
 
 def wait_for(client: TestClient, campaign_id: int, done) -> dict[str, Any]:
@@ -54,15 +50,7 @@ def test_a_running_send_is_cancelled_and_resumed_from_the_admin(ctx):
             settings=ctx.settings.model_copy(update={"smtp_url": smtp.url}), db=ctx.db, now=ctx.now
         )
         with TestClient(create_app(served), base_url="http://127.0.0.1") as client:
-            page = client.get("/admin/login")
-            client.post(
-                "/admin/login",
-                data={
-                    "username": "eddie@example.org",
-                    "password": PASSWORD,
-                    "csrf": csrf_of(page.text),
-                },
-            )
+            sign_in(client, "eddie@example.org", PASSWORD)
             token = csrf_of(client.get(f"/admin/campaigns/{campaign.id}").text)
             client.post(f"/admin/campaigns/{campaign.id}/send", data={"csrf": token})
             wait_for(client, campaign.id, lambda p: p["recipients"].get("sent", 0) >= 2)

@@ -4,32 +4,19 @@ the admin; an editor meets 403 and nothing is erased."""
 
 from __future__ import annotations
 
-import re
-
 from fastapi.testclient import TestClient
 
-from clearpixel.accounts import users
 from clearpixel.audience import contacts as contact_service
 from clearpixel.audience import lists as list_service
 from clearpixel.store.ledger import entries_for_contact
-from clearpixel.web.app import create_app
+from tests.web import admin_session
+from tests.web.admin_session import csrf_of
 
 PASSWORD = "erase passphrase"
 
 
-def csrf_of(html: str) -> str:
-    return re.search(r'name="csrf" value="([^"]+)"', html).group(1)
-
-
 def signed_in(ctx, email: str, role: str) -> TestClient:
-    users.create_user(ctx, email, role=role, password=PASSWORD)
-    client = TestClient(create_app(ctx), base_url="http://127.0.0.1")
-    client.__enter__()
-    page = client.get("/admin/login")
-    client.post(
-        "/admin/login", data={"username": email, "password": PASSWORD, "csrf": csrf_of(page.text)}
-    )
-    return client
+    return admin_session.signed_in(ctx, email, PASSWORD, role=role)
 
 
 def test_an_admin_erases_a_person_from_every_list_with_a_reason(ctx):

@@ -8,26 +8,15 @@ import re
 
 from fastapi.testclient import TestClient
 
-from clearpixel.accounts import users
-from clearpixel.web.app import create_app
 from tests.helpers import make_list
+from tests.web import admin_session
+from tests.web.admin_session import csrf_of
 
 PASSWORD = "keys passphrase"
 
 
-def csrf_of(html: str) -> str:
-    return re.search(r'name="csrf" value="([^"]+)"', html).group(1)
-
-
 def signed_in(ctx, email: str, role: str) -> TestClient:
-    users.create_user(ctx, email, role=role, password=PASSWORD)
-    client = TestClient(create_app(ctx), base_url="http://127.0.0.1")
-    client.__enter__()
-    page = client.get("/admin/login")
-    client.post(
-        "/admin/login", data={"username": email, "password": PASSWORD, "csrf": csrf_of(page.text)}
-    )
-    return client
+    return admin_session.signed_in(ctx, email, PASSWORD, role=role)
 
 
 def test_an_admin_creates_and_revokes_a_key_that_answers_by_its_role(ctx):

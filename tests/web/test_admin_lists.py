@@ -14,12 +14,9 @@ from clearpixel.audience import contacts as contact_service
 from clearpixel.store.contacts import set_status
 from clearpixel.web.app import create_app
 from tests.helpers import make_contacts, make_list
+from tests.web.admin_session import csrf_of, sign_in
 
 PASSWORD = "lists passphrase"
-
-
-def csrf_of(html: str) -> str:
-    return re.search(r'name="csrf" value="([^"]+)"', html).group(1)
 
 
 @pytest.fixture
@@ -30,15 +27,7 @@ def browsing(ctx):
         set_status(tx, ids[4], "unsubscribed", now=ctx.now())
     users.create_user(ctx, "eddie@example.org", role="editor", password=PASSWORD)
     with TestClient(create_app(ctx), base_url="http://127.0.0.1") as client:
-        page = client.get("/admin/login")
-        client.post(
-            "/admin/login",
-            data={
-                "username": "eddie@example.org",
-                "password": PASSWORD,
-                "csrf": csrf_of(page.text),
-            },
-        )
+        sign_in(client, "eddie@example.org", PASSWORD)
         client.list_id = list_id
         client.ids = ids
         yield client

@@ -5,35 +5,18 @@ events, sees its log, removes it; an editor cannot."""
 
 from __future__ import annotations
 
-import re
-
 import pytest
 from fastapi.testclient import TestClient
 
-from clearpixel.accounts import users
 from clearpixel.consent.notices import list_notices
 from clearpixel.deliverability import webhooks
-from clearpixel.web.app import create_app
+from tests.web.admin_session import csrf_of, signed_in
 
 PASSWORD = "settings passphrase"
 
 
-def csrf_of(html: str) -> str:
-    match = re.search(r'name="csrf" value="([^"]+)"', html)
-    assert match, html
-    return match.group(1)
-
-
 def client_for(ctx, email: str, role: str) -> TestClient:
-    users.create_user(ctx, email, role=role, password=PASSWORD)
-    client = TestClient(create_app(ctx), base_url="http://127.0.0.1")
-    client.__enter__()
-    page = client.get("/admin/login")
-    client.post(
-        "/admin/login",
-        data={"username": email, "password": PASSWORD, "csrf": csrf_of(page.text)},
-    )
-    return client
+    return signed_in(ctx, email, PASSWORD, role=role)
 
 
 @pytest.fixture
