@@ -46,12 +46,12 @@ from clearpixel.domain.erasure import PREFIX
 from clearpixel.domain.ledger import Decision, Method
 from clearpixel.domain.ledger_chain import encode_evidence
 from clearpixel.domain.progress import PhasedProgress
+from clearpixel.store.contact_search import count_contacts
 from clearpixel.store.contacts import (
     SUBSCRIBED,
     UNSUBSCRIBED,
     NewContact,
     contacts_by_email,
-    count_contacts,
     insert_contacts_many,
     update_contacts_many,
 )

@@ -23,7 +23,8 @@ from clearpixel.context import Context
 from clearpixel.domain.errors import ClearpixelError
 from clearpixel.domain.ledger import Decision, Method
 from clearpixel.domain.progress import Progress
-from clearpixel.store.contacts import count_contacts, count_refusing, iter_flag_targets
+from clearpixel.store.contact_search import count_contacts
+from clearpixel.store.contacts import count_refusing, iter_flag_targets
 from clearpixel.store.lists import get_list
 
 BATCH = 20000

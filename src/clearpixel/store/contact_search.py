@@ -65,6 +65,8 @@ def count_contacts(
     bit: int | None = None,
     bit_set: bool | None = None,
 ) -> int:
+    """How many contacts the list holds, narrowed as `contacts_page` narrows (nothing by
+    default: the whole list)."""
     query: Any = sa.select(sa.func.count()).where(contacts.c.list_id == list_id)
     query = _narrowed(query, search, status, bit, bit_set)
     return int(tx.execute(query).scalar_one())

@@ -355,14 +355,6 @@ def count_refusing(tx: Tx, list_id: int, bit: int) -> int:
     )
 
 
-def count_contacts(tx: Tx, list_id: int) -> int:
-    return int(
-        tx.execute(
-            sa.select(sa.func.count()).select_from(contacts).where(contacts.c.list_id == list_id)
-        ).scalar_one()
-    )
-
-
 def attribute_keys(tx: Tx, list_id: int) -> list[str]:
     """Every attribute name used by the list's contacts, sorted."""
     if tx.dialect.name == "postgresql":
