@@ -84,7 +84,11 @@ class Settings(BaseSettings):
     postmark_webhook_auth: str = ""
     webhook_allow_private: bool = False
     ses_topic_arns: Annotated[list[str], NoDecode] = Field(default_factory=list)
-    ses_sns_host_pattern: str = r"sns\.[a-z0-9-]+\.amazonaws\.com(\.cn)?"
+    # sns.<region>.amazonaws.com only: a looser label would also match hosts others control
+    # (sns.s3.amazonaws.com is the S3 bucket named "sns")
+    ses_sns_host_pattern: str = (
+        r"sns\.[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]+\.amazonaws\.com(\.cn)?"
+    )
     ses_max_age_seconds: Annotated[int, Field(ge=60)] = 3600
     retention_personal_events_days: int = Field(default=DEFAULT_PERSONAL_EVENTS_DAYS, ge=1)
     retention_last_open_days: int = Field(default=DEFAULT_LAST_OPEN_DAYS, ge=1)

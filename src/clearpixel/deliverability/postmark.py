@@ -5,7 +5,8 @@ the webhook URL (`https://user:password@your-host/webhooks/bounce/postmark`). Se
 `user:password` in `CLEARPIXEL_POSTMARK_WEBHOOK_AUTH`; a request without them gets 401 and
 records nothing. One JSON object per request: `RecordType` `Bounce` (its `Type` says hard or
 soft) or `SpamComplaint`. Postmark sends with its own return path, so the event stands for the
-address (`Email`).
+address (`Email`). An event carries Postmark's own time (`BouncedAt`), so a retried or replayed
+request names the same event and is recorded once (`deliverability.bounces.record_once`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import base64
 import binascii
 import hmac
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 from clearpixel.context import Context
@@ -65,8 +67,20 @@ def postmark_event(ctx: Context, body: bytes) -> BounceEvent | None:
         kind=kind,
         email=email,
         source="webhook:postmark",
-        at=ctx.now(),
+        at=_bounced_at(ctx, item),
         status=enhanced_status(str(item.get("Details", ""))),
         diagnostic=details[:1000],
         evidence={"postmark_type": kind_name, "postmark_id": str(item.get("ID", ""))[:40]},
     )
+
+
+def _bounced_at(ctx: Context, item: dict[str, Any]) -> datetime:
+    """When Postmark says it happened; now when it says nothing usable or a time to come."""
+    now = ctx.now()
+    try:
+        at = datetime.fromisoformat(str(item.get("BouncedAt", "")))
+    except ValueError:
+        return now
+    if at.tzinfo is None or at > now:
+        return now
+    return at.astimezone(UTC)

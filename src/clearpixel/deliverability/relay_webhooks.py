@@ -9,7 +9,11 @@ The body is JSON, signed like our own outgoing webhooks (`domain.webhooks`) with
                 {"type": "complaint", "recipient": "bob@example.org"}]}
 
 Nothing is read before the signature and timestamp check out; a request that fails it records
-nothing. A `return_path` carrying a valid VERP token attributes the event to its campaign and
+nothing. Each event carries the request's signed timestamp as its time, and one already
+recorded is skipped, so a captured request replayed within the replay window records nothing
+new: a soft bounce cannot be counted up to a suppression by replaying it.
+
+A `return_path` carrying a valid VERP token attributes the event to its campaign and
 contact; without one the event stands for the address alone (the relay is authenticated).
 
 `/webhooks/bounce/postmark` (`postmark.py`) and `/webhooks/bounce/ses` (`ses.py`, Amazon SES
@@ -19,10 +23,11 @@ through SNS) authenticate and read their providers' own formats.
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 from clearpixel.context import Context
-from clearpixel.deliverability.bounces import record, record_once
+from clearpixel.deliverability.bounces import record_once
 from clearpixel.deliverability.postmark import check_basic_auth, postmark_event
 from clearpixel.deliverability.ses import receive_ses
 from clearpixel.domain.bounces import BounceEvent, BounceKind, enhanced_status, verp_token
@@ -49,15 +54,13 @@ def receive_signed(
     authorization: str = "",
 ) -> int:
     """Authenticate, parse and record a relay's report; returns how many events were
-    recorded. Raises BadWebhookSignature (nothing recorded), UnknownProvider, or
+    recorded (an event already recorded, from a replay or a retry, is not recorded again).
+    Raises BadWebhookSignature (nothing recorded), UnknownProvider, or
     ClearpixelError for a body that is authentic but malformed (nothing recorded either)."""
     if provider == "postmark":
         check_basic_auth(ctx.settings.postmark_webhook_auth, authorization)
         event = postmark_event(ctx, body)
-        if event is None:
-            return 0
-        record(ctx, [event])
-        return 1
+        return 0 if event is None else record_once(ctx, [event])
     if provider == "ses":
         return record_once(ctx, receive_ses(ctx, body))
     secrets = [s.encode() for s in ctx.settings.bounce_webhook_secrets]
@@ -65,9 +68,8 @@ def receive_signed(
     if provider not in PROVIDERS:
         known = ", ".join(PROVIDERS)
         raise UnknownProvider(f"no bounce webhook format {provider!r} (known: {known})")
-    events = [_event(ctx, item, provider) for item in _items(body)]
-    record(ctx, events)
-    return len(events)
+    signed_at = datetime.fromtimestamp(int(timestamp), UTC)  # checked by verify()
+    return record_once(ctx, [_event(ctx, item, provider, signed_at) for item in _items(body)])
 
 
 def _items(body: bytes) -> list[dict[str, Any]]:
@@ -83,7 +85,7 @@ def _items(body: bytes) -> list[dict[str, Any]]:
     return items
 
 
-def _event(ctx: Context, item: dict[str, Any], provider: str) -> BounceEvent:
+def _event(ctx: Context, item: dict[str, Any], provider: str, at: datetime) -> BounceEvent:
     kind_name = str(item.get("type", ""))
     if kind_name == "complaint":
         kind = BounceKind.COMPLAINT
@@ -110,7 +112,7 @@ def _event(ctx: Context, item: dict[str, Any], provider: str) -> BounceEvent:
         kind=kind,
         email=recipient,
         source=f"webhook:{provider}",
-        at=ctx.now(),
+        at=at,
         status=status,
         diagnostic=diagnostic,
         campaign_id=campaign_id,

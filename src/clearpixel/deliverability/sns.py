@@ -3,8 +3,9 @@
 SNS signs each message it posts with a certificate it publishes: the signature covers a
 canonical string of the message type's fields (`Key\\nValue\\n` in a fixed order), with
 SHA1withRSA (`SignatureVersion` 1) or SHA256withRSA (2). The certificate is fetched only from
-an https URL whose host matches `CLEARPIXEL_SES_SNS_HOST_PATTERN` (`sns.<region>.amazonaws.com`),
-over TLS checked against the system's certificate authorities, and cached by URL.
+an https URL whose host matches `CLEARPIXEL_SES_SNS_HOST_PATTERN` (`sns.<region>.amazonaws.com`)
+and whose path is SNS's own (`/SimpleNotificationService-<id>.pem`, no query), over TLS
+checked against the system's certificate authorities, and cached by URL.
 
 A message is trusted only when, in this order: it is JSON with a known `Type`; its `TopicArn`
 is one of `CLEARPIXEL_SES_TOPIC_ARNS`; its `Timestamp` is within
@@ -58,6 +59,7 @@ FUTURE_SKEW = timedelta(minutes=5)
 FETCH_TIMEOUT = 10.0
 MAX_CERTIFICATE = 64 * 1024
 CACHE_SIZE = 32
+CERTIFICATE_PATH = re.compile(r"/SimpleNotificationService-[A-Za-z0-9]{1,64}\.pem")
 
 Fetch = Callable[[str], bytes]
 
@@ -189,6 +191,9 @@ def verify(
     if algorithm is None:
         raise SnsRefused("unknown SignatureVersion (1 and 2 are read)")
     url = sns_url(fields.get("SigningCertURL", ""), host_pattern, what="signing certificate URL")
+    parts = urlsplit(url)
+    if not CERTIFICATE_PATH.fullmatch(parts.path) or parts.query or parts.fragment:
+        raise SnsRefused(f"the signing certificate URL is not an SNS certificate: {url[:200]!r}")
     certificate = certificates.get(url)
     if not certificate.not_valid_before_utc <= now <= certificate.not_valid_after_utc:
         raise SnsRefused("the signing certificate is not valid at the message's time")
