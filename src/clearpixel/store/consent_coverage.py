@@ -11,14 +11,13 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from clearpixel.domain.flags import OPEN_TRACKING_BIT
 from clearpixel.store.db import Tx
 from clearpixel.store.schema import (
     audience_lists,
     consent_ledger,
     contacts,
 )
-
-OPEN_TRACKING_BIT = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,7 +148,8 @@ def contacts_added(tx: Tx) -> list[tuple[int, date, int]]:
 
 
 def withdrawals_by_day(tx: Tx) -> list[tuple[date, str, int]]:
-    """(day, method, contacts that lost open-tracking consent) from the ledger."""
+    """(day, method, contacts that lost open-tracking consent) from the ledger: the entries
+    that `domain.ledger_effects.withdraws` holds true for, counted in SQL."""
     before, after = consent_ledger.c.flags_before, consent_ledger.c.flags_after
     day = _day(consent_ledger.c.at).label("day")
     rows = tx.execute(
