@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from clearpixel.accounts import csrf
@@ -83,8 +84,9 @@ class PreferenceChange:
     after: list[str]
 
 
-def _checked(ctx: Context, token: str, nonce: str, csrf_token: str) -> int:
-    now = ctx.now()
+def _checked(ctx: Context, token: str, nonce: str, csrf_token: str, *, now: datetime) -> int:
+    """The contact a preference form's signed link names, once its CSRF pair checks out at
+    `now`. Raises InvalidLink, CsrfRejected."""
     parsed = verify_link(ctx, token, TokenKind.PREFERENCES, now=now)
     keys = ctx.settings.signing_keys()
     if not csrf.check(keys, token, CSRF_PURPOSE, nonce, csrf_token, now=now):
@@ -101,7 +103,8 @@ def withdraw_all(
     granted: it is the person's choice), flags, personal events forgotten (R5), cool-down (R8).
     Raises InvalidLink, CsrfRejected.
     """
-    contact_id = _checked(ctx, token, nonce, csrf_token)
+    now = ctx.now()  # one reading of the clock for the whole decision
+    contact_id = _checked(ctx, token, nonce, csrf_token, now=now)
     with ctx.db.begin() as tx:
         contact = contact_for(tx, contact_id)
         decision = Decision(
@@ -111,7 +114,7 @@ def withdraw_all(
             granted=0,
             revoked=ctx.purposes.all_bits,
             method=Method.PREFERENCE_PAGE,
-            at=ctx.now(),
+            at=now,
             evidence={**evidence, "action": "stop_tracking"},
         )
         record_decisions(tx, [decision], cooldown=ctx.cooldown)
@@ -132,7 +135,8 @@ def save_choices(
     """The person's explicit choice per purpose: ticked purposes granted (each with the notice
     shown beside its box), the others revoked. One `preference_page` entry per purpose whose
     state changes. Raises InvalidLink, CsrfRejected, FlagsError."""
-    contact_id = _checked(ctx, token, nonce, csrf_token)
+    now = ctx.now()  # every entry of one choice carries the same time
+    contact_id = _checked(ctx, token, nonce, csrf_token, now=now)
     wanted = ctx.purposes.mask(granted)
     with ctx.db.begin() as tx:
         contact = contact_for(tx, contact_id)
@@ -156,7 +160,7 @@ def save_choices(
                     granted=purpose.bit if yes else 0,
                     revoked=0 if yes else purpose.bit,
                     method=Method.PREFERENCE_PAGE,
-                    at=ctx.now(),
+                    at=now,
                     notice_id=notice.id if notice else None,
                     notice_sha256=notice.sha256 if notice else None,
                     evidence={**evidence, "action": "save", "purpose": purpose.name},
@@ -179,9 +183,10 @@ def unsubscribe(ctx: Context, token: str) -> Contact:
     """RFC 8058 one-click unsubscribe: status 'unsubscribed', flags untouched (R16).
     The signed token is the authority, so no cookie or CSRF pair is needed. Raises
     InvalidLink."""
-    parsed = verify_link(ctx, token, TokenKind.UNSUBSCRIBE, now=ctx.now())
+    now = ctx.now()
+    parsed = verify_link(ctx, token, TokenKind.UNSUBSCRIBE, now=now)
     with ctx.db.begin() as tx:
         contact = contact_for(tx, parsed.contact_id)
         if contact.status != UNSUBSCRIBED:
-            set_status(tx, contact.id, UNSUBSCRIBED, now=ctx.now())
+            set_status(tx, contact.id, UNSUBSCRIBED, now=now)
     return contact
