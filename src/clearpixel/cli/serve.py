@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from starlette.types import ASGIApp
 
     from clearpixel.context import Context
+    from clearpixel.web.tracking_node import TrackingNode
 
 LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1", "0.0.0.0"})  # noqa: S104 - names only
 
@@ -152,11 +153,12 @@ def serve(
     from clearpixel.web.server import server_config
 
     if role is Role.TRACKING:
-        web, lines = _tracking_node(host, port)
+        from clearpixel.web.tracking_server import TrackingServer
+
+        node, lines = _tracking_node(host, port)
         for line in lines:
             console.print(line)
-        uvicorn.Server(server_config(web, host=host, port=port)).run()
-        return
+        raise typer.Exit(TrackingServer(node, host=host, port=port).run())
     with context() as ctx:
         web = _whole_app(ctx, ingest_process=ingest_process)
         lines, warnings = startup_lines(ctx.settings.base_url, host, port)
@@ -184,7 +186,7 @@ def _whole_app(ctx: Context, *, ingest_process: bool) -> ASGIApp:
     return create_app(ctx, sink=sink)
 
 
-def _tracking_node(host: str, port: int) -> tuple[ASGIApp, list[str]]:
+def _tracking_node(host: str, port: int) -> tuple[TrackingNode, list[str]]:
     """A tracking node: signing keys and NATS only, never the database."""
     from clearpixel.config import ConfigError, load_settings
     from clearpixel.context import open_context

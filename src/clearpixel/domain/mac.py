@@ -30,6 +30,21 @@ def any_key_signed(keys: Iterable[bytes], message: bytes, given: bytes, *, size:
     return any(same_mac(hmac_sha256(key, message)[:size], given) for key in keys)
 
 
+def any_state_signed(
+    states: Iterable[tuple[Any, Any]], message: bytes, given: bytes, *, size: int = 32
+) -> bool:
+    """`any_key_signed` for keys given as their `hmac_sha256_states`: the same HMAC, without
+    hashing each key again for every message (the hit path verifies a token per request)."""
+    for inner, outer in states:
+        h = inner.copy()
+        h.update(message)
+        o = outer.copy()
+        o.update(h.digest())
+        if hmac.compare_digest(o.digest()[:size], given):
+            return True
+    return False
+
+
 def hmac_sha256_states(key: bytes) -> tuple[Any, Any]:
     """SHA-256 states after absorbing the HMAC inner and outer padded keys (RFC 2104), so
     many messages are signed under one key without hashing the key each time:

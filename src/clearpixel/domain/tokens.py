@@ -18,9 +18,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import IntEnum
 from itertools import repeat
+from typing import Any
 
 from clearpixel.domain.errors import ClearpixelError
-from clearpixel.domain.mac import any_key_signed, hmac_sha256, hmac_sha256_states
+from clearpixel.domain.mac import any_state_signed, hmac_sha256, hmac_sha256_states
 
 FORMAT_VERSION = 1
 MAC_BYTES = 12
@@ -86,6 +87,11 @@ _FIELDS: dict[TokenKind, tuple[str, ...]] = {
     TokenKind.SIGNUP: ("signup_id", "expires_at"),
     TokenKind.BOUNCE: ("campaign_id", "contact_id"),
 }
+
+_KINDS = {int(kind): kind for kind in TokenKind}
+_ARGS = ("contact_id", "campaign_id", "purposes", "link_id", "expires_at", "signup_id")
+# per kind, where each encoded field goes among Token's arguments after `kind`
+_FIELD_ARGS = {kind: tuple(_ARGS.index(name) for name in names) for kind, names in _FIELDS.items()}
 
 
 def _put_varint(out: bytearray, value: int) -> None:
@@ -159,6 +165,10 @@ class TokenSigner:
                 raise ValueError(f"secret keys must have at least {MIN_KEY_BYTES} bytes")
         self._keys = [(hashlib.sha256(key).digest()[0], key) for key in keys]
         self._inner, self._outer = hmac_sha256_states(keys[0])
+        # the HMAC states of every key, by key id: verifying does not hash a key again
+        self._states: dict[int, list[tuple[Any, Any]]] = {}
+        for key_id, key in self._keys:
+            self._states.setdefault(key_id, []).append(hmac_sha256_states(key))
 
     def sign(self, token: Token) -> str:
         """Encode and sign `token` with the current (first) key."""
@@ -233,26 +243,27 @@ class TokenSigner:
         if len(raw) < 2 + MAC_BYTES:
             raise MalformedToken("too short")
         body, mac = raw[:-MAC_BYTES], raw[-MAC_BYTES:]
-        keys = [key for key_id, key in self._keys if key_id == body[1]]
-        if not any_key_signed(keys, body, mac, size=MAC_BYTES):
+        if not any_state_signed(self._states.get(body[1], ()), body, mac, size=MAC_BYTES):
             raise BadSignature("signature does not match any key")
         if body[0] >> 4 != FORMAT_VERSION:
             raise MalformedToken("unknown format version")
-        try:
-            found = TokenKind(body[0] & 0x0F)
-        except ValueError as exc:
-            raise MalformedToken("unknown kind") from exc
-        if found not in kinds:
+        kind = _KINDS.get(body[0] & 0x0F)
+        if kind is None:
+            raise MalformedToken("unknown kind")
+        if kind not in kinds:
             expected = " or ".join(k.name for k in kinds)
-            raise WrongKind(f"expected a {expected} token, got {found.name}")
-        kind = found
-        values: dict[str, int] = {}
-        pos = 2
-        for name in _FIELDS[kind]:
-            values[name], pos = _get_varint(body, pos)
-        if pos != len(body):
+            raise WrongKind(f"expected a {expected} token, got {kind.name}")
+        values = [0] * len(_ARGS)
+        pos, end = 2, len(body)
+        for index in _FIELD_ARGS[kind]:
+            if pos < end and body[pos] < 0x80:  # a one-byte varint: most fields of most tokens
+                values[index] = body[pos]
+                pos += 1
+            else:
+                values[index], pos = _get_varint(body, pos)
+        if pos != end:
             raise MalformedToken("trailing bytes")
-        token = Token(kind=kind, **{"contact_id": 0, **values})
+        token = Token(kind, *values)
         if kind in EXPIRING:
             if now is None:
                 raise ValueError(f"verifying a {kind.name} token needs `now`")

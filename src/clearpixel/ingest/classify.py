@@ -23,7 +23,6 @@ import ipaddress
 import json
 import re
 import socket
-from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from importlib import resources
@@ -41,6 +40,7 @@ PREFETCH_HEADERS = (
     (b"sec-purpose", b"prefetch"),
     (b"x-moz", b"prefetch"),
 )
+PREFETCH_NAMES = frozenset(name for name, _ in PREFETCH_HEADERS)
 
 
 class RulesError(ClearpixelError, ValueError):
@@ -93,9 +93,10 @@ class RangeSet:
 
     def __contains__(self, ip: str) -> bool:
         parsed = parse_ip(ip)
-        if parsed is None:
-            return False
-        version, value = parsed
+        return parsed is not None and self.holds(*parsed)
+
+    def holds(self, version: int, value: int) -> bool:
+        """Whether the address `value` (of IP `version`, as `parse_ip` gives) is in a range."""
         starts, ends = self._v4 if version == 4 else self._v6
         i = bisect.bisect_right(starts, value) - 1
         return i >= 0 and value <= ends[i]
@@ -205,25 +206,41 @@ def merge_ranges(
 class BurstTracker:
     """Remembers, per message, the addresses that fetched it in the last seconds: several
     distinct addresses within the window means a machine (a scanner farm), not a reader.
-    Memory is bounded: old entries expire and the table is cleared when it grows too big."""
+    Memory is bounded: at most `max_addresses` per message, old entries expire and the table
+    is cleared when it grows too big."""
 
-    def __init__(self, *, window: float = 10.0, distinct: int = 3, max_keys: int = 100_000):
+    def __init__(
+        self,
+        *,
+        window: float = 10.0,
+        distinct: int = 3,
+        max_keys: int = 100_000,
+        max_addresses: int = 16,
+    ):
         self.window = window
         self.distinct = distinct
         self.max_keys = max_keys
-        self._seen: dict[tuple[int, int], deque[tuple[float, str]]] = {}
+        self.max_addresses = max_addresses
+        # per message: address -> when it last fetched, oldest first
+        self._seen: dict[tuple[int, int], dict[str, float]] = {}
 
     def is_burst(self, key: tuple[int, int], ip: str, at: float) -> bool:
         seen = self._seen.get(key)
         if seen is None:
             if len(self._seen) >= self.max_keys:
                 self._seen.clear()
-            self._seen[key] = deque(((at, ip),), maxlen=16)
+            self._seen[key] = {ip: at}
             return False
-        while seen and seen[0][0] < at - self.window:
-            seen.popleft()
-        seen.append((at, ip))
-        return len({addr for _, addr in seen}) >= self.distinct
+        seen.pop(ip, None)
+        seen[ip] = at
+        if len(seen) < self.distinct:  # one reader opening again: nothing to expire yet
+            return False
+        cutoff = at - self.window
+        for addr, when in list(seen.items()):
+            if when >= cutoff and len(seen) <= self.max_addresses:
+                break
+            del seen[addr]
+        return len(seen) >= self.distinct
 
 
 # The verdict cache by user agent is bounded by the characters it keeps, not only by its
@@ -256,13 +273,14 @@ class Classifier:
     ) -> Classification:
         """The verdict for one hit. `message` is (campaign, contact) for per-recipient URLs."""
         for name, value in headers:
-            if (name, value.lower()) in PREFETCH_HEADERS:
+            if name in PREFETCH_NAMES and (name, value.lower()) in PREFETCH_HEADERS:
                 return self._machine(MachineReason.PREFETCH, f"header:{name.decode()}")
         if message is not None and ip and self.burst.is_burst(message, ip, at):
             return self._machine(MachineReason.BURST, "burst")
         scanner_net = False
+        parsed = parse_ip(ip) if ip else None
         for ip_set in self.rules.ip_sets:
-            if ip in ip_set.ranges:
+            if parsed is not None and ip_set.ranges.holds(parsed[0], parsed[1]):
                 if ip_set.reason is MachineReason.SECURITY_SCANNER:
                     scanner_net = True
                     continue

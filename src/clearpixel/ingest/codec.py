@@ -9,6 +9,7 @@ ingest needs to count a hit, never who made it: hits carry no IP address or user
 from __future__ import annotations
 
 import json
+from operator import attrgetter
 from typing import Any
 
 from clearpixel.domain.events import Hit, HitSource, Verdict
@@ -36,10 +37,21 @@ class BatchUnreadable(ValueError):
     """Bytes that are not a batch (a torn line, a foreign message)."""
 
 
+_values = attrgetter(*FIELDS)
+_last: tuple[Batch, str] | None = None
+
+
 def batch_to_json(batch: Batch) -> str:
-    """One batch as one line of JSON (no newline inside)."""
-    hits = [[getattr(hit, name) for name in FIELDS] for hit in batch.hits]
-    return json.dumps({"id": batch.id, "drops": batch.drops, "hits": hits}, separators=(",", ":"))
+    """One batch as one line of JSON (no newline inside). The last batch encoded is
+    remembered: a sink writes it to its journal, then publishes it, from one encoding."""
+    global _last
+    last = _last
+    if last is not None and last[0] is batch:
+        return last[1]
+    hits = list(map(_values, batch.hits))
+    line = json.dumps({"id": batch.id, "drops": batch.drops, "hits": hits}, separators=(",", ":"))
+    _last = (batch, line)
+    return line
 
 
 def batch_from_json(line: str | bytes) -> Batch:

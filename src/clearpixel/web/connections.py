@@ -32,7 +32,7 @@ BODY_MIN_RATE = 128 * 1024
 SWEEP_EVERY = 0.5
 
 _TOO_LARGE = b"Request header fields too large.\n"
-_431 = (
+TOO_LARGE_431 = (
     b"HTTP/1.1 431 Request Header Fields Too Large\r\n"
     b"content-type: text/plain; charset=utf-8\r\n"
     b"content-length: " + str(len(_TOO_LARGE)).encode() + b"\r\nconnection: close\r\n\r\n"
@@ -81,7 +81,7 @@ class GuardedHttpProtocol(HttpToolsProtocol):
     def _refuse_head(self) -> None:
         self.deadline = 0.0
         if not self.transport.is_closing():
-            self.transport.write(_431)
+            self.transport.write(TOO_LARGE_431)
             self.transport.close()
 
     def data_received(self, data: bytes) -> None:

@@ -1,7 +1,8 @@
 """The whole web app under uvicorn: `server_config` (what `clearpixel serve` runs: the guarded
 HTTP protocol of web/connections.py), and `ThreadedServer`, the same on a free loopback port
 in a thread: what the demo drives its simulated recipients against, and what the tests serve
-over real HTTP."""
+over real HTTP. A tracking node is served by its own server (web/tracking_server.py), in a
+thread as in `serve --role tracking`."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from clearpixel.ingest.sinks import BatchSink
 from clearpixel.web.app import FrontDoor, create_app
 from clearpixel.web.connections import GuardedHttpProtocol
 from clearpixel.web.tracking_node import TrackingNode
+from clearpixel.web.tracking_server import TrackingServer
 
 
 def server_config(app: Any, *, host: str, port: int, **options: Any) -> uvicorn.Config:
@@ -54,15 +56,21 @@ class ThreadedServer:
         self.url = f"http://127.0.0.1:{self.port}"
         app = app if app is not None else create_app(ctx, sink=sink)
         self.sink = app.sink
-        config = server_config(
-            app,
-            host="127.0.0.1",
-            port=self.port,
-            lifespan="on",
-            proxy_headers=trust_loopback_proxy,
-            forwarded_allow_ips="127.0.0.1" if trust_loopback_proxy else None,
-        )
-        self.server = uvicorn.Server(config)
+        self.server: uvicorn.Server | TrackingServer
+        if isinstance(app, TrackingNode):  # served as `serve --role tracking` serves it
+            self.server = TrackingServer(
+                app, host="127.0.0.1", port=self.port, handle_signals=False
+            )
+        else:
+            config = server_config(
+                app,
+                host="127.0.0.1",
+                port=self.port,
+                lifespan="on",
+                proxy_headers=trust_loopback_proxy,
+                forwarded_allow_ips="127.0.0.1" if trust_loopback_proxy else None,
+            )
+            self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
     def __enter__(self) -> ThreadedServer:

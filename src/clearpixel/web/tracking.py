@@ -1,5 +1,6 @@
 """Pixel and click endpoints (`/o/{token}.gif`, `/o/a/{public_id}.gif`, `/c/{token}`) as a
-raw ASGI handler in front of the framework: the fastest path the stack allows.
+raw ASGI handler in front of the framework of the whole app; a tracking node answers the same
+from its own HTTP server (web/tracking_server.py) with the same functions and answers.
 
 The pixel answers 200 with the same precomputed 43-byte transparent GIF and no-store headers
 whatever happens — bad token, unknown campaign, database down, buffer full, any exception
@@ -12,6 +13,8 @@ link not yet cached costs one bounded read: see ingest/links.py).
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
+from typing import NamedTuple
 
 from starlette.types import Receive, Scope, Send
 
@@ -26,17 +29,14 @@ GIF = (
     b",\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;"
 )
 NO_STORE = b"no-store, no-cache, must-revalidate, private, max-age=0"
-PIXEL_START = {
-    "type": "http.response.start",
-    "status": 200,
-    "headers": [
-        (b"content-type", b"image/gif"),
-        (b"content-length", str(len(GIF)).encode()),
-        (b"cache-control", NO_STORE),
-        (b"pragma", b"no-cache"),
-        (b"expires", b"0"),
-    ],
-}
+PIXEL_HEADERS = [
+    (b"content-type", b"image/gif"),
+    (b"content-length", str(len(GIF)).encode()),
+    (b"cache-control", NO_STORE),
+    (b"pragma", b"no-cache"),
+    (b"expires", b"0"),
+]
+PIXEL_START = {"type": "http.response.start", "status": 200, "headers": PIXEL_HEADERS}
 PIXEL_BODY = {"type": "http.response.body", "body": GIF}
 EMPTY_BODY = {"type": "http.response.body", "body": b""}
 NOT_FOUND_HTML = (
@@ -50,19 +50,71 @@ UNAVAILABLE_HTML = (
 GIF_SUFFIX = ".gif"
 
 
-def _page(
-    status: int, body: bytes, extra: list[tuple[bytes, bytes]] | None = None
-) -> dict[str, object]:
-    return {
-        "type": "http.response.start",
-        "status": status,
-        "headers": [
-            (b"content-type", b"text/html; charset=utf-8"),
-            (b"content-length", str(len(body)).encode()),
-            (b"cache-control", NO_STORE),
-            *(extra or []),
-        ],
-    }
+class Answer(NamedTuple):
+    """A whole response: status, headers, body (sent without the body to HEAD)."""
+
+    status: int
+    headers: list[tuple[bytes, bytes]]
+    body: bytes
+
+
+def _page(status: int, body: bytes, *extra: tuple[bytes, bytes]) -> Answer:
+    headers = [
+        (b"content-type", b"text/html; charset=utf-8"),
+        (b"content-length", str(len(body)).encode()),
+        (b"cache-control", NO_STORE),
+        *extra,
+    ]
+    return Answer(status, headers, body)
+
+
+NOT_FOUND = _page(404, NOT_FOUND_HTML)
+UNAVAILABLE = _page(503, UNAVAILABLE_HTML, (b"retry-after", b"5"))
+
+
+def record_pixel(
+    tracker: Tracker, path: str, ip: str, user_agent: str, headers: Iterable[tuple[bytes, bytes]]
+) -> None:
+    """Record a GET of a pixel path (`/o/{token}.gif` or `/o/a/{public_id}.gif`); what is not
+    a pixel URL is counted as a bad token. May raise: the caller answers the GIF anyway."""
+    if not path.endswith(GIF_SUFFIX):
+        tracker.pixel("", ip, user_agent, headers)
+    elif path.startswith(ANONYMOUS_PIXEL_PREFIX):
+        public_id = path[len(ANONYMOUS_PIXEL_PREFIX) : -len(GIF_SUFFIX)]
+        tracker.anonymous_pixel(public_id, ip, user_agent, headers)
+    else:
+        token = path[len(PIXEL_PREFIX) : -len(GIF_SUFFIX)]
+        tracker.pixel(token, ip, user_agent, headers)
+
+
+async def click_answer(
+    tracker: Tracker,
+    path: str,
+    method: str,
+    ip: str,
+    user_agent: str,
+    headers: Iterable[tuple[bytes, bytes]],
+) -> Answer:
+    """The answer to a request of a click path: 302 to the registered URL (a GET is
+    recorded, a HEAD is not), 503 "try again" when the link cannot be read now, else 404."""
+    if method not in ("GET", "HEAD"):
+        return NOT_FOUND
+    token = path[len(CLICK_PREFIX) :]
+    try:
+        location = await tracker.click(token, ip, user_agent, headers, record=method == "GET")
+    except LinkUnavailable:
+        return UNAVAILABLE
+    except Exception:
+        log.exception("click not resolved")
+        return NOT_FOUND
+    if location is None:
+        return NOT_FOUND
+    redirect = [
+        (b"location", location.encode("ascii")),
+        (b"cache-control", NO_STORE),
+        (b"content-length", b"0"),
+    ]
+    return Answer(302, redirect, b"")
 
 
 class TrackingEndpoints:
@@ -84,65 +136,26 @@ class TrackingEndpoints:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path: str = scope["path"]
-        if path.startswith(CLICK_PREFIX):
-            await self._click(scope, send)
-            return
         method = scope["method"]
+        if path.startswith(CLICK_PREFIX):
+            ip, user_agent = _requester(scope)
+            answer = await click_answer(
+                self.tracker, path, method, ip, user_agent, scope["headers"]
+            )
+            await send(
+                {"type": "http.response.start", "status": answer.status, "headers": answer.headers}
+            )
+            body = b"" if method == "HEAD" else answer.body
+            await send({"type": "http.response.body", "body": body})
+            return
         if method == "GET":
             try:
-                self._record_pixel(scope, path)
+                ip, user_agent = _requester(scope)
+                record_pixel(self.tracker, path, ip, user_agent, scope["headers"])
             except Exception:  # R12: whatever happens, the GIF
                 log.exception("pixel hit not recorded")
         await send(PIXEL_START)
         await send(EMPTY_BODY if method == "HEAD" else PIXEL_BODY)
-
-    def _record_pixel(self, scope: Scope, path: str) -> None:
-        ip, user_agent = _requester(scope)
-        if not path.endswith(GIF_SUFFIX):
-            self.tracker.pixel("", ip, user_agent, scope["headers"])
-        elif path.startswith(ANONYMOUS_PIXEL_PREFIX):
-            public_id = path[len(ANONYMOUS_PIXEL_PREFIX) : -len(GIF_SUFFIX)]
-            self.tracker.anonymous_pixel(public_id, ip, user_agent, scope["headers"])
-        else:
-            token = path[len(PIXEL_PREFIX) : -len(GIF_SUFFIX)]
-            self.tracker.pixel(token, ip, user_agent, scope["headers"])
-
-    async def _click(self, scope: Scope, send: Send) -> None:
-        method = scope["method"]
-        location: str | None = None
-        unavailable = False
-        if method in ("GET", "HEAD"):
-            ip, user_agent = _requester(scope)
-            token = scope["path"][len(CLICK_PREFIX) :]
-            try:
-                location = await self.tracker.click(
-                    token, ip, user_agent, scope["headers"], record=method == "GET"
-                )
-            except LinkUnavailable:
-                unavailable = True
-            except Exception:
-                log.exception("click not resolved")
-        if location is not None:
-            await send(
-                {
-                    "type": "http.response.start",
-                    "status": 302,
-                    "headers": [
-                        (b"location", location.encode("ascii")),
-                        (b"cache-control", NO_STORE),
-                        (b"content-length", b"0"),
-                    ],
-                }
-            )
-            await send(EMPTY_BODY)
-            return
-        if unavailable:
-            await send(_page(503, UNAVAILABLE_HTML, [(b"retry-after", b"5")]))
-            body = UNAVAILABLE_HTML
-        else:
-            await send(_page(404, NOT_FOUND_HTML))
-            body = NOT_FOUND_HTML
-        await send({"type": "http.response.body", "body": b"" if method == "HEAD" else body})
 
 
 def _requester(scope: Scope) -> tuple[str, str]:
