@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import http.client
 import os
 import platform
 import signal
@@ -31,19 +32,21 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import nats
 import sqlalchemy as sa
 from tracking import (
+    HERE,
     KEY,
     WrkResult,
+    cpu_seconds,
     free_port,
     lua_script,
     pg_schema,
     prepare,
     run_nginx,
-    run_plain,
     wait_port,
     wrk,
 )
@@ -225,54 +228,157 @@ def latency(ctx: Context, work: list[Batch], n_workers: int, rate: float, log: P
     return sorted(first_seen[b] - published[b] for b in published if b in first_seen)
 
 
-def run_tracking_node(
-    ctx: Context, campaign_id: int, script: Path, args: argparse.Namespace
-) -> WrkResult:
-    """`serve --role tracking` pinned to CPU 0 under wrk; then one worker drains the stream."""
+GRANIAN = [
+    "--host",
+    "127.0.0.1",
+    "--workers",
+    "1",
+    "--runtime-mode",
+    "st",
+    "--loop",
+    "uvloop",
+    "--http",
+    "1",
+    "--no-ws",
+    "--log-level",
+    "warning",
+    "--no-access-log",
+]
+Command = Callable[[int], list[str]]
+
+
+def granian(interface: str, target: str) -> Command:
+    """granian serving `target` (module:app in bench/) through `interface`, one worker."""
+    exe = str(Path(sys.executable).parent / "granian")
+    return lambda port: [
+        exe,
+        "--interface",
+        interface,
+        *GRANIAN,
+        "--port",
+        str(port),
+        "--working-dir",
+        str(HERE),
+        target,
+    ]
+
+
+def uvicorn_plain(port: int) -> list[str]:
+    """uvicorn as bench/tracking.py runs the plain app: httptools, uvloop, no access log."""
+    return [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "plain_gif_app:app",
+        "--app-dir",
+        str(HERE),
+        "--port",
+        str(port),
+        "--log-level",
+        "warning",
+        "--no-access-log",
+    ]
+
+
+def uvicorn_node(port: int) -> list[str]:
+    return [sys.executable, str(HERE / "node_app.py"), str(port)]
+
+
+def clearpixel_node(port: int) -> list[str]:
+    exe = Path(sys.executable).parent / "clearpixel"
+    return [str(exe), "serve", "--role", "tracking", "--port", str(port)]
+
+
+def node_env(ctx: Context, row: str) -> dict[str, str]:
+    """A tracking node's environment: signing keys and NATS, no database reachable."""
     s = ctx.settings
-    env = {
+    return {
         **os.environ,
-        "CLEARPIXEL_DATA_DIR": str(s.data_dir / "node"),
+        "CLEARPIXEL_DATA_DIR": str(s.data_dir / row),
         "CLEARPIXEL_DATABASE_URL": "postgresql+psycopg://nobody@127.0.0.1:1/none",
         "CLEARPIXEL_SECRET_KEYS": KEY,
         "CLEARPIXEL_NATS_URL": NATS_URL,
         "CLEARPIXEL_NATS_STREAM": s.nats_stream,
         "CLEARPIXEL_NATS_SUBJECT": s.nats_subject,
+        "CLEARPIXEL_NATS_LINKS_BUCKET": s.nats_links_bucket,
     }
+
+
+def ready(port: int, timeout: float = 60) -> None:
+    """Wait until the server answers HTTP (granian accepts before its worker has started)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+            conn.request("GET", "/healthz")
+            conn.getresponse().read()
+            conn.close()
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
+def pinned(
+    name: str,
+    command: Command,
+    script: Path,
+    args: argparse.Namespace,
+    env: dict[str, str] | None = None,
+) -> WrkResult:
+    """One row: the server pinned to CPU 0, wrk on CPU 1; SIGTERM after (graceful)."""
     port = free_port()
-    exe = Path(sys.executable).parent / "clearpixel"
     proc = subprocess.Popen(
-        ["taskset", "-c", "0", str(exe), "serve", "--role", "tracking", "--port", str(port)],
+        ["taskset", "-c", "0", *command(port)],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    before = campaign_report(ctx, str(campaign_id)).personal_open_hits.total
     try:
-        wait_port(port, proc)
-        result = wrk(
-            "clearpixel serve --role tracking (JetStream)",
-            port,
-            script,
-            args.duration,
-            args.connections,
-        )
+        wait_port(port, proc, timeout=60)
+        ready(port)
+        used = cpu_seconds(proc.pid)
+        result = wrk(name, port, script, args.duration, args.connections)
+        result.cpu_us = (cpu_seconds(proc.pid) - used) / result.requests * 1e6
     finally:
-        proc.send_signal(signal.SIGTERM)  # graceful: the last batch is published
+        proc.send_signal(signal.SIGTERM)  # a node publishes its last batch
         proc.wait(timeout=120)
-    procs = workers(ctx, 1, s.data_dir / "workers.log")
+    return result
+
+
+def drained(ctx: Context, campaign_id: int, before: int, sent: int) -> int:
+    """Personal opens counted since `before`, once one worker has drained the stream: all
+    `sent`, or nothing more for 5 s after the worker started counting (at most 3 minutes)."""
+    procs = workers(ctx, 1, ctx.settings.data_dir / "workers.log")
     try:
-        last, still = -1, time.monotonic()
-        while time.monotonic() - still < 5:
+        last, still, give_up = 0, time.monotonic(), time.monotonic() + 180
+        while last < sent and time.monotonic() < give_up:
             counted = campaign_report(ctx, str(campaign_id)).personal_open_hits.total - before
             if counted != last:
                 last, still = counted, time.monotonic()
+            elif last and time.monotonic() - still > 5:
+                break
             time.sleep(0.2)
     finally:
         for worker in procs:
             worker.terminate()
             worker.wait(timeout=60)
-    result.ingested = last
+    return last
+
+
+def node_row(
+    name: str,
+    command: Command,
+    ctx: Context,
+    campaign_id: int,
+    script: Path,
+    args: argparse.Namespace,
+) -> WrkResult:
+    """A tracking node under wrk, publishing to JetStream; then its hits are counted."""
+    before = campaign_report(ctx, str(campaign_id)).personal_open_hits.total
+    result = pinned(name, command, script, args, node_env(ctx, f"node-{free_port()}"))
+    result.ingested = drained(ctx, campaign_id, before, result.requests)
     return result
 
 
@@ -280,19 +386,37 @@ def tracking(args: argparse.Namespace, url: str, folder: Path) -> None:
     base, campaign_id, paths = prepare(url, folder / "data", args.contacts)
     ctx = named(base)
     script = lua_script(paths, folder / "paths.lua")
-    results = [
-        run_nginx(folder, script, args),
-        run_plain(script, args),
-        run_tracking_node(ctx, campaign_id, script, args),
+    loads = [os.getloadavg()[0]]
+    results = [run_nginx(folder, script, args)]
+    rows: list[tuple[str, Command]] = [
+        ("plain ASGI GIF, uvicorn (httptools, uvloop)", uvicorn_plain),
+        ("plain ASGI GIF, granian", granian("asgi", "plain_gif_app:app")),
+        ("plain RSGI GIF, granian", granian("rsgi", "plain_gif_app:rsgi_app")),
     ]
+    for name, command in rows:
+        loads.append(os.getloadavg()[0])
+        results.append(pinned(name, command, script, args))
+    nodes: list[tuple[str, Command]] = [
+        ("tracking node, ASGI under uvicorn", uvicorn_node),
+        ("tracking node, ASGI under granian", granian("asgi", "node_app:app")),
+        ("clearpixel serve --role tracking (own httptools server)", clearpixel_node),
+    ]
+    for name, command in nodes:
+        loads.append(os.getloadavg()[0])
+        results.append(node_row(name, command, ctx, campaign_id, script, args))
+    loads.append(os.getloadavg()[0])
     drop_stream(ctx)
     floor = results[0].rps
-    print("| server (CPU 0) | requests/s | p50 | p99 | × nginx | wrk requests | recorded |")
-    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    print(f"load average (1 min) before each row and after: {', '.join(f'{x:.2f}' for x in loads)}")
+    print(
+        "| server (CPU 0) | requests/s | p50 | p99 | × nginx | CPU µs/request | wrk requests "
+        "| recorded |"
+    )
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for r in results:
         print(
             f"| {r.name} | {r.rps:,.0f} | {r.p50_ms:.2f} ms | {r.p99_ms:.2f} ms | "
-            f"{r.rps / floor:.2f} | {r.requests:,} | "
+            f"{r.rps / floor:.2f} | {r.cpu_us:.1f} | {r.requests:,} | "
             f"{'—' if r.ingested is None else f'{r.ingested:,}'} |"
         )
 

@@ -70,12 +70,29 @@ class WrkResult:
     p99_ms: float
     errors: str
     ingested: int | None = None
+    cpu_us: float = float("nan")  # CPU time of the server (all its processes) per request
 
 
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) of a process and all its descendants so far."""
+    total = 0.0
+    pending = [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+            for task in Path(f"/proc/{current}/task").iterdir():
+                pending += [int(c) for c in (task / "children").read_text().split()]
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+    return total
 
 
 def wait_port(port: int, proc: subprocess.Popen[bytes], timeout: float = 30) -> None:
@@ -233,9 +250,11 @@ def run_nginx(work: Path, script: Path, args: argparse.Namespace) -> WrkResult:
     )
     try:
         wait_port(port, proc)
+        used = cpu_seconds(proc.pid)
         result = wrk(
             "nginx empty_gif (access_log on)", port, script, args.duration, args.connections
         )
+        result.cpu_us = (cpu_seconds(proc.pid) - used) / result.requests * 1e6
     finally:
         proc.send_signal(signal.SIGQUIT)
         proc.wait(timeout=30)

@@ -250,6 +250,8 @@ class BurstTracker:
 MAX_CACHED_UA = 1024
 UA_CACHE_CHARS = 4_000_000
 UA_CACHE_ENTRIES = 10_000
+MAX_CACHED_IP = 45  # the longest IPv6 text; anything longer is not an address
+IP_CACHE_ENTRIES = 50_000
 
 
 class Classifier:
@@ -260,6 +262,7 @@ class Classifier:
         self.rules = rules
         self.burst = BurstTracker()
         self._ua_cache: dict[str, Classification] = {}
+        self._ip_cache: dict[str, tuple[Classification | None, bool]] = {}
         self._ua_cache_chars = 0
 
     def classify(
@@ -277,18 +280,35 @@ class Classifier:
                 return self._machine(MachineReason.PREFETCH, f"header:{name.decode()}")
         if message is not None and ip and self.burst.is_burst(message, ip, at):
             return self._machine(MachineReason.BURST, "burst")
-        scanner_net = False
-        parsed = parse_ip(ip) if ip else None
-        for ip_set in self.rules.ip_sets:
-            if parsed is not None and ip_set.ranges.holds(parsed[0], parsed[1]):
-                if ip_set.reason is MachineReason.SECURITY_SCANNER:
-                    scanner_net = True
-                    continue
-                return self._machine(ip_set.reason, f"ip:{ip_set.name}", ip=True)
+        machine, scanner_net = self._by_address(ip)
+        if machine is not None:
+            return machine
         result = self._by_user_agent(user_agent)
         if scanner_net:
             return Classification(result.verdict, result.reason, result.rule, scanner_net=True)
         return result
+
+    def _by_address(self, ip: str) -> tuple[Classification | None, bool]:
+        """(the machine verdict of the IP range holding `ip`, or None; whether `ip` is in a
+        scanner network). Cached per address, like verdicts per user agent: the same
+        addresses (webmail image proxies, Apple's relays) come back again and again."""
+        cached = self._ip_cache.get(ip)
+        if cached is not None:
+            return cached
+        found: tuple[Classification | None, bool] = (None, False)
+        parsed = parse_ip(ip) if ip else None
+        for ip_set in self.rules.ip_sets:
+            if parsed is not None and ip_set.ranges.holds(parsed[0], parsed[1]):
+                if ip_set.reason is MachineReason.SECURITY_SCANNER:
+                    found = (None, True)
+                    continue
+                found = (self._machine(ip_set.reason, f"ip:{ip_set.name}", ip=True), found[1])
+                break
+        if len(ip) <= MAX_CACHED_IP:
+            if len(self._ip_cache) >= IP_CACHE_ENTRIES:
+                self._ip_cache.clear()
+            self._ip_cache[ip] = found
+        return found
 
     def _machine(self, reason: MachineReason, name: str, *, ip: bool = False) -> Classification:
         version = self.rules.ip_version if ip else self.rules.ua_version
