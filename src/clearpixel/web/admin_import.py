@@ -6,13 +6,17 @@ nothing applied, unless "skip invalid lines" was chosen; the refused lines, each
 reason, can be downloaded as a CSV.
 
 Uploads wait in `DATA_DIR/admin-imports/` under a random name (the page's token) and are
-removed once imported."""
+removed once imported; an upload that is not UTF-8 CSV is refused at once and not kept, and
+whatever is left there (uploads never imported, refused-lines files, which hold addresses) is
+removed a day later, at the next upload."""
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import secrets
+import time
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +43,7 @@ router = guarded_router()
 PREVIEW_ROWS = 5
 RESERVED = ("email", "privacy_flags", "status")
 CHUNK = 1024 * 1024
+KEEP_SECONDS = 24 * 3600  # how long an upload or a refused-lines file waits
 
 
 def _folder(ctx: Context) -> Path:
@@ -56,12 +61,31 @@ def _upload(ctx: Context, token: str) -> Path:
     return path
 
 
-def _peek(path: Path) -> dict[str, Any]:
+def _prune(folder: Path) -> None:
+    """Remove the uploads and refused-lines files older than KEEP_SECONDS."""
+    limit = time.time() - KEEP_SECONDS
+    for old in folder.glob("*.csv"):
+        try:
+            if old.stat().st_mtime < limit:
+                old.unlink()
+        except FileNotFoundError:
+            continue
+
+
+def _peek(path: Path, filename: str) -> dict[str, Any]:
     """The header, the first rows and what each column is, read for showing only (the
-    import itself judges every line)."""
+    import itself judges every line). Raises Refused 400 for a file that is not UTF-8 CSV."""
     with path.open("rb") as raw:
-        head = raw.read(64 * 1024).decode("utf-8", "replace")
-    rows = list(csv.reader(io.StringIO(head)))[: PREVIEW_ROWS + 1]
+        data = raw.read(64 * 1024)
+    try:  # (a character cut at the end of the 64 KB read is not an error)
+        head = codecs.getincrementaldecoder("utf-8-sig")().decode(data, final=False)
+        rows = list(csv.reader(io.StringIO(head)))[: PREVIEW_ROWS + 1]
+    except UnicodeDecodeError:
+        raise Refused(
+            400, f"{filename} is not UTF-8 text; save it as CSV UTF-8. Nothing was stored."
+        ) from None
+    except csv.Error as exc:
+        raise Refused(400, f"{filename} is not a CSV file ({exc}). Nothing was stored.") from None
     header = [name.strip() for name in rows[0]] if rows else []
     roles = [name.lower() if name.lower() in RESERVED else "attribute" for name in header]
     return {"header": header, "roles": roles, "rows": rows[1:]}
@@ -89,12 +113,18 @@ async def upload(request: Request, session: SessionDep) -> Response:
     if not isinstance(file, UploadFile) or not list_id.isdigit():
         raise Refused(400, "Choose a list and a CSV file.")
     target = contact_service.get_list(ctx, int(list_id))
+    _prune(_folder(ctx))
     token = secrets.token_hex(16)
     path = _folder(ctx) / f"{token}.csv"
+    filename = (file.filename or "upload.csv")[:200]
     try:
         with path.open("wb") as out:
             while chunk := await file.read(CHUNK):
                 out.write(chunk)
+        shown = _peek(path, filename)
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
     finally:
         await file.close()
     return render(
@@ -104,9 +134,9 @@ async def upload(request: Request, session: SessionDep) -> Response:
         title="Import contacts",
         token=token,
         target=target,
-        filename=(file.filename or "upload.csv")[:200],
+        filename=filename,
         modes=[m.value for m in FlagsMode],
-        **_peek(path),
+        **shown,
     )
 
 
