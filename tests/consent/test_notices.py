@@ -6,7 +6,7 @@ import hashlib
 
 import pytest
 
-from clearpixel.consent.i18n import SUPPORTED
+from clearpixel.i18n import SUPPORTED
 from clearpixel.consent.notices import (
     NoticeIncomplete,
     add_notice,

@@ -52,7 +52,11 @@ class LoginRefused(ClearpixelError):
 
 
 class LoginRateLimited(ClearpixelError):
-    """This address failed too often lately: it must wait before trying again."""
+    """This address failed too often lately: it must wait `seconds` before trying again."""
+
+    def __init__(self, message: str, seconds: int = 0) -> None:
+        super().__init__(message)
+        self.seconds = seconds
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +68,7 @@ class Session:
     nonce: str
     expires: int
     role: str = "admin"
+    locale: str = ""  # the admin UI's language the user chose ("" follows the browser)
 
     def allows(self, need: Permission) -> bool:
         return allows(self.role, need)
@@ -122,7 +127,8 @@ def sign_in(ctx: Context, username: str, password: str, *, ip: str) -> Session:
                 seconds = math.ceil(left.total_seconds())
                 raise LoginRateLimited(
                     "too many failed sign-ins from this network; try again in "
-                    f"{seconds} second{'s' if seconds != 1 else ''}"
+                    f"{seconds} second{'s' if seconds != 1 else ''}",
+                    seconds,
                 )
         account = store.get_admin(tx, username)
         ok = password_ok(account.password_hash if account else _DUMMY_HASH, password)
@@ -137,7 +143,9 @@ def sign_in(ctx: Context, username: str, password: str, *, ip: str) -> Session:
             store.insert_session(tx, token_hash(token), account.id, now=now, expires=expires)
     if account is None or not ok:  # raised after the commit, so the failure is counted
         raise LoginRefused("wrong username or password")
-    return Session(account.id, account.username, token, int(expires.timestamp()), account.role)
+    return Session(
+        account.id, account.username, token, int(expires.timestamp()), account.role, account.locale
+    )
 
 
 def sign_out(ctx: Context, session: Session) -> None:
@@ -214,7 +222,9 @@ def read_session(ctx: Context, cookie: str | None) -> Session | None:
     if found is None:
         return None
     account, expires = found
-    return Session(account.id, account.username, token, int(expires.timestamp()), account.role)
+    return Session(
+        account.id, account.username, token, int(expires.timestamp()), account.role, account.locale
+    )
 
 
 def csrf_token(ctx: Context, nonce: str) -> str:

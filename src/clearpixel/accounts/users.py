@@ -14,6 +14,7 @@ from clearpixel.accounts.roles import Role, parse_role
 from clearpixel.accounts.sessions import check_password_strength, hasher
 from clearpixel.context import Context
 from clearpixel.domain.errors import ClearpixelError, NotFound
+from clearpixel.i18n import normalise_locale
 from clearpixel.store import accounts as store
 from clearpixel.store.db import Tx
 
@@ -63,6 +64,19 @@ def create_user(ctx: Context, email: str, *, role: str, password: str) -> AdminA
         found = store.get_admin_by_id(tx, new_id)
     assert found is not None
     return found
+
+
+def set_user_locale(ctx: Context, admin_id: int, locale: str) -> str:
+    """Keep the admin UI's language a user chose (`en`, `fr`; "" follows the browser).
+    Returns the language kept; raises ClearpixelError for one the product does not ship.
+
+    Effects: admin_accounts.locale."""
+    chosen = normalise_locale(locale) if locale else ""
+    if chosen is None:
+        raise ClearpixelError(f"{locale!r} is not a language of this installation")
+    with ctx.db.begin() as tx:
+        store.set_locale(tx, admin_id, chosen)
+    return chosen
 
 
 def all_users(ctx: Context) -> list[AdminAccount]:

@@ -103,7 +103,7 @@ class ProgressBar:
 
 def shipped_locale(value: str) -> str:
     """`value` if the consent pages ship that language; a clear error otherwise."""
-    from clearpixel.consent.i18n import SUPPORTED
+    from clearpixel.i18n import SUPPORTED
 
     if value not in SUPPORTED:
         raise ClearpixelError(

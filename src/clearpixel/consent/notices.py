@@ -31,9 +31,9 @@ import hashlib
 import unicodedata
 from dataclasses import dataclass
 
-from clearpixel.consent.i18n import N_, SUPPORTED, gettext_for
 from clearpixel.context import Context
 from clearpixel.domain.errors import ClearpixelError
+from clearpixel.i18n import N_, SUPPORTED, gettext_for
 from clearpixel.store import Tx
 from clearpixel.store.notices import Notice, all_notices, insert_first_version, latest_notice
 from clearpixel.store.notices import insert_notice as _insert_notice

@@ -27,7 +27,6 @@ from typing import Any
 from clearpixel.accounts import csrf
 from clearpixel.consent.decisions import record_decisions
 from clearpixel.consent.history import contact_states
-from clearpixel.consent.i18n import choose_locale
 from clearpixel.consent.links import InvalidLink, contact_for, verify_link
 from clearpixel.consent.notices import current_notice
 from clearpixel.context import Context
@@ -36,6 +35,7 @@ from clearpixel.domain.events import Verdict
 from clearpixel.domain.flags import OPEN_TRACKING, OPEN_TRACKING_BIT, has_open_tracking
 from clearpixel.domain.ledger import Decision, Method
 from clearpixel.domain.tokens import TokenKind
+from clearpixel.i18n import choose_locale
 from clearpixel.ingest.classify import Classifier, load_rules
 from clearpixel.store import Tx
 from clearpixel.store.consent_requests import (

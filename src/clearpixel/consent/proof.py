@@ -22,7 +22,6 @@ from typing import Any
 
 from clearpixel.consent.checkpoints import Found, compare_stored, gather
 from clearpixel.consent.forms import normalise_email
-from clearpixel.consent.i18n import environment, purpose_label
 from clearpixel.context import Context
 from clearpixel.domain.erasure import erased_keys
 from clearpixel.domain.errors import NotFound
@@ -35,6 +34,7 @@ from clearpixel.domain.ledger_chain import (
     encode_evidence,
     segment_reaches,
 )
+from clearpixel.i18n import environment, purpose_label
 from clearpixel.store.contacts import find_contact
 from clearpixel.store.db import Tx
 from clearpixel.store.ledger import entries_for_contact, iter_entries, origin

@@ -30,7 +30,6 @@ from clearpixel.consent.forms import (
     normalise_email,
     record_signup,
 )
-from clearpixel.consent.i18n import gettext_for, purpose_label
 from clearpixel.consent.links import InvalidLink, verify_link
 from clearpixel.consent.notices import current_notice
 from clearpixel.consent.pages import CsrfRejected
@@ -39,6 +38,7 @@ from clearpixel.context import Context
 from clearpixel.domain.errors import ClearpixelError
 from clearpixel.domain.tokens import Token, TokenKind
 from clearpixel.domain.urls import signup_confirm_path
+from clearpixel.i18n import gettext_for, purpose_label
 from clearpixel.store import Tx
 from clearpixel.store.lists import AudienceList, get_list, get_list_by_id
 from clearpixel.store.notices import notices_by_id

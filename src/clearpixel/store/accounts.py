@@ -20,6 +20,7 @@ class AdminAccount:
     created_at: datetime
     role: str = "admin"
     disabled_at: datetime | None = None
+    locale: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,7 +37,9 @@ class ApiKey:
 
 def _account(row: sa.Row[object]) -> AdminAccount:
     r = row
-    return AdminAccount(r.id, r.username, r.password_hash, r.created_at, r.role, r.disabled_at)
+    return AdminAccount(
+        r.id, r.username, r.password_hash, r.created_at, r.role, r.disabled_at, r.locale or ""
+    )
 
 
 def get_admin(tx: Tx, username: str) -> AdminAccount | None:
@@ -87,6 +90,10 @@ def set_disabled(tx: Tx, admin_id: int, *, at: datetime | None) -> bool:
         admin_accounts.update().where(admin_accounts.c.id == admin_id).values(disabled_at=at)
     )
     return bool(result.rowcount)
+
+
+def set_locale(tx: Tx, admin_id: int, locale: str) -> None:
+    tx.execute(admin_accounts.update().where(admin_accounts.c.id == admin_id).values(locale=locale))
 
 
 def set_role(tx: Tx, admin_id: int, role: str) -> None:

@@ -16,6 +16,7 @@ from clearpixel.audience import contact_filters
 from clearpixel.audience import contacts as contact_service
 from clearpixel.audience import lists as list_service
 from clearpixel.consent.history import PurposeState
+from clearpixel.i18n import N_
 from clearpixel.subjects.erasure import erase_subject
 from clearpixel.web import (
     admin_campaigns,
@@ -34,7 +35,9 @@ from clearpixel.web.admin_base import (
     check_id,
     guarded_router,
     in_thread,
+    locale_of,
     render,
+    say,
 )
 from clearpixel.web.deps import get_ctx
 
@@ -46,20 +49,20 @@ pages = guarded_router()
 @pages.get("")
 @pages.get("/")
 def home(request: Request, session: SessionDep, archived: bool = False) -> Response:
-    values = admin_pages.home(get_ctx(request), archived=archived)
+    values = admin_pages.home(get_ctx(request), locale_of(request), archived=archived)
     return render(request, "home.html", session, **values)
 
 
 @pages.get("/campaigns/{campaign_id}")
 def campaign_page(request: Request, campaign_id: int, session: SessionDep) -> Response:
-    values = admin_pages.campaign(get_ctx(request), check_id(campaign_id))
+    values = admin_pages.campaign(get_ctx(request), check_id(campaign_id), locale_of(request))
     return render(request, "campaign.html", session, **values)
 
 
 @pages.get("/lists")
 def lists_page(request: Request, session: SessionDep) -> Response:
     found = list_service.all_lists(get_ctx(request))
-    return render(request, "lists.html", session, lists=found, title="Lists")
+    return render(request, "lists.html", session, lists=found, title=say(request, N_("Lists")))
 
 
 @pages.post("/lists")
@@ -179,18 +182,24 @@ async def erase_contact(request: Request, contact_id: int, session: SessionDep) 
     form = await request.form()
     found = contact_service.get_contact(ctx, check_id(contact_id))
     if str(form.get("confirm") or "").strip().lower() != found.email.lower():
-        raise Refused(400, "The address typed does not match; nothing was erased.")
+        raise Refused(400, N_("The address typed does not match; nothing was erased."))
     report = await in_thread(
         erase_subject, ctx, found.email, reason=str(form.get("reason") or ""), actor=session.actor
     )
+    title = say(request, N_("Erased"))
     return render(
-        request, "erased.html", session, title="Erased", email=found.email, lines=report.lines()
+        request, "erased.html", session, title=title, email=found.email, lines=report.lines()
     )
 
 
 @pages.get("/consent")
 def consent_page(request: Request, session: SessionDep) -> Response:
-    return render(request, "consent.html", session, **admin_pages.consent(get_ctx(request)))
+    return render(
+        request,
+        "consent.html",
+        session,
+        **admin_pages.consent(get_ctx(request), locale_of(request)),
+    )
 
 
 ROUTERS = (

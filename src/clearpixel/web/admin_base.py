@@ -1,6 +1,11 @@
 """What every admin page shares: the one guard (signed in, role allowed, CSRF on every
 form), the route class that turns a refusal into the sign-in redirect or the 403 page, and
-rendering with the security headers.
+rendering with the security headers, in the user's language.
+
+The admin's language (`locale_of`): the one the signed-in user chose (kept with the user),
+else the one chosen before signing in (the `cp_lang` cookie set by the sign-in page's switch),
+else the browser's Accept-Language, else English. Messages for people are written as catalogue
+texts (`N_`) and translated when shown (`say`, `Refused`).
 
 `guarded_router()` builds a router whose every route runs `signed_in` first, so no page can
 forget the check: it reads the session cookie, looks the route up in `web.permissions`
@@ -24,12 +29,28 @@ from clearpixel.accounts import sessions
 from clearpixel.accounts.roles import Permission
 from clearpixel.context import Context
 from clearpixel.domain.errors import ClearpixelError, NotFound
+from clearpixel.i18n import (
+    DEFAULT_LOCALE,
+    N_,
+    SUPPORTED,
+    environment,
+    gettext_for,
+    normalise_locale,
+    parse_accept_language,
+    translations,
+)
 from clearpixel.web.deps import get_ctx
 from clearpixel.web.permissions import needed_by
 
-TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates" / "admin"))
+TEMPLATE_DIR = str(Path(__file__).parent / "templates" / "admin")
+TEMPLATES = {
+    locale: Jinja2Templates(env=environment(locale, TEMPLATE_DIR, compact=False))
+    for locale in SUPPORTED
+}
 SESSION_COOKIE = "cp_admin"
 PRE_COOKIE = "cp_pre"
+LANG_COOKIE = "cp_lang"
+LANGUAGE_NAMES = {"en": "English", "fr": "Français"}  # each in its own language
 MAX_ID = 2**31 - 1  # ids are 32-bit integers: a larger one names nothing (404, not 500)
 SECURITY_HEADERS = {
     "Cache-Control": "no-store",
@@ -41,7 +62,7 @@ SECURITY_HEADERS = {
         "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
     ),
 }
-FORM_EXPIRED = "This form expired; reload the page."
+FORM_EXPIRED = N_("This form expired; reload the page.")
 
 
 class SignInNeeded(Exception):
@@ -50,12 +71,44 @@ class SignInNeeded(Exception):
 
 class Refused(Exception):
     """A refusal shown as a page: `status` (403 for a role that may not, 400 for a bad form,
-    404 for a missing thing) and a message for people."""
+    404 for a missing thing) and a message for people: a catalogue text (`N_`) with its
+    `%(name)s` values, translated when shown."""
 
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(self, status: int, message: str, **values: object) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
+        self.values = values
+
+
+def locale_of(request: Request) -> str:
+    """The admin's language for this request (see the module docstring)."""
+    session = getattr(request.state, "admin_session", None)
+    chosen = normalise_locale(session.locale) if session and session.locale else None
+    if chosen is None:
+        chosen = normalise_locale(request.cookies.get(LANG_COOKIE) or "")
+    if chosen is None:
+        ranked = parse_accept_language(request.headers.get("accept-language", ""))
+        chosen = ranked[0] if ranked else DEFAULT_LOCALE
+    return chosen
+
+
+def say(request: Request, message: str, **values: object) -> str:
+    """A catalogue text (`N_`) in the request's language, its `%(name)s` filled in."""
+    text = gettext_for(locale_of(request))(message)
+    return text % values if values else text
+
+
+def say_n(request: Request, singular: str, plural: str, count: int, **values: object) -> str:
+    """A catalogue text with a plural form (`count` chooses it), in the request's language,
+    its `%(count)s` and other values filled in (extracted with the keyword `say_n:2,3`)."""
+    text = translations(locale_of(request)).ngettext(singular, plural, count)
+    return text % {"count": count, **values}
+
+
+def said(request: Request, exc: Exception) -> str:
+    """A service's refusal in the request's language when the catalogue has it."""
+    return say(request, str(exc))
 
 
 def secure(request: Request, ctx: Context) -> bool:
@@ -72,14 +125,22 @@ def render(
     status_code: int = 200,
     **values: Any,
 ) -> HTMLResponse:
-    """A page from `templates/admin`, with the session, a fresh CSRF token and the headers."""
+    """A page from `templates/admin` in the request's language, with the session, a fresh
+    CSRF token, the language switch's values and the headers."""
     ctx = get_ctx(request)
+    locale = locale_of(request)
     values.setdefault("title", "")
-    return TEMPLATES.TemplateResponse(
+    other = next(code for code in SUPPORTED if code != locale)
+    here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return TEMPLATES[locale].TemplateResponse(
         request,
         template,
         {
             "session": session,
+            "switch_to": other,
+            "switch_name": LANGUAGE_NAMES[other],
+            "language_names": LANGUAGE_NAMES,
+            "here": here if request.method == "GET" else "/admin",
             "csrf": sessions.csrf_token(ctx, session.nonce) if session else "",
             "policy": ctx.policy,
             "organisation": ctx.settings.organisation,
@@ -104,7 +165,7 @@ async def signed_in(request: Request) -> sessions.Session:
     request.state.admin_session = session
     need = needed_by(request)
     if need is None or not session.allows(need):
-        raise Refused(403, f"Your role ({session.role}) does not allow this page.")
+        raise Refused(403, N_("Your role (%(role)s) does not allow this page."), role=session.role)
     if request.method not in ("GET", "HEAD"):
         form = await request.form()
         if not sessions.csrf_ok(ctx, session.nonce, str(form.get("csrf") or "")):
@@ -128,11 +189,11 @@ class AdminRoute(APIRoute):
             except SignInNeeded:
                 return to_login(request)
             except Refused as exc:
-                return problem(request, exc.status, exc.message)
+                return problem(request, exc.status, say(request, exc.message, **exc.values))
             except NotFound as exc:
-                return problem(request, 404, str(exc))
+                return problem(request, 404, said(request, exc))
             except ClearpixelError as exc:
-                return problem(request, 400, str(exc))
+                return problem(request, 400, said(request, exc))
 
         return guarded
 
@@ -161,7 +222,7 @@ def problem(request: Request, status: int, message: str) -> Response:
 def check_id(value: int) -> int:
     """A path id within the integer range, else Refused 404."""
     if not 1 <= value <= MAX_ID:
-        raise Refused(404, "Not found.")
+        raise Refused(404, N_("Not found."))
     return value
 
 

@@ -28,13 +28,14 @@ from clearpixel.audience import contacts as contact_service
 from clearpixel.audience import lists as list_service
 from clearpixel.audience.csv_import import FlagsMode, import_csv
 from clearpixel.context import Context
-from clearpixel.domain.errors import ClearpixelError
+from clearpixel.i18n import N_
 from clearpixel.web.admin_base import (
     SECURITY_HEADERS,
     Refused,
     SessionDep,
     guarded_router,
     render,
+    say,
 )
 from clearpixel.web.admin_jobs import Job, jobs_of
 from clearpixel.web.deps import get_ctx
@@ -54,10 +55,10 @@ def _folder(ctx: Context) -> Path:
 
 def _upload(ctx: Context, token: str) -> Path:
     if not token.isalnum() or len(token) > 64:
-        raise Refused(404, "No such upload.")
+        raise Refused(404, N_("No such upload."))
     path = _folder(ctx) / f"{token}.csv"
     if not path.is_file():
-        raise Refused(404, "No such upload (it was imported or has expired).")
+        raise Refused(404, N_("No such upload (it was imported or has expired)."))
     return path
 
 
@@ -98,7 +99,7 @@ def import_page(request: Request, session: SessionDep) -> Response:
         request,
         "import.html",
         session,
-        title="Import contacts",
+        title=say(request, N_("Import contacts")),
         lists=[x for x in list_service.all_lists(ctx) if x.archived_at is None],
     )
 
@@ -111,7 +112,7 @@ async def upload(request: Request, session: SessionDep) -> Response:
     file = form.get("file")
     list_id = str(form.get("list_id") or "")
     if not isinstance(file, UploadFile) or not list_id.isdigit():
-        raise Refused(400, "Choose a list and a CSV file.")
+        raise Refused(400, N_("Choose a list and a CSV file."))
     target = contact_service.get_list(ctx, int(list_id))
     _prune(_folder(ctx))
     token = secrets.token_hex(16)
@@ -131,7 +132,7 @@ async def upload(request: Request, session: SessionDep) -> Response:
         request,
         "import_preview.html",
         session,
-        title="Import contacts",
+        title=say(request, N_("Import contacts")),
         token=token,
         target=target,
         filename=filename,
@@ -150,7 +151,7 @@ async def run_import(request: Request, token: str, session: SessionDep) -> Respo
     try:
         mode = FlagsMode(str(form.get("flags_mode") or "merge"))
     except ValueError as exc:
-        raise ClearpixelError("the flags mode must be merge, replace or ignore") from exc
+        raise Refused(400, N_("The flags mode must be merge, replace or ignore.")) from exc
     basis = str(form.get("basis") or "")[:1000]
     skip_invalid = form.get("skip_invalid") == "on"
     rejected = path.with_suffix(".rejected.csv")
@@ -177,7 +178,7 @@ async def run_import(request: Request, token: str, session: SessionDep) -> Respo
 def _state(request: Request, token: str) -> dict[str, Any]:
     job = jobs_of(request).get(f"import-{token}")
     if job is None:
-        raise Refused(404, "No such import.")
+        raise Refused(404, N_("No such import."))
     report = job.result
     return {
         **job.as_dict(),
@@ -203,7 +204,7 @@ def import_status(request: Request, token: str, session: SessionDep) -> Response
         request,
         "import_status.html",
         session,
-        title="Import contacts",
+        title=say(request, N_("Import contacts")),
         token=token,
         state=state,
         refused_lines=rejected.is_file() and token.isalnum(),
@@ -221,10 +222,10 @@ def refused_lines(request: Request, token: str, session: SessionDep) -> Response
     """The refused lines, each with its reason (a `reason` column), as the CLI's
     --rejected file."""
     if not token.isalnum():
-        raise Refused(404, "No such file.")
+        raise Refused(404, N_("No such file."))
     path = _folder(get_ctx(request)) / f"{token}.rejected.csv"
     if not path.is_file():
-        raise Refused(404, "No refused line for this import.")
+        raise Refused(404, N_("No refused line for this import."))
     return FileResponse(
         path,
         media_type="text/csv; charset=utf-8",

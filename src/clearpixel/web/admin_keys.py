@@ -13,7 +13,16 @@ from clearpixel.accounts import api_keys
 from clearpixel.accounts.roles import Role
 from clearpixel.audience import lists as list_service
 from clearpixel.domain.errors import ClearpixelError
-from clearpixel.web.admin_base import SessionDep, check_id, guarded_router, in_thread, render
+from clearpixel.i18n import N_
+from clearpixel.web.admin_base import (
+    SessionDep,
+    check_id,
+    guarded_router,
+    in_thread,
+    render,
+    said,
+    say,
+)
 from clearpixel.web.deps import get_ctx
 
 router = guarded_router()
@@ -27,7 +36,7 @@ def _keys_page(request: Request, session: Any, status: int = 200, **values: Any)
         "api_keys.html",
         session,
         status_code=status,
-        title="API keys",
+        title=say(request, N_("API keys")),
         keys=api_keys.api_keys(ctx),
         roles=[r.value for r in Role],
         scopes=api_keys.SCOPES,
@@ -55,11 +64,13 @@ async def create_key(request: Request, session: SessionDep) -> Response:
             role=str(form.get("role") or "auditor"),
         )
     except ClearpixelError as exc:
-        return _keys_page(request, session, 400, error=f"{exc}; no key was created.")
+        error = say(request, N_("%(problem)s; no key was created."), problem=said(request, exc))
+        return _keys_page(request, session, 400, error=error)
     return _keys_page(request, session, created=key, secret=secret)
 
 
 @router.post("/apikeys/{key_id}/revoke")
 async def revoke_key(request: Request, key_id: int, session: SessionDep) -> Response:
     await in_thread(api_keys.revoke_api_key, get_ctx(request), check_id(key_id))
-    return _keys_page(request, session, notice=f"API key {key_id} revoked.")
+    notice = say(request, N_("API key %(id)s revoked."), id=key_id)
+    return _keys_page(request, session, notice=notice)

@@ -5,16 +5,21 @@ account and per address (`accounts.sessions`)."""
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import quote
 
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response
 
 from clearpixel.accounts import csrf, sessions
+from clearpixel.i18n import N_, normalise_locale
 from clearpixel.web.admin_base import (
+    LANG_COOKIE,
     PRE_COOKIE,
     SESSION_COOKIE,
     in_thread,
     render,
+    say,
+    say_n,
     secure,
 )
 from clearpixel.web.deps import get_ctx
@@ -76,7 +81,25 @@ def _login_form(
 
 
 @router.get("/login")
-def login_page(request: Request, next: str = "/admin") -> Response:
+def login_page(request: Request, next: str = "/admin", lang: str = "") -> Response:
+    """The sign-in page; `lang` (the page's language switch) keeps the language chosen in a
+    cookie and shows the page again in it."""
+    if lang:
+        chosen = normalise_locale(lang)
+        response = RedirectResponse(
+            f"/admin/login?next={quote(safe_next(next), safe='')}", status_code=303
+        )
+        if chosen:
+            response.set_cookie(
+                LANG_COOKIE,
+                chosen,
+                max_age=365 * 86400,
+                httponly=True,
+                samesite="lax",
+                secure=secure(request, get_ctx(request)),
+                path="/admin",
+            )
+        return response
     nonce = request.cookies.get(PRE_COOKIE) or csrf.new_nonce()
     return _login_form(request, nonce, safe_next(next))
 
@@ -95,7 +118,7 @@ async def login(request: Request) -> Response:
         return _login_form(request, fresh, target, error=message, status=status, username=username)
 
     if not sessions.csrf_ok(ctx, nonce, str(form.get("csrf") or "")):
-        return again("This form expired; please sign in again.", 400)
+        return again(say(request, N_("This form expired; please sign in again.")), 400)
     ip = request.client.host if request.client else "unknown"
     try:
         session = await in_thread(
@@ -106,9 +129,15 @@ async def login(request: Request) -> Response:
             ip=ip,
         )
     except sessions.LoginRateLimited as exc:
-        return again(str(exc), 429)
-    except sessions.LoginRefused as exc:
-        return again(str(exc), 401)
+        message = say_n(
+            request,
+            "too many failed sign-ins from this network; try again in %(count)s second",
+            "too many failed sign-ins from this network; try again in %(count)s seconds",
+            exc.seconds,
+        )
+        return again(message, 429)
+    except sessions.LoginRefused:
+        return again(say(request, N_("wrong username or password")), 401)
     response = RedirectResponse(target, status_code=303)
     response.set_cookie(
         SESSION_COOKIE,

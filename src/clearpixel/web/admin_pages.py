@@ -1,5 +1,6 @@
 """What each admin page shows, gathered from the services (no SQL, no HTTP here): plain
-values and SVG charts handed to the templates by `web.admin`."""
+values and SVG charts handed to the templates by `web.admin`, their titles and labels in the
+page's language (`locale`)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from clearpixel.consent.proof import proof_for, proof_json, render_proof_html
 from clearpixel.context import Context
 from clearpixel.domain.errors import ClearpixelError
 from clearpixel.domain.policy import MessageKind, Strategy, TrackingMode, decide
+from clearpixel.i18n import N_, gettext_for, translations
 from clearpixel.reports.campaign import Bucket, campaign_report
 from clearpixel.reports.consent import ConsentDashboard, ListConsent, consent_dashboard
 from clearpixel.sending import campaigns as sending
@@ -29,8 +31,9 @@ MODE_COLORS = {
 }
 
 
-def coverage_chart(item: ListConsent, purposes: Sequence[str]) -> Any:
+def coverage_chart(item: ListConsent, purposes: Sequence[str], locale: str = "en") -> Any:
     """Share of the list's contacts holding each purpose, per day (percent)."""
+    t = gettext_for(locale)
     labels = [p.day.isoformat() for p in item.history]
     series = [
         charts.Series(
@@ -42,29 +45,31 @@ def coverage_chart(item: ListConsent, purposes: Sequence[str]) -> Any:
     ]
     series.append(
         charts.Series(
-            "never asked",
+            t("never asked"),
             charts.NEVER,
             [100 * p.never_asked / p.contacts if p.contacts else 0 for p in item.history],
         )
     )
     return charts.lines(
-        f"Consent coverage over time, list {item.list_name} (% of contacts)",
+        t(N_("Consent coverage over time, list %(name)s (%% of contacts)"))
+        % {"name": item.list_name},
         labels,
         series,
         top=100,
     )
 
 
-def purpose_bars(item: ListConsent) -> list[tuple[str, Any]]:
+def purpose_bars(item: ListConsent, locale: str = "en") -> list[tuple[str, Any]]:
+    t = gettext_for(locale)
     return [
         (
             p.purpose,
             charts.split_bar(
-                f"{p.purpose}: never asked / refused / granted",
+                t(N_("%(purpose)s: never asked / refused / granted")) % {"purpose": p.purpose},
                 [
-                    ("never asked (NULL)", p.never_asked, charts.NEVER),
-                    ("refused (0)", p.refused, charts.REFUSED),
-                    ("granted", p.granted, charts.GRANTED),
+                    (t(N_("never asked (NULL)")), p.never_asked, charts.NEVER),
+                    (t(N_("refused (0)")), p.refused, charts.REFUSED),
+                    (t("granted"), p.granted, charts.GRANTED),
                 ],
             ),
         )
@@ -72,23 +77,25 @@ def purpose_bars(item: ListConsent) -> list[tuple[str, Any]]:
     ]
 
 
-def home(ctx: Context, *, archived: bool = False) -> dict[str, Any]:
+def home(ctx: Context, locale: str = "en", *, archived: bool = False) -> dict[str, Any]:
     """The campaigns (not archived, or only the archived ones) and the consent coverage."""
     campaigns = sending.all_campaigns(ctx, archived=archived)
     rows = [(c, sum(sending.sent_by_mode(ctx, c.id).values())) for c in campaigns]
     board = consent_dashboard(ctx)
     return {
-        "title": "Overview",
+        "title": gettext_for(locale)(N_("Overview")),
         "archived": archived,
         "zone": ctx.settings.zone,
         "shown": shown,
         "campaigns": rows,
         "lists": board.lists,
-        "coverage": [(x, coverage_chart(x, board.purposes)) for x in board.lists if x.contacts],
+        "coverage": [
+            (x, coverage_chart(x, board.purposes, locale)) for x in board.lists if x.contacts
+        ],
     }
 
 
-def campaign(ctx: Context, campaign_id: int) -> dict[str, Any]:
+def campaign(ctx: Context, campaign_id: int, locale: str = "en") -> dict[str, Any]:
     found = sending.get_campaign(ctx, campaign_id)
     by_mode = sending.sent_by_mode(ctx, found.id)
     recipients = sending.send_counts(ctx).get(found.id, {})
@@ -102,46 +109,50 @@ def campaign(ctx: Context, campaign_id: int) -> dict[str, Any]:
         "shown": shown,
         "by_mode": by_mode,
         "mode_chart": charts.split_bar(
-            "Emails sent by tracking mode",
+            gettext_for(locale)(N_("Emails sent by tracking mode")),
             [(mode, n, MODE_COLORS.get(mode, "#4b5563")) for mode, n in sorted(by_mode.items())],
         ),
     }
-    values.update(campaign_report_view(ctx, found.id))
+    values.update(campaign_report_view(ctx, found.id, locale))
     board = consent_dashboard(ctx)
     for item in board.lists:
         if item.list_id == found.list_id and item.contacts:
-            values["coverage_chart"] = coverage_chart(item, board.purposes)
+            values["coverage_chart"] = coverage_chart(item, board.purposes, locale)
     return values
 
 
-def campaign_report_view(ctx: Context, campaign_id: int) -> dict[str, Any]:
+def campaign_report_view(ctx: Context, campaign_id: int, locale: str = "en") -> dict[str, Any]:
     """The campaign report (from the counters ingest keeps) and its charts: opens over time
     split human / machine / unknown (hourly for the first three days, then daily), clicks."""
     report = campaign_report(ctx, str(campaign_id))
+    t = gettext_for(locale)
     hourly = report.hourly
     if hourly:
         first = hourly[0].start
         hourly = [b for b in hourly if (b.start - first).total_seconds() < 72 * 3600]
     return {
         "report": report,
-        "opens_hourly": _opens_chart("Opens per hour, first three days (UTC)", hourly, "%d %Hh"),
-        "opens_daily": _opens_chart("Opens per day (UTC)", report.daily, "%Y-%m-%d"),
+        "opens_hourly": _opens_chart(
+            t(N_("Opens per hour, first three days (UTC)")), hourly, "%d %Hh", locale
+        ),
+        "opens_daily": _opens_chart(t(N_("Opens per day (UTC)")), report.daily, "%Y-%m-%d", locale),
         "clicks_chart": charts.stacked_columns(
-            "Clicks per hour, first three days (UTC)",
+            t(N_("Clicks per hour, first three days (UTC)")),
             [b.start.strftime("%d %Hh") for b in hourly],
-            [charts.Series("clicks", "#16a34a", [b.clicks for b in hourly])],
+            [charts.Series(t(N_("clicks")), "#16a34a", [b.clicks for b in hourly])],
         ),
     }
 
 
-def _opens_chart(title: str, buckets: Sequence[Bucket], fmt: str) -> Any:
+def _opens_chart(title: str, buckets: Sequence[Bucket], fmt: str, locale: str) -> Any:
+    t = gettext_for(locale)
     return charts.stacked_columns(
         title,
         [b.start.strftime(fmt) for b in buckets],
         [
-            charts.Series("human", charts.HUMAN, [b.opens_human for b in buckets]),
-            charts.Series("machine", charts.MACHINE, [b.opens_machine for b in buckets]),
-            charts.Series("unknown", charts.UNKNOWN, [b.opens_unknown for b in buckets]),
+            charts.Series(t(N_("human")), charts.HUMAN, [b.opens_human for b in buckets]),
+            charts.Series(t(N_("machine")), charts.MACHINE, [b.opens_machine for b in buckets]),
+            charts.Series(t(N_("unknown")), charts.UNKNOWN, [b.opens_unknown for b in buckets]),
         ],
     )
 
@@ -196,10 +207,11 @@ def record_admin_decision(
     )
 
 
-def consent(ctx: Context) -> dict[str, Any]:
+def consent(ctx: Context, locale: str = "en") -> dict[str, Any]:
+    t = gettext_for(locale)
     board: ConsentDashboard = consent_dashboard(ctx)
     withdrawals = charts.stacked_columns(
-        "Withdrawals of open-tracking consent per day",
+        t(N_("Withdrawals of open-tracking consent per day")),
         [w.day.isoformat() for w in board.withdrawals],
         [
             charts.Series(
@@ -214,22 +226,26 @@ def consent(ctx: Context) -> dict[str, Any]:
         (
             r,
             charts.split_bar(
-                f"Consent request {r.name}: outcomes",
+                t(N_("Consent request %(name)s: outcomes")) % {"name": r.name},
                 [
-                    ("accepted", r.accepted, charts.GRANTED),
-                    ("refused", r.refused, charts.REFUSED),
-                    ("no decision", r.no_decision, "#f59e0b"),
-                    ("no answer yet", r.pending, charts.NEVER),
+                    (t(N_("accepted")), r.accepted, charts.GRANTED),
+                    (t("refused"), r.refused, charts.REFUSED),
+                    (t(N_("no decision")), r.no_decision, "#f59e0b"),
+                    (t(N_("no answer yet")), r.pending, charts.NEVER),
                 ],
             ),
         )
         for r in board.requests
     ]
     return {
-        "title": "Consent",
+        "title": t(N_("Consent")),
         "board": board,
         "lists": [
-            (x, purpose_bars(x), coverage_chart(x, board.purposes) if x.contacts else None)
+            (
+                x,
+                purpose_bars(x, locale),
+                coverage_chart(x, board.purposes, locale) if x.contacts else None,
+            )
             for x in board.lists
         ],
         "requests": requests,
@@ -237,54 +253,77 @@ def consent(ctx: Context) -> dict[str, Any]:
     }
 
 
-def notices(ctx: Context) -> dict[str, Any]:
-    return {"title": "Notices", "notices": list_notices(ctx)}
+def notices(ctx: Context, locale: str = "en") -> dict[str, Any]:
+    return {"title": gettext_for(locale)(N_("Notices")), "notices": list_notices(ctx)}
 
 
-def settings(ctx: Context) -> dict[str, Any]:
+def settings(ctx: Context, locale: str = "en") -> dict[str, Any]:
+    t = gettext_for(locale)
+    catalogue = translations(locale)
     policy = ctx.policy
     s = ctx.settings
     table = []
     for kind in MessageKind:
-        for label, flags in (("consented (bit 1)", 1), ("not consented (NULL or 0)", None)):
-            table.append((kind.value, label, decide(policy, kind, flags).value))
+        for label, flags in ((N_("consented (bit 1)"), 1), (N_("not consented (NULL or 0)"), None)):
+            table.append((kind.value, t(label), decide(policy, kind, flags).value))
     implications = []
     if policy.strategy is Strategy.LEGACY:
         implications.append(
-            "NOT COMPLIANT: the legacy strategy puts a personal pixel in every marketing email "
-            "whatever the contact chose. Set CLEARPIXEL_STRATEGY=consent."
+            t(
+                N_(
+                    "NOT COMPLIANT: the legacy strategy puts a personal pixel in every marketing "
+                    "email whatever the contact chose. Set CLEARPIXEL_STRATEGY=consent."
+                )
+            )
         )
     elif policy.strategy is Strategy.ANONYMOUS_ONLY:
-        implications.append("Marketing mail is only counted anonymously; nobody is tracked.")
+        implications.append(t(N_("Marketing mail is only counted anonymously; nobody is tracked.")))
     else:
         implications.append(
-            "Marketing mail carries a personal pixel only for contacts who granted open "
-            f"tracking; the others get mode '{policy.nonconsent_mode.value}'."
+            t(
+                N_(
+                    "Marketing mail carries a personal pixel only for contacts who granted open "
+                    "tracking; the others get mode '%(mode)s'."
+                )
+            )
+            % {"mode": policy.nonconsent_mode.value}
         )
     if policy.nonconsent_mode is TrackingMode.DELIVERABILITY:
         implications.append(
-            "Deliverability mode keeps one date per contact (last open), used only to stop "
-            "mailing inactive people; it never feeds reports, segments or personalisation."
+            t(
+                N_(
+                    "Deliverability mode keeps one date per contact (last open), used only to "
+                    "stop mailing inactive people; it never feeds reports, segments or "
+                    "personalisation."
+                )
+            )
         )
     if policy.transactional_mode is TrackingMode.PERSONAL:
-        implications.append("Transactional mail is exempt from consent and tracked personally.")
+        implications.append(
+            t(N_("Transactional mail is exempt from consent and tracked personally."))
+        )
+
+    def days(n: int) -> str:
+        return catalogue.ngettext("%(count)s day", "%(count)s days", n) % {"count": n}
+
+    minutes = catalogue.ngettext(
+        "%(count)s minute", "%(count)s minutes", s.consent_page_timeout_minutes
+    ) % {"count": s.consent_page_timeout_minutes}
+    dkim = f"{s.dkim_selector}._domainkey.{s.dkim_domain}" if s.dkim_domain else t(N_("off"))
     return {
-        "title": "Settings",
+        "title": t(N_("Settings")),
         "rows": [
-            ("Strategy", policy.strategy.value),
-            ("Marketing without consent", policy.nonconsent_mode.value),
-            ("Transactional mail", policy.transactional_mode.value),
-            ("Security mail", policy.security_mode.value),
-            ("Consent-request cool-down", f"{s.cooldown_days} days"),
-            ("Consent links valid for", f"{s.consent_link_days} days"),
-            (
-                "Consent page left open counts as no decision after",
-                f"{s.consent_page_timeout_minutes} minutes",
-            ),
-            ("Public base URL", s.base_url),
-            ("Database", ctx.db.dialect),
-            ("Purposes", ", ".join(f"{p.name} ({p.bit})" for p in ctx.purposes)),
-            ("DKIM", f"{s.dkim_selector}._domainkey.{s.dkim_domain}" if s.dkim_domain else "off"),
+            (t(N_("Strategy")), policy.strategy.value),
+            (t(N_("Marketing without consent")), policy.nonconsent_mode.value),
+            (t(N_("Transactional mail")), policy.transactional_mode.value),
+            (t(N_("Security mail")), policy.security_mode.value),
+            (t(N_("Consent-request cool-down")), days(s.cooldown_days)),
+            (t(N_("Consent links valid for")), days(s.consent_link_days)),
+            (t(N_("Consent page left open counts as no decision after")), minutes),
+            (t(N_("Public base URL")), s.base_url),
+            (t(N_("Database")), ctx.db.dialect),
+            (t(N_("Purposes")), ", ".join(f"{p.name} ({p.bit})" for p in ctx.purposes)),
+            ("DKIM", dkim),
         ],
         "decisions": table,
         "implications": implications,

@@ -13,13 +13,22 @@ from fastapi.responses import JSONResponse, Response
 
 from clearpixel.accounts.roles import Permission
 from clearpixel.consent import notices
-from clearpixel.consent.i18n import SUPPORTED
 from clearpixel.deliverability import webhooks
 from clearpixel.domain.errors import ClearpixelError
 from clearpixel.domain.webhooks import EventType
+from clearpixel.i18n import N_, SUPPORTED
 from clearpixel.reports.compliance import check_installation, compliant
 from clearpixel.web import admin_pages
-from clearpixel.web.admin_base import SessionDep, check_id, guarded_router, in_thread, render
+from clearpixel.web.admin_base import (
+    SessionDep,
+    check_id,
+    guarded_router,
+    in_thread,
+    locale_of,
+    render,
+    said,
+    say,
+)
 from clearpixel.web.deps import get_ctx
 
 router = guarded_router()
@@ -38,7 +47,7 @@ def _notices_page(request: Request, session: Any, status: int = 200, **values: A
         status_code=status,
         purposes=ctx.purposes.names(),
         locales=SUPPORTED,
-        **admin_pages.notices(ctx),
+        **admin_pages.notices(ctx, locale_of(request)),
         **values,
     )
 
@@ -60,7 +69,7 @@ async def check_notice(request: Request, session: SessionDep) -> Response:
             organisation=get_ctx(request).settings.organisation,
         )
     except ClearpixelError as exc:
-        missing = [str(exc)]
+        missing = [said(request, exc)]
     return JSONResponse({"missing": missing})
 
 
@@ -75,12 +84,15 @@ async def add_notice(request: Request, session: SessionDep) -> Response:
             notices.add_notice, ctx, values["purpose"], values["locale"], values["text"]
         )
     except ClearpixelError as exc:
-        return _notices_page(request, session, 400, error=str(exc), values=values)
-    return _notices_page(
+        return _notices_page(request, session, 400, error=said(request, exc), values=values)
+    notice = say(
         request,
-        session,
-        notice=f"Version {added.version} of {added.purpose} ({added.locale}) stored.",
+        N_("Version %(version)s of %(purpose)s (%(locale)s) stored."),
+        version=added.version,
+        purpose=added.purpose,
+        locale=added.locale,
     )
+    return _notices_page(request, session, notice=notice)
 
 
 @router.get("/settings")
@@ -100,7 +112,7 @@ def _settings_page(request: Request, session: Any, status: int = 200, **values: 
         check_ok=compliant(findings),
         endpoints=webhooks.endpoints(ctx) if session.allows(Permission.ACCOUNTS) else [],
         event_types=[e.value for e in EventType],
-        **admin_pages.settings(ctx),
+        **admin_pages.settings(ctx, locale_of(request)),
         **values,
     )
 
@@ -117,7 +129,8 @@ async def add_webhook(request: Request, session: SessionDep) -> Response:
             [str(v) for v in form.getlist("events")],
         )
     except ClearpixelError as exc:
-        return _settings_page(request, session, 400, webhook_error=f"{exc}; nothing was added.")
+        error = say(request, N_("%(problem)s; nothing was added."), problem=said(request, exc))
+        return _settings_page(request, session, 400, webhook_error=error)
     return _settings_page(request, session, added=added)
 
 
@@ -136,7 +149,7 @@ def webhook_log(request: Request, endpoint_id: int, session: SessionDep) -> Resp
         request,
         "webhook_log.html",
         session,
-        title="Webhook deliveries",
+        title=say(request, N_("Webhook deliveries")),
         endpoint_id=endpoint_id,
         endpoint=found,
         attempts=attempts,

@@ -12,7 +12,9 @@ from fastapi.responses import RedirectResponse, Response
 from clearpixel.accounts import sessions, users
 from clearpixel.accounts.roles import Role
 from clearpixel.domain.errors import ClearpixelError
+from clearpixel.i18n import N_
 from clearpixel.web.admin_base import (
+    LANG_COOKIE,
     SESSION_COOKIE,
     Refused,
     SessionDep,
@@ -20,6 +22,10 @@ from clearpixel.web.admin_base import (
     guarded_router,
     in_thread,
     render,
+    said,
+    say,
+    say_n,
+    secure,
 )
 from clearpixel.web.deps import get_ctx
 
@@ -33,7 +39,7 @@ def _account_page(request: Request, session: sessions.Session, **values: Any) ->
         request,
         "account.html",
         session,
-        title="Your account",
+        title=say(request, N_("Your account")),
         sessions=sessions.live_sessions(ctx, session),
         current=current,
         **values,
@@ -72,7 +78,7 @@ async def change_password(request: Request, session: SessionDep) -> Response:
     form = await request.form()
     new = str(form.get("new_password") or "")
     if new != str(form.get("confirm_password") or ""):
-        raise Refused(400, "The two new passwords differ; nothing changed.")
+        raise Refused(400, N_("The two new passwords differ; nothing changed."))
     try:
         ended = await in_thread(
             sessions.change_password,
@@ -82,9 +88,36 @@ async def change_password(request: Request, session: SessionDep) -> Response:
             new,
         )
     except ClearpixelError as exc:
-        raise Refused(400, f"{exc}; nothing changed.") from exc
-    others = f"{ended} other session{'s' if ended != 1 else ''}"
-    return _account_page(request, session, notice=f"Password changed; {others} signed out.")
+        raise Refused(400, N_("%(problem)s; nothing changed."), problem=said(request, exc)) from exc
+    notice = say_n(
+        request,
+        "Password changed; %(count)s other session signed out.",
+        "Password changed; %(count)s other sessions signed out.",
+        ended,
+    )
+    return _account_page(request, session, notice=notice)
+
+
+@router.post("/language")
+async def choose_language(request: Request, session: SessionDep) -> Response:
+    """Keep the admin UI's language the user chose (with the user, and in a cookie for the
+    sign-in page), then go back to the page the switch was on."""
+    form = await request.form()
+    ctx = get_ctx(request)
+    chosen = await in_thread(users.set_user_locale, ctx, session.admin_id, str(form.get("lang")))
+    back = str(form.get("next") or "/admin")
+    target = back if back.startswith("/admin") and not back.startswith("//") else "/admin"
+    response = RedirectResponse(target, status_code=303)
+    response.set_cookie(
+        LANG_COOKIE,
+        chosen,
+        max_age=365 * 86400,
+        httponly=True,
+        samesite="lax",
+        secure=secure(request, ctx),
+        path="/admin",
+    )
+    return response
 
 
 def _users_page(
@@ -95,7 +128,7 @@ def _users_page(
         "users.html",
         session,
         status_code=status,
-        title="Users",
+        title=say(request, N_("Users")),
         users=users.all_users(get_ctx(request)),
         roles=[r.value for r in Role],
         **values,
@@ -119,8 +152,10 @@ async def create_user(request: Request, session: SessionDep) -> Response:
             password=str(form.get("password") or ""),
         )
     except ClearpixelError as exc:
-        return _users_page(request, session, 400, error=f"{exc}; nobody was created.")
-    return _users_page(request, session, notice=f"User {created.username} created.")
+        error = say(request, N_("%(problem)s; nobody was created."), problem=said(request, exc))
+        return _users_page(request, session, 400, error=error)
+    notice = say(request, N_("User %(name)s created."), name=created.username)
+    return _users_page(request, session, notice=notice)
 
 
 @router.post("/users/{user_id}")
@@ -134,19 +169,24 @@ async def change_user(request: Request, user_id: int, session: SessionDep) -> Re
     try:
         if action == "role":
             found = await in_thread(users.set_user_role, ctx, ref, str(form.get("role") or ""))
-            notice = f"{found.username} is now {found.role}."
+            notice = say(
+                request, N_("%(name)s is now %(role)s."), name=found.username, role=found.role
+            )
         elif action == "disable":
             found = await in_thread(users.disable_user, ctx, ref)
-            notice = f"{found.username} is disabled; their sessions ended."
+            notice = say(
+                request, N_("%(name)s is disabled; their sessions ended."), name=found.username
+            )
         elif action == "enable":
             found = await in_thread(users.enable_user, ctx, ref)
-            notice = f"{found.username} may sign in again."
+            notice = say(request, N_("%(name)s may sign in again."), name=found.username)
         elif action == "reset":
             password = str(form.get("password") or "")
             await in_thread(users.reset_password, ctx, ref, password=password)
-            notice = "Password reset; that user's sessions ended."
+            notice = say(request, N_("Password reset; that user's sessions ended."))
         else:
             raise ClearpixelError(f"unknown action {action!r}")
     except ClearpixelError as exc:
-        return _users_page(request, session, 400, error=f"{exc}; nothing changed.")
+        error = say(request, N_("%(problem)s; nothing changed."), problem=said(request, exc))
+        return _users_page(request, session, 400, error=error)
     return _users_page(request, session, notice=notice)

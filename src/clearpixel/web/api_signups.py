@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 from clearpixel.audience import contacts as contact_service
 from clearpixel.consent import signups
 from clearpixel.consent.evidence import page_without_query
-from clearpixel.consent.i18n import normalise_locale
+from clearpixel.i18n import normalise_locale
 from clearpixel.web.api_base import ApiRoute, IdPath, KeyDep
 from clearpixel.web.deps import get_ctx
 

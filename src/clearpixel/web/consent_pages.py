@@ -16,13 +16,13 @@ from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from clearpixel.consent import pages, preferences
-from clearpixel.consent.i18n import N_, gettext_for
 from clearpixel.consent.links import InvalidLink
 from clearpixel.consent.pages import CsrfRejected
 from clearpixel.context import Context
 from clearpixel.domain.errors import ClearpixelError
 from clearpixel.domain.tokens import Token, TokenKind
 from clearpixel.domain.urls import preferences_path
+from clearpixel.i18n import N_, gettext_for
 from clearpixel.store.contacts import Contact
 from clearpixel.web.deps import get_ctx
 from clearpixel.web.public_pages import (

@@ -62,6 +62,7 @@ NEEDS: dict[tuple[str, str], Permission] = {
     ("POST", "/admin/logout"): R,
     ("POST", "/admin/password"): R,
     ("POST", "/admin/sessions/end"): R,
+    ("POST", "/admin/language"): R,
     ("GET", "/admin/users"): X,
     ("GET", "/admin/apikeys"): X,
     ("POST", "/admin/apikeys"): X,

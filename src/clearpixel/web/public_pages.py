@@ -16,9 +16,9 @@ from fastapi.responses import HTMLResponse, Response
 from fastapi.routing import APIRoute
 
 from clearpixel.consent.evidence import web_evidence
-from clearpixel.consent.i18n import N_, choose_locale, environment, gettext_for, normalise_locale
 from clearpixel.consent.links import InvalidLink
 from clearpixel.context import Context
+from clearpixel.i18n import N_, choose_locale, environment, gettext_for, normalise_locale
 from clearpixel.store.contacts import Contact
 from clearpixel.web.deps import get_ctx
 

@@ -13,10 +13,10 @@ from starlette.concurrency import run_in_threadpool
 
 from clearpixel.consent import forms, signups
 from clearpixel.consent.evidence import page_without_query, truncate_ip
-from clearpixel.consent.i18n import N_, environment, gettext_for, normalise_locale
 from clearpixel.consent.pages import CsrfRejected
 from clearpixel.context import Context
 from clearpixel.domain.errors import ClearpixelError, NotFound
+from clearpixel.i18n import N_, environment, gettext_for, normalise_locale
 from clearpixel.web.deps import get_ctx
 from clearpixel.web.public_pages import (
     TEMPLATES,

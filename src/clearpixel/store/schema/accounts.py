@@ -16,6 +16,8 @@ admin_accounts = sa.Table(
     # admin, editor or auditor (accounts.roles); a disabled user cannot sign in.
     sa.Column("role", sa.String(16), nullable=False, server_default="admin"),
     sa.Column("disabled_at", Timestamp, nullable=True),
+    # The admin UI's language for this user (`en`, `fr`); "" follows the browser.
+    sa.Column("locale", sa.String(8), nullable=False, server_default=""),
 )
 
 # Only the SHA-256 of a key is stored; `prefix` (its first characters) lets people tell keys apart.

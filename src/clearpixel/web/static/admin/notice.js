@@ -1,5 +1,6 @@
 // The notice form: what the text still lacks, checked as you type (POST /admin/notices/check,
-// the same check the save runs), before anything is stored.
+// the same check the save runs), before anything is stored. Its texts come from the form's
+// data-missing and data-complete attributes, in the page's language.
 (function () {
   "use strict";
   var form = document.getElementById("notice-form");
@@ -15,10 +16,10 @@
         var p = document.createElement("p");
         if (answer.missing.length) {
           p.className = "banner danger";
-          p.textContent = "Missing: " + answer.missing.join("; ");
+          p.textContent = form.getAttribute("data-missing").replace("%s", answer.missing.join("; "));
         } else {
           p.className = "banner ok";
-          p.textContent = "Every required element is there.";
+          p.textContent = form.getAttribute("data-complete");
         }
         out.appendChild(p);
       })
