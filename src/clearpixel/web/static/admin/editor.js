@@ -1,19 +1,32 @@
 // The campaign editor: CodeMirror (served by this installation) over the HTML textarea,
 // and the template's problems checked as you type (POST /admin/campaigns/check, the same
 // check a save runs), shown under the editor with their line marked.
+// Keyboard: Tab indents in the editor; Esc then Tab (or Shift+Tab) leaves it, as the page says
+// (#editor-help). Texts come from data attributes of #problems, in the page's language.
 (function () {
   "use strict";
   var form = document.getElementById("campaign-form");
   var area = document.getElementById("html");
   var problems = document.getElementById("problems");
   if (!form || !area || !window.CodeMirror) { return; }
+  var leaving = false;  // Esc was the last key: the next Tab or Shift+Tab leaves the editor
+  function tabOr(command) {
+    return function (cm) {
+      if (leaving) { leaving = false; return window.CodeMirror.Pass; }
+      cm.execCommand(command);
+    };
+  }
   var editor = window.CodeMirror.fromTextArea(area, {
     mode: { name: "htmlmixed" },
     lineNumbers: true,
     lineWrapping: true,
-    screenReaderLabel: "HTML of the campaign",
-    extraKeys: { Tab: false, "Shift-Tab": false }
+    screenReaderLabel: problems.getAttribute("data-label"),
+    extraKeys: { Tab: tabOr("insertSoftTab"), "Shift-Tab": tabOr("indentLess") }
   });
+  editor.on("keydown", function (cm, event) {
+    if (event.key === "Escape") { leaving = true; } else if (event.key !== "Tab" && event.key !== "Shift") { leaving = false; }
+  });
+  editor.getInputField().setAttribute("aria-describedby", "editor-help");
   var marked = null;
 
   function mark(line) {
@@ -30,7 +43,8 @@
       var item = document.createElement("p");
       item.className = "banner danger problem";
       var named = /\bline \d+/.test(p.message);
-      item.textContent = (p.line && !named ? "Line " + p.line + ": " : "") + p.message;
+      var at = problems.getAttribute("data-line-prefix").replace("%s", String(p.line));
+      item.textContent = (p.line && !named ? at : "") + p.message;
       if (p.line) { item.setAttribute("data-line", String(p.line)); mark(p.line); }
       problems.appendChild(item);
     });
@@ -38,7 +52,7 @@
       var ok = document.createElement("p");
       ok.className = "banner ok";
       ok.id = "template-ok";
-      ok.textContent = "No problem found in the template.";
+      ok.textContent = problems.getAttribute("data-ok");
       problems.appendChild(ok);
     }
   }
