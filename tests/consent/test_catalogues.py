@@ -45,7 +45,9 @@ def test_compiled_catalogues_match_their_sources():
         folder = LOCALE / locale / "LC_MESSAGES"
         with open(folder / "messages.po", "rb") as po, open(folder / "messages.mo", "rb") as mo:
             source, compiled = read_po(po), read_mo(mo)
-        expected = {_key(m.id): _key(m.string) for m in source if m.id and m.string and any(m.string)}
+        expected = {
+            _key(m.id): _key(m.string) for m in source if m.id and m.string and any(m.string)
+        }
         # an untranslated plural is compiled as its msgids (the English forms)
         got = {
             _key(m.id): _key(m.string)

@@ -6,7 +6,6 @@ import hashlib
 
 import pytest
 
-from clearpixel.i18n import SUPPORTED
 from clearpixel.consent.notices import (
     NoticeIncomplete,
     add_notice,
@@ -15,6 +14,7 @@ from clearpixel.consent.notices import (
     ensure_defaults,
     missing_elements,
 )
+from clearpixel.i18n import SUPPORTED
 
 ORG = "Acme Newsletters"
 COMPLETE_EN = (
