@@ -22,15 +22,18 @@ from clearpixel.audience import contacts as contact_service
 from clearpixel.audience import lists as list_service
 from clearpixel.domain.errors import ClearpixelError
 from clearpixel.domain.policy import MessageKind
+from clearpixel.i18n import N_
 from clearpixel.sending import campaigns as sending
 from clearpixel.sending import schedule, trial
 from clearpixel.store.campaigns import DRAFT
 from clearpixel.web.admin_base import (
+    Refused,
     SessionDep,
     check_id,
     guarded_router,
     in_thread,
     render,
+    say,
 )
 from clearpixel.web.admin_jobs import Job, jobs_of
 from clearpixel.web.deps import get_ctx
@@ -76,7 +79,7 @@ def _editor(
         "campaign_edit.html",
         session,
         status_code=status,
-        title="Edit draft" if values.get("replaces") else "New campaign",
+        title=say(request, N_("Edit draft") if values.get("replaces") else N_("New campaign")),
         values=values,
         lists=[x for x in list_service.all_lists(ctx) if x.archived_at is None],
         kinds=[k.value for k in MessageKind],
@@ -95,7 +98,7 @@ def new_campaign(request: Request, session: SessionDep, copy: int = 0) -> Respon
         values = {
             "list_id": str(found.list_id),
             "kind": found.kind,
-            "name": f"Copy of {found.name}"[:200],
+            "name": say(request, N_("Copy of %(name)s"), name=found.name)[:200],
             "subject": found.subject,
             "from_addr": found.from_addr,
             "html": found.html,
@@ -107,7 +110,12 @@ def new_campaign(request: Request, session: SessionDep, copy: int = 0) -> Respon
 def edit_campaign(request: Request, campaign_id: int, session: SessionDep) -> Response:
     found = sending.get_campaign(get_ctx(request), check_id(campaign_id))
     if found.status != DRAFT:
-        raise ClearpixelError(f"campaign {found.id} is {found.status}: only a draft is edited")
+        raise Refused(
+            400,
+            N_("Campaign %(id)s is %(state)s: only a draft is edited."),
+            id=found.id,
+            state=found.status,
+        )
     values = {
         "list_id": str(found.list_id),
         "kind": found.kind,
@@ -204,7 +212,7 @@ def preview_campaign(
         request,
         "campaign_preview.html",
         session,
-        title=f"Preview: {found.name}",
+        title=say(request, N_("Preview: %(name)s"), name=found.name),
         campaign=found,
         email=email,
         previews=previews,

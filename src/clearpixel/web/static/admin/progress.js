@@ -9,6 +9,7 @@
   var status = document.getElementById("progress-status");
   var modes = document.getElementById("progress-modes");
   var error = document.getElementById("progress-error");
+  var numbers = new Intl.NumberFormat(document.documentElement.lang || "en");
   function sum(obj) { var n = 0; for (var k in obj) { n += obj[k]; } return n; }
   function poll() {
     fetch(url, { credentials: "same-origin" })
@@ -19,10 +20,10 @@
         if (p.job && !p.job.finished && p.job.total) { total = p.job.total; done = p.job.done; }
         bar.max = Math.max(total, 1);
         bar.value = done;
-        text.textContent = done + " / " + total;
+        text.textContent = numbers.format(done) + " / " + numbers.format(total);
         status.textContent = p.status;
         modes.textContent = Object.keys(p.by_mode).sort().map(function (m) {
-          return m + ": " + p.by_mode[m];
+          return m + ": " + numbers.format(p.by_mode[m]);
         }).join(" · ");
         if (p.job && p.job.error) { error.textContent = p.job.error; }
         else if (p.status === "failed" && p.detail) { error.textContent = p.detail; }
