@@ -1,0 +1,176 @@
+"""The admin UI in English and French: every text of the admin templates is a catalogue text
+with its French translation (a text added without either fails here), the language each user
+chose is kept with the user, the sign-in page follows the browser or its switch, and French
+pages use French typography, dates and numbers."""
+
+from __future__ import annotations
+
+import html
+import re
+from pathlib import Path
+
+import pytest
+from babel.messages.extract import extract_from_dir
+from babel.messages.pofile import read_po
+from fastapi.testclient import TestClient
+
+from clearpixel.accounts import users
+from clearpixel.audience import lists as list_service
+from clearpixel.i18n import LOCALE_DIR, format_day, format_number, gettext_for, translations
+from clearpixel.web.app import create_app
+from tests.web.test_admin import csrf_of
+
+ROOT = Path(__file__).parent.parent.parent
+ADMIN_TEMPLATES = ROOT / "src" / "clearpixel" / "web" / "templates" / "admin"
+PASSWORD = "correct horse battery staple"
+JINJA = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}", re.S)
+SPOKEN_ATTRIBUTES = re.compile(r'\b(?:placeholder|title|aria-label|alt)="([^"]*)"')
+# Names, not words: the product, formats and the column every import file has.
+NOT_WORDS = {"clearpixel", "· clearpixel", "HTML", "JSON", "privacy_flags", "· SHA-256"}
+
+
+def unmarked_texts(source: str) -> list[str]:
+    """The texts a template shows people (element text, placeholder, title, aria-label, alt)
+    that are written in it rather than given by `_()`/`ngettext()` or a value."""
+    bare = JINJA.sub(" ", source)
+    bare = re.sub(r"<(script|style)\b.*?</\1>", " ", bare, flags=re.S)
+    found = SPOKEN_ATTRIBUTES.findall(bare)
+    found += [html.unescape(part).strip() for part in re.sub(r"<[^>]*>", "\n", bare).split("\n")]
+    return [t for t in found if re.search(r"[A-Za-z]", t) and t not in NOT_WORDS]
+
+
+def admin_texts() -> set[str | tuple[str, ...]]:
+    """Every msgid the admin templates and the admin's Python use."""
+    method_map = [
+        ("src/clearpixel/web/templates/admin/**.html", "jinja2"),
+        ("src/clearpixel/web/admin*.py", "python"),
+    ]
+    keywords = {"_": None, "N_": None, "ngettext": (1, 2), "say_n": (2, 3)}
+    found = extract_from_dir(str(ROOT), method_map, keywords=keywords)
+    return {message for _file, _line, message, _comments, _context in found}
+
+
+def untranslated(texts) -> list:
+    with open(LOCALE_DIR / "fr" / "LC_MESSAGES" / "messages.po", "rb") as handle:
+        french = read_po(handle, locale="fr")
+    missing = []
+    for text in texts:
+        entry = french.get(text)
+        forms = () if entry is None else entry.string
+        forms = forms if isinstance(forms, tuple) else (forms,)
+        if entry is None or entry.fuzzy or not forms or not all(forms):
+            missing.append(text)
+    return missing
+
+
+def test_no_admin_template_shows_a_text_outside_the_catalogue():
+    templates = sorted(ADMIN_TEMPLATES.glob("*.html"))
+    assert len(templates) > 15
+    found = {t.name: unmarked_texts(t.read_text()) for t in templates}
+    assert {name: texts for name, texts in found.items() if texts} == {}
+
+
+def test_the_template_check_catches_a_text_written_in_a_template():
+    page = '<h1>{{ _("Lists") }}</h1><p>Nothing here yet.</p><input placeholder="an address">'
+    assert unmarked_texts(page) == ["an address", "Nothing here yet."]
+
+
+def test_every_admin_text_has_its_french_translation():
+    texts = admin_texts()
+    assert len(texts) > 250
+    assert untranslated(texts) == []
+    assert untranslated(["A text added without its translation"]) != []
+
+
+def test_french_texts_keep_a_no_break_space_before_high_punctuation():
+    french = translations("fr")
+    assert french.gettext("How did the contact make this choice?").endswith("\u00a0?")
+    assert french.gettext("Language: %(name)s") == "Langue\u00a0: %(name)s"
+    catalogue = getattr(french, "_catalog", {})
+    texts = [text for key, text in catalogue.items() if key and isinstance(text, str)]
+    assert len(texts) > 400
+    spaced = [text for text in texts if re.search(r" [:;?!»]", text)]
+    assert spaced == []
+
+
+@pytest.fixture
+def client(ctx):
+    users.create_user(ctx, "ada@example.org", role="admin", password=PASSWORD)
+    users.create_user(ctx, "eve@example.org", role="editor", password=PASSWORD)
+    with TestClient(create_app(ctx), base_url="http://127.0.0.1") as test_client:
+        yield test_client
+
+
+def sign_in(client, email: str, **headers: str) -> None:
+    page = client.get("/admin/login", headers=headers)
+    answer = client.post(
+        "/admin/login",
+        data={"username": email, "password": PASSWORD, "csrf": csrf_of(page.text)},
+        follow_redirects=False,
+    )
+    assert answer.status_code == 303
+
+
+def test_a_users_language_is_kept_with_the_user(ctx, client):
+    sign_in(client, "ada@example.org")
+    lists = client.get("/admin/lists").text
+    assert '<html lang="en">' in lists and "Create list" in lists
+    switched = client.post(
+        "/admin/language",
+        data={"csrf": csrf_of(lists), "lang": "fr", "next": "/admin/lists"},
+        follow_redirects=False,
+    )
+    assert switched.status_code == 303 and switched.headers["location"] == "/admin/lists"
+    page = client.get("/admin/lists").text
+    assert '<html lang="fr">' in page and "Créer la liste" in page and "Create list" not in page
+
+    client.cookies.clear()  # another browser, no cookie: the user's own choice still holds
+    sign_in(client, "ada@example.org", **{"Accept-Language": "en-GB,en"})
+    assert "Créer la liste" in client.get("/admin/lists").text
+    assert users.find_user(ctx, "ada@example.org").locale == "fr"
+
+    client.cookies.clear()  # another user keeps English
+    sign_in(client, "eve@example.org")
+    assert "Create list" in client.get("/admin/lists").text
+
+
+def test_an_unknown_language_is_refused_and_nothing_changes(ctx, client):
+    sign_in(client, "ada@example.org")
+    page = client.get("/admin/lists").text
+    refused = client.post("/admin/language", data={"csrf": csrf_of(page), "lang": "xx"})
+    assert refused.status_code == 400 and "is not a language of this installation" in refused.text
+    assert users.find_user(ctx, "ada@example.org").locale == ""
+
+
+def test_the_sign_in_page_follows_the_browser_then_its_switch(client):
+    assert "Sign in" in client.get("/admin/login").text
+    french = client.get("/admin/login", headers={"Accept-Language": "fr-CA,fr;q=0.9,en;q=0.5"})
+    assert '<html lang="fr">' in french.text and "Se connecter" in french.text
+    assert 'id="language-switch"' in french.text and ">English</a>" in french.text
+
+    switched = client.get("/admin/login?lang=fr&next=/admin/lists", follow_redirects=False)
+    assert switched.status_code == 303 and "cp_lang=fr" in switched.headers["set-cookie"]
+    page = client.get(switched.headers["location"]).text
+    assert "Se connecter" in page and 'name="next" value="/admin/lists"' in page
+    wrong = client.post(
+        "/admin/login",
+        data={"username": "ada@example.org", "password": "nope", "csrf": csrf_of(page)},
+    )
+    assert wrong.status_code == 401 and "adresse e-mail ou mot de passe incorrect" in wrong.text
+
+
+def test_french_pages_write_dates_and_numbers_the_french_way(ctx, client):
+    created = list_service.create_list(ctx, "membres")
+    client.headers["Accept-Language"] = "fr"  # a French browser, before and after sign-in
+    sign_in(client, "ada@example.org")
+    page = client.get("/admin/lists").text
+    assert format_day(created.created_at, "fr") in page
+    assert re.search(r"\d{1,2} [a-zéû]+\.? 20\d\d", format_day(created.created_at, "fr"))
+    assert format_number(1234567, "fr") == "1\u202f234\u202f567"
+    assert format_number(1234567, "en") == "1,234,567"
+    client.cookies.clear()
+    sign_in(client, "eve@example.org")
+    refused = client.get("/admin/users")
+    expected = gettext_for("fr")("Your role (%(role)s) does not allow this page.")
+    assert refused.status_code == 403 and html.escape(expected % {"role": "editor"}) in refused.text
+    assert "Non autorisé" in refused.text
