@@ -10,21 +10,20 @@
   var problems = document.getElementById("problems");
   if (!form || !area || !window.CodeMirror) { return; }
   var leaving = false;  // Esc was the last key: the next Tab or Shift+Tab leaves the editor
-  function tabOr(command) {
-    return function (cm) {
-      if (leaving) { leaving = false; return window.CodeMirror.Pass; }
-      cm.execCommand(command);
-    };
-  }
   var editor = window.CodeMirror.fromTextArea(area, {
     mode: { name: "htmlmixed" },
     lineNumbers: true,
     lineWrapping: true,
     screenReaderLabel: problems.getAttribute("data-label"),
-    extraKeys: { Tab: tabOr("insertSoftTab"), "Shift-Tab": tabOr("indentLess") }
+    extraKeys: { Tab: "insertSoftTab", "Shift-Tab": "indentLess" }
   });
   editor.on("keydown", function (cm, event) {
-    if (event.key === "Escape") { leaving = true; } else if (event.key !== "Tab" && event.key !== "Shift") { leaving = false; }
+    if (event.key === "Tab" && leaving) {
+      leaving = false;
+      event.codemirrorIgnore = true;  // the browser moves the focus, as everywhere else
+      return;
+    }
+    leaving = event.key === "Escape" || (leaving && event.key === "Shift");
   });
   editor.getInputField().setAttribute("aria-describedby", "editor-help");
   var marked = null;
