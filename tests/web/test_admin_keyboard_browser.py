@@ -153,9 +153,7 @@ def test_the_main_flow_with_the_keyboard_only(ctx, browser, live_server):
 def test_the_focus_check_sees_a_control_without_a_ring(browser):
     """The ring check above can fail: a button whose outline is removed is caught."""
     page = browser.new_context().new_page()
-    page.set_content(
-        '<style>button:focus { outline: none; }</style><button id="bare">Go</button>'
-    )
+    page.set_content('<style>button:focus { outline: none; }</style><button id="bare">Go</button>')
     keys = Keyboard(page)
     keys.tab_to(by_id("bare"))
     assert [s["id"] for s in keys.without_ring()] == ["bare"]
