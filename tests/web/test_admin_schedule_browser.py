@@ -1,6 +1,6 @@
 """Scheduling and the archive in real Chromium: an editor schedules a campaign from its page
 (the time typed in the installation's zone, which the page names), sees it in the campaign
-list with its time, and unschedules it; archives a sent campaign, finds it under the
+list with its time, is told to unschedule it before editing, and unschedules it; archives a sent campaign, finds it under the
 archived filter and opens its report."""
 
 from __future__ import annotations
@@ -56,6 +56,8 @@ def test_an_editor_schedules_and_unschedules_a_campaign(ctx, page, served, artif
         2026, 11, 5, 9, 30, tzinfo=UTC
     )
     assert page.locator("#send").count() == 0, "a scheduled campaign is not sent by hand"
+    assert page.goto(f"{url}/admin/campaigns/{campaign_id}/edit").status == 400
+    assert "unschedule it first to edit it" in page.inner_text("main")
     page.goto(f"{url}/admin")
     row = page.locator("tr", has=page.locator(f"a[href='/admin/campaigns/{campaign_id}']"))
     assert f"scheduled: {expected}" in row.inner_text()

@@ -112,6 +112,10 @@ def test_a_time_in_the_past_is_refused_by_the_cli_and_the_api(ctx, cli):
     refused = cli("campaign", "schedule", str(campaign_id), "--at", "2020-01-01T09:00", ok=False)
     assert refused.exit_code == 2
     assert "is in the past" in refused.output and "UTC" in refused.output
+    refused = cli(
+        "campaign", "send", str(campaign_id), "--at", "2027-01-01T09:00Z", "--rate", "5", ok=False
+    )
+    assert "--at schedules the send for `clearpixel serve`" in refused.output
     refused = cli("campaign", "schedule", str(campaign_id), "--at", "next tuesday", ok=False)
     assert "is not a date and time" in refused.output
     _, key = api_keys.create_api_key(ctx, "scheduler", role="editor")

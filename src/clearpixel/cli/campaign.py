@@ -171,6 +171,13 @@ def send(
     if at is not None:
         from clearpixel.cli.campaign_later import schedule_at
 
+        if outbox or smtp or rate is not None or suppress_inactive is not None or concurrency != 4:
+            raise ClearpixelError(
+                "--at schedules the send for `clearpixel serve`, which delivers through "
+                "CLEARPIXEL_SMTP_URL (or the outbox folder) at its own pace: "
+                "--outbox, --smtp, --rate, --concurrency and --suppress-inactive do not apply"
+            )
+
         schedule_at(campaign, at)
         return
     from rich.progress import (

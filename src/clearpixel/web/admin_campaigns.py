@@ -25,7 +25,7 @@ from clearpixel.domain.policy import MessageKind
 from clearpixel.i18n import N_
 from clearpixel.sending import campaigns as sending
 from clearpixel.sending import schedule, trial
-from clearpixel.store.campaigns import DRAFT
+from clearpixel.store.campaigns import DRAFT, SCHEDULED
 from clearpixel.web.admin_base import (
     Refused,
     SessionDep,
@@ -109,6 +109,8 @@ def new_campaign(request: Request, session: SessionDep, copy: int = 0) -> Respon
 @router.get("/campaigns/{campaign_id}/edit")
 def edit_campaign(request: Request, campaign_id: int, session: SessionDep) -> Response:
     found = sending.get_campaign(get_ctx(request), check_id(campaign_id))
+    if found.status == SCHEDULED:
+        raise ClearpixelError(f"campaign {found.id} is scheduled: unschedule it first to edit it")
     if found.status != DRAFT:
         raise Refused(
             400,
