@@ -1,7 +1,7 @@
 """Scheduling and the archive in real Chromium: an editor schedules a campaign from its page
 (the time typed in the installation's zone, which the page names), sees it in the campaign
-list with its time, is told to unschedule it before editing, and unschedules it; archives a sent campaign, finds it under the
-archived filter and opens its report."""
+list with its time, is told to unschedule it before editing, and unschedules it; archives a
+sent campaign, finds it under the archived filter and opens its report."""
 
 from __future__ import annotations
 

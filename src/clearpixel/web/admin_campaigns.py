@@ -110,7 +110,9 @@ def new_campaign(request: Request, session: SessionDep, copy: int = 0) -> Respon
 def edit_campaign(request: Request, campaign_id: int, session: SessionDep) -> Response:
     found = sending.get_campaign(get_ctx(request), check_id(campaign_id))
     if found.status == SCHEDULED:
-        raise ClearpixelError(f"campaign {found.id} is scheduled: unschedule it first to edit it")
+        raise Refused(
+            400, N_("Campaign %(id)s is scheduled: unschedule it first to edit it."), id=found.id
+        )
     if found.status != DRAFT:
         raise Refused(
             400,
