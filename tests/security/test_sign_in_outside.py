@@ -136,3 +136,44 @@ def test_the_owner_signs_in_while_the_account_is_under_attack(installation):
     owner = Browser(installation.url, "198.51.100.200")
     assert owner.sign_in("admin").status_code == 303
     assert isinstance(owner.http, httpx2.Client)
+
+
+def test_a_password_change_or_reset_ends_the_other_sessions(installation):
+    laptop = signed_in(installation, "ed@example.org")
+    phone = signed_in(installation, "ed@example.org", ip="198.51.100.11")
+    wrong = laptop.post(
+        "/admin/password",
+        {"current_password": "guess", "new_password": "x" * 12, "confirm_password": "x" * 12},
+    )
+    assert wrong.status_code == 400 and phone.get("/admin").status_code == 200
+    changed = laptop.post(
+        "/admin/password",
+        {
+            "current_password": PASSWORDS["ed@example.org"],
+            "new_password": "a new editor passphrase",
+            "confirm_password": "a new editor passphrase",
+        },
+    )
+    assert changed.status_code == 200 and "1 other session signed out" in changed.text
+    assert phone.get("/admin").status_code == 303
+    assert laptop.get("/admin").status_code == 200
+    # an admin's reset ends every session of that user; the old password stops working
+    admin = signed_in(installation, "admin")
+    user = installation.users["ed@example.org"]
+    reset = admin.post(f"/admin/users/{user}", {"action": "reset", "password": "reset by admin"})
+    assert reset.status_code == 200
+    assert laptop.get("/admin").status_code == 303
+    again = Browser(installation.url, "198.51.100.12")
+    assert again.sign_in("ed@example.org", "a new editor passphrase").status_code == 401
+    assert again.sign_in("ed@example.org", "reset by admin").status_code == 303
+
+
+def test_a_revoked_api_key_is_refused_at_once(installation):
+    admin = signed_in(installation, "admin")
+    headers = {"Authorization": f"Bearer {installation.keys['editor']}"}
+    url = f"{installation.url}/api/v1/lists"
+    assert httpx2.get(url, headers=headers).status_code == 200
+    page = admin.get("/admin/apikeys").text
+    key_id = re.findall(r'action="/admin/apikeys/(\d+)/revoke"', page)[1]  # the editor's
+    assert admin.post(f"/admin/apikeys/{key_id}/revoke").status_code == 200
+    assert httpx2.get(url, headers=headers).status_code == 401
