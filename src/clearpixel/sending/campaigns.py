@@ -14,6 +14,7 @@ from clearpixel.context import Context
 from clearpixel.domain.errors import ClearpixelError
 from clearpixel.domain.policy import MessageKind
 from clearpixel.domain.progress import Progress
+from clearpixel.domain.tokens import TokenSigner
 from clearpixel.sending import delivery
 from clearpixel.sending.addresses import from_header, no_line_break
 from clearpixel.sending.compile import Compiled, compile_campaign
@@ -119,9 +120,18 @@ def sent_by_mode(ctx: Context, campaign_id: int) -> dict[str, int]:
         return send_store.count_by_mode(conn, campaign_id)
 
 
-def renderer_for(ctx: Context, campaign: Campaign) -> Renderer:
+# Previews and test messages sign their tokens with a key nobody holds (one per process):
+# each pixel, click, preference, unsubscribe and consent URL keeps its place and its shape but
+# opens nothing. A preview read by an editor, or a test sent to any address, must not hand out
+# a contact's working preference or unsubscribe link: with it, someone else could change that
+# contact's consent and the ledger would record it as the contact's own choice (R18).
+INERT_SIGNER = TokenSigner([secrets.token_bytes(32)])
+
+
+def renderer_for(ctx: Context, campaign: Campaign, *, inert: bool = False) -> Renderer:
     """Compile the campaign again and build its renderer; reads only. Its links must be the
-    ones registered at create (a click may only reach those, R13)."""
+    ones registered at create (a click may only reach those, R13). `inert`: tokens signed by
+    INERT_SIGNER, for previews and tests."""
     compiled = _compile(campaign)
     with ctx.db.connect() as conn:
         if not campaign_store.links_match(conn, campaign.id, compiled.links):
@@ -140,7 +150,7 @@ def renderer_for(ctx: Context, campaign: Campaign) -> Renderer:
     return Renderer(
         CampaignInfo(campaign.id, campaign.public_id, campaign.from_addr, settings.organisation),
         compiled,
-        signer=ctx.signer,
+        signer=INERT_SIGNER if inert else ctx.signer,
         base_url=settings.base_url,
         unsubscribe_mailto=settings.unsubscribe_mailto,
         consent_link_days=settings.consent_link_days,
@@ -149,8 +159,9 @@ def renderer_for(ctx: Context, campaign: Campaign) -> Renderer:
 
 
 def preview(ctx: Context, ref: str | int, email: str) -> bytes:
-    """The exact message `email` (a contact of the campaign's list) would get now. Writes
-    nothing; the render runs under the template limits."""
+    """The message `email` (a contact of the campaign's list) would get now, byte for byte
+    but for its tokens, which open nothing (`INERT_SIGNER`). Writes nothing; the render runs
+    under the template limits."""
     campaign = get_campaign(ctx, ref)
     with ctx.db.connect() as conn:
         contact = find_contact(conn, campaign.list_id, email.strip().lower()) or find_contact(
@@ -158,7 +169,7 @@ def preview(ctx: Context, ref: str | int, email: str) -> bytes:
         )
     if contact is None:
         raise ClearpixelError(f"{email!r} is not a contact of list {campaign.list_name!r}")
-    renderer = renderer_for(ctx, campaign)
+    renderer = renderer_for(ctx, campaign, inert=True)
     mode, purposes = mode_for(ctx, kind_of(campaign.kind), contact.privacy_flags)
     return renderer.render(contact, mode, purposes=purposes, now=ctx.now()).data
 

@@ -1,7 +1,9 @@
 """A campaign tried before it is sent: its template checked against a list without storing
 anything, one contact's message rendered in every tracking mode side by side, and a test
 message to one address. Everything goes through the send path's own compile and render
-(`campaigns.renderer_for`), so a preview is exactly the bytes a send would produce."""
+(`campaigns.renderer_for`), so a preview is exactly the bytes a send would produce but for
+its tokens, which open nothing (`campaigns.INERT_SIGNER`): neither a preview nor a test sent
+to any address hands out a contact's working preference, unsubscribe or consent link."""
 
 from __future__ import annotations
 
@@ -75,7 +77,7 @@ def preview_modes(ctx: Context, ref: str | int, email: str) -> list[ModePreview]
     mode, the one a send would choose now marked. Writes nothing."""
     campaign = get_campaign(ctx, ref)
     contact = find_recipient(ctx, campaign, email)
-    renderer = renderer_for(ctx, campaign)
+    renderer = renderer_for(ctx, campaign, inert=True)
     chosen, purposes = mode_for(ctx, kind_of(campaign.kind), contact.privacy_flags)
     granted = (contact.privacy_flags or 0) & ctx.purposes.all_bits
     now = ctx.now()
@@ -98,7 +100,7 @@ def send_test(ctx: Context, ref: str | int, *, sample: str, to: str) -> None:
         raise ClearpixelError(f"{to!r} is not one email address")
     campaign = get_campaign(ctx, ref)
     contact = find_recipient(ctx, campaign, sample)
-    renderer = renderer_for(ctx, campaign)
+    renderer = renderer_for(ctx, campaign, inert=True)
     data = renderer.render(contact, TrackingMode.NONE, purposes=0, now=ctx.now()).data
     settings = ctx.settings
     transport = transport_from(
