@@ -127,19 +127,19 @@ def _b64encode(raw: bytes) -> str:
 def _b64decode(text: str) -> bytes:
     if not text or len(text) > 200 or not text.isascii():
         raise MalformedToken("bad length or characters")
+    spelled = text.encode("ascii")
     try:
-        raw = binascii.a2b_base64(text.translate(_FROM_URLSAFE) + "=" * (-len(text) % 4))
+        raw = binascii.a2b_base64(spelled.translate(_FROM_URLSAFE) + b"=" * (-len(text) % 4))
     except (binascii.Error, ValueError) as exc:
         raise MalformedToken("not base64url") from exc
     # one canonical spelling per token: no spare bits to flip, no character skipped
-    again = binascii.b2a_base64(raw, newline=False).translate(_URLSAFE).rstrip(b"=")
-    if again != text.encode("ascii"):
+    if binascii.b2a_base64(raw, newline=False).translate(_URLSAFE).rstrip(b"=") != spelled:
         raise MalformedToken("not canonical base64url")
     return raw
 
 
 _URLSAFE = bytes.maketrans(b"+/", b"-_")
-_FROM_URLSAFE = str.maketrans("-_", "+/")
+_FROM_URLSAFE = bytes.maketrans(b"-_", b"+/")
 _ONE_BYTE = tuple(bytes((i,)) for i in range(0x80))  # varints of 0..127
 
 
