@@ -145,6 +145,16 @@ def test_the_node_keeps_the_request_limits(nctx, tmp_path, monkeypatch):
     with ThreadedServer(node, app=tracking_node(node)) as server:
         huge = b"GET /o/x.gif HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 40_000 + b"\r\n\r\n"
         assert exchange(server.port, huge).startswith(b"HTTP/1.1 431 ")
+        # an endless header sent in pieces is refused as it grows, not buffered for ever
+        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+            sock.sendall(b"GET /o/x.gif HTTP/1.1\r\nHost: x\r\nX-Endless: ")
+            try:
+                for _ in range(100):
+                    sock.sendall(b"a" * 1024)
+                    time.sleep(0.001)
+            except OSError:
+                pass  # closed by the server
+            assert sock.recv(200).startswith(b"HTTP/1.1 431 ")
         assert exchange(server.port, b"NOT HTTP AT ALL\r\n\r\n").startswith(b"HTTP/1.1 400 ")
         body = b"x" * 100_000
         post = b"POST /o/x.gif HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % len(body)

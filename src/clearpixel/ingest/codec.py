@@ -38,6 +38,8 @@ class BatchUnreadable(ValueError):
 
 
 _values = attrgetter(*FIELDS)
+SEPARATORS = (",", ":")
+SLICE = 200  # hits encoded per json.dumps call
 _last: tuple[Batch, str] | None = None
 
 
@@ -48,8 +50,15 @@ def batch_to_json(batch: Batch) -> str:
     last = _last
     if last is not None and last[0] is batch:
         return last[1]
-    hits = list(map(_values, batch.hits))
-    line = json.dumps({"id": batch.id, "drops": batch.drops, "hits": hits}, separators=(",", ":"))
+    head = json.dumps({"id": batch.id, "drops": batch.drops, "hits": []}, separators=SEPARATORS)
+    # the hits in slices: one json.dumps holds the GIL throughout, and a whole batch would
+    # hold answers back on the event loop for milliseconds
+    hits = batch.hits
+    parts = [
+        json.dumps(list(map(_values, hits[i : i + SLICE])), separators=SEPARATORS)[1:-1]
+        for i in range(0, len(hits), SLICE)
+    ]
+    line = head[:-2] + ",".join(parts) + "]}"  # head ends with "hits":[]}
     _last = (batch, line)
     return line
 

@@ -85,9 +85,10 @@ class Tracker:
         # Everything loaded so far lives as long as the process: out of the collector's
         # sight, so the hits queued between flushes do not trigger full collections of it.
         gc.freeze()
-        if self.sink.mode == "thread":
-            # The ingest thread shares the interpreter with the event loop: hand the GIL
-            # back every millisecond (default 5 ms) so a batch never holds answers back.
+        if self.sink.mode in ("thread", "nats"):
+            # The sink's thread (ingest, or encoding and publishing) shares the interpreter
+            # with the event loop: hand the GIL back every millisecond (default 5 ms) so a
+            # batch never holds answers back.
             sys.setswitchinterval(0.001)
         await self.buffer.start()
         try:

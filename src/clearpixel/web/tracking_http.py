@@ -115,6 +115,8 @@ class TrackingProtocol(asyncio.Protocol):
         self._reading_paused = False
         self._writing_paused = False
         self._between = True  # between requests: the next byte starts a head and its deadline
+        self._in_head = True  # the bytes arriving belong to a request head
+        self._raw_head = 0  # bytes received since that head began
         self._reset()
 
     def _reset(self) -> None:
@@ -157,6 +159,8 @@ class TrackingProtocol(asyncio.Protocol):
         if self._between:
             self._between = False
             self.deadline = self.shared.loop.time() + limits.HEAD_TIMEOUT
+        if self._in_head:
+            self._raw_head += len(data)
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserUpgrade:
@@ -164,6 +168,10 @@ class TrackingProtocol(asyncio.Protocol):
         except httptools.HttpParserError:
             if not self._refused:
                 self._refuse(_400)
+        else:
+            # httptools keeps a header until it ends: an endless one is refused as it grows
+            if self._in_head and self._raw_head > limits.MAX_HEAD_BYTES:
+                self._too_large()
 
     # httptools callbacks
 
@@ -172,10 +180,10 @@ class TrackingProtocol(asyncio.Protocol):
 
     def on_url(self, url: bytes) -> None:
         self._url.append(url)
-        self._count(len(url))
+        self._head_size += len(url)
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        self._count(len(name) + len(value) + 4)
+        self._head_size += len(name) + len(value) + 4
         name = name.lower()
         if name == b"user-agent":
             self._ua = value
@@ -189,6 +197,11 @@ class TrackingProtocol(asyncio.Protocol):
             self._announced = int(value)
 
     def on_headers_complete(self) -> None:
+        self._in_head = False
+        self._raw_head = 0
+        if self._head_size > limits.MAX_HEAD_BYTES:  # a head that arrived whole
+            self._too_large()
+            raise httptools.HttpParserError("request head too large")
         if self._announced > MAX_BODY_BYTES:
             self._refuse(_413)
             raise httptools.HttpParserError("request body too large")
@@ -203,6 +216,7 @@ class TrackingProtocol(asyncio.Protocol):
             raise httptools.HttpParserError("request body too large")
 
     def on_message_complete(self) -> None:
+        self._in_head = True
         shared = self.shared
         method = self.parser.get_method()
         keep = self.parser.should_keep_alive() and not shared.stopping
@@ -309,14 +323,12 @@ class TrackingProtocol(asyncio.Protocol):
             )
         self._close()
 
-    def _count(self, size: int) -> None:
-        self._head_size += size
-        if self._head_size > limits.MAX_HEAD_BYTES:
-            self._refused = True
-            if not self.transport.is_closing():
-                self.transport.write(limits.TOO_LARGE_431)
-            self._close()
-            raise httptools.HttpParserError("request head too large")
+    def _too_large(self) -> None:
+        """431 and close: the request head is over `MAX_HEAD_BYTES`."""
+        self._refused = True
+        if not self.transport.is_closing():
+            self.transport.write(limits.TOO_LARGE_431)
+        self._close()
 
     def _close(self) -> None:
         self.deadline = 0.0
