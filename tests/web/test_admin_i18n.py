@@ -26,6 +26,7 @@ PASSWORD = "correct horse battery staple"
 JINJA = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}", re.S)
 SPOKEN_ATTRIBUTES = re.compile(r'\b(?:placeholder|title|aria-label|alt)="([^"]*)"')
 # Names, not words: the product, formats and the column every import file has.
+WRITTEN_REFUSAL = re.compile(r"Refused\(\s*\d+,(?!\s*(N_\(|[A-Z][A-Z_]+\b))[^)]{0,60}")
 NOT_WORDS = {"clearpixel", "· clearpixel", "HTML", "JSON", "privacy_flags", "· SHA-256"}
 
 
@@ -73,6 +74,16 @@ def test_no_admin_template_shows_a_text_outside_the_catalogue():
 def test_the_template_check_catches_a_text_written_in_a_template():
     page = '<h1>{{ _("Lists") }}</h1><p>Nothing here yet.</p><input placeholder="an address">'
     assert unmarked_texts(page) == ["an address", "Nothing here yet."]
+
+
+def test_every_refusal_of_an_admin_page_is_a_catalogue_text():
+    """A page's refusal (`Refused`) is written as `N_("…")` (or a constant holding one), so it
+    is translated when shown."""
+    written = []
+    for module in sorted((ROOT / "src" / "clearpixel" / "web").glob("admin*.py")):
+        source = module.read_text()
+        written += [f"{module.name}: {call.group(0)}" for call in WRITTEN_REFUSAL.finditer(source)]
+    assert written == []
 
 
 def test_every_admin_text_has_its_french_translation():

@@ -83,10 +83,17 @@ def _peek(path: Path, filename: str) -> dict[str, Any]:
         rows = list(csv.reader(io.StringIO(head)))[: PREVIEW_ROWS + 1]
     except UnicodeDecodeError:
         raise Refused(
-            400, f"{filename} is not UTF-8 text; save it as CSV UTF-8. Nothing was stored."
+            400,
+            N_("%(file)s is not UTF-8 text; save it as CSV UTF-8. Nothing was stored."),
+            file=filename,
         ) from None
     except csv.Error as exc:
-        raise Refused(400, f"{filename} is not a CSV file ({exc}). Nothing was stored.") from None
+        raise Refused(
+            400,
+            N_("%(file)s is not a CSV file (%(problem)s). Nothing was stored."),
+            file=filename,
+            problem=str(exc),
+        ) from None
     header = [name.strip() for name in rows[0]] if rows else []
     roles = [name.lower() if name.lower() in RESERVED else "attribute" for name in header]
     return {"header": header, "roles": roles, "rows": rows[1:]}
