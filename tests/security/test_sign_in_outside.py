@@ -177,3 +177,15 @@ def test_a_revoked_api_key_is_refused_at_once(installation):
     key_id = re.findall(r'action="/admin/apikeys/(\d+)/revoke"', page)[1]  # the editor's
     assert admin.post(f"/admin/apikeys/{key_id}/revoke").status_code == 200
     assert httpx2.get(url, headers=headers).status_code == 401
+
+
+def test_session_cookies_are_httponly_lax_admin_only_and_secure_behind_tls(installation):
+    plain = Browser(installation.url, "198.51.100.30")
+    answer = plain.sign_in("admin")
+    cookie = answer.headers["set-cookie"].lower()
+    assert "cp_admin=" in cookie and "httponly" in cookie and "samesite=lax" in cookie
+    assert "path=/admin" in cookie and "secure" not in cookie  # plain http on loopback
+    behind_tls = Browser(installation.url, "198.51.100.31")
+    behind_tls.http.headers["X-Forwarded-Proto"] = "https"
+    answer = behind_tls.sign_in("admin")
+    assert "secure" in answer.headers["set-cookie"].lower()
