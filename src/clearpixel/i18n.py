@@ -48,6 +48,30 @@ STATE_LABELS: dict[str, str] = {
 }
 
 
+# How the admin names a campaign's status and a message's kind (the stored values are codes).
+CAMPAIGN_STATUS_LABELS: dict[str, str] = {
+    "draft": N_("draft"),
+    "scheduled": N_("scheduled"),
+    "sending": N_("sending"),
+    "sent": N_("sent"),
+    "failed": N_("failed"),
+    "cancelled": N_("cancelled"),
+    "deleted": N_("deleted"),
+}
+KIND_LABELS: dict[str, str] = {
+    "marketing": N_("marketing"),
+    "transactional": N_("transactional"),
+    "security": N_("security"),
+    "consent_request": N_("consent request"),
+}
+
+
+def word_label(labels: dict[str, str], value: str, locale: str) -> str:
+    """A stored code (`labels`' key) as people read it in `locale`; an unknown one as is."""
+    found = labels.get(str(value))
+    return gettext_for(locale)(found) if found else str(value).replace("_", " ")
+
+
 def state_label(state: str, locale: str) -> str:
     """A purpose state (`granted`, `refused`, `never_asked`) in `locale`."""
     return gettext_for(locale)(STATE_LABELS.get(str(state), str(state)))
@@ -169,6 +193,11 @@ def environment(locale: str, directory: str, *, compact: bool = True) -> Environ
     env.globals["lang"] = locale
     env.globals["purpose_label"] = lambda name: purpose_label(name, locale)
     env.globals["state_label"] = lambda state: state_label(state, locale)
+    env.globals["status_label"] = lambda code: word_label(CAMPAIGN_STATUS_LABELS, code, locale)
+    env.globals["kind_label"] = lambda code: word_label(KIND_LABELS, code, locale)
+    env.globals["status_labels"] = {
+        code: gettext_for(locale)(text) for code, text in CAMPAIGN_STATUS_LABELS.items()
+    }
     env.filters["num"] = lambda value: format_number(value, locale)
     env.filters["percent"] = lambda share: format_percent(share, locale)
     env.filters["when"] = lambda moment: format_when(moment, locale)

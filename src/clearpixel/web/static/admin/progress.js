@@ -10,6 +10,7 @@
   var modes = document.getElementById("progress-modes");
   var error = document.getElementById("progress-error");
   var numbers = new Intl.NumberFormat(document.documentElement.lang || "en");
+  var statuses = JSON.parse(section.getAttribute("data-statuses") || "{}");  // in the page's language
   function sum(obj) { var n = 0; for (var k in obj) { n += obj[k]; } return n; }
   function poll() {
     fetch(url, { credentials: "same-origin" })
@@ -21,7 +22,7 @@
         bar.max = Math.max(total, 1);
         bar.value = done;
         text.textContent = numbers.format(done) + " / " + numbers.format(total);
-        status.textContent = p.status;
+        status.textContent = statuses[p.status] || p.status;
         modes.textContent = Object.keys(p.by_mode).sort().map(function (m) {
           return m + ": " + numbers.format(p.by_mode[m]);
         }).join(" · ");
