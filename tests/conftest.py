@@ -30,7 +30,13 @@ TEST_KEY = "test-signing-key-0123456789abcdef0123456789"
 FIXED_NOW = datetime(2026, 11, 2, 9, 30, tzinfo=UTC)
 
 
+BROWSER_FIXTURES = {"browser", "context", "page"}  # pytest-playwright's, session-wide
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # The session's browser runs an event loop in the main thread from its first test on, and
+    # asyncio.run() refuses to start under it: tests that use it go last, in their order.
+    items.sort(key=lambda item: bool(BROWSER_FIXTURES & set(getattr(item, "fixturenames", ()))))
     if PG_URL:
         return
     skip = pytest.mark.skip(reason="PostgreSQL run only (CLEARPIXEL_TEST_DATABASE_URL)")
