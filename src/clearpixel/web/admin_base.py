@@ -219,6 +219,16 @@ def problem(request: Request, status: int, message: str) -> Response:
     return render(request, template, session, status_code=status, message=message)
 
 
+def form_id(value: object) -> int:
+    """An id sent in a form field, or 0 (which names nothing, so its lookup answers "not
+    found") when the field is not a whole number within the id range: a form can be sent
+    with anything in it, and "abc" or a 30-digit number must not reach the database."""
+    text = str(value or "").strip()
+    if not (text.isascii() and text.isdigit()) or len(text) > 10 or int(text) > MAX_ID:
+        return 0
+    return int(text)
+
+
 def check_id(value: int) -> int:
     """A path id within the integer range, else Refused 404."""
     if not 1 <= value <= MAX_ID:

@@ -30,6 +30,7 @@ from clearpixel.web.admin_base import (
     Refused,
     SessionDep,
     check_id,
+    form_id,
     guarded_router,
     in_thread,
     render,
@@ -141,7 +142,7 @@ async def check_campaign(request: Request, session: SessionDep) -> Response:
         await in_thread(
             trial.check_template,
             get_ctx(request),
-            list_id=int(values["list_id"] or 0),
+            list_id=form_id(values["list_id"]),
             kind=values["kind"],
             subject=values["subject"] or "(subject)",
             html=values["html"],
@@ -158,7 +159,7 @@ async def save_campaign(request: Request, session: SessionDep) -> Response:
     ctx = get_ctx(request)
     values = _form_values(await request.form())
     try:
-        target = contact_service.get_list(ctx, int(values["list_id"] or 0))
+        target = contact_service.get_list(ctx, form_id(values["list_id"]))
         created = await in_thread(
             sending.create_campaign,
             ctx,
@@ -173,8 +174,8 @@ async def save_campaign(request: Request, session: SessionDep) -> Response:
         return _editor(
             request, session, values, problem=problem_at(str(exc), values["html"]), status=400
         )
-    if values["replaces"].isdigit():
-        await in_thread(sending.delete_campaign, ctx, int(values["replaces"]))
+    if replaced := form_id(values["replaces"]):
+        await in_thread(sending.delete_campaign, ctx, replaced)
     return RedirectResponse(f"/admin/campaigns/{created.id}", status_code=303)
 
 

@@ -33,6 +33,7 @@ from clearpixel.web.admin_base import (
     SECURITY_HEADERS,
     Refused,
     SessionDep,
+    form_id,
     guarded_router,
     render,
     say,
@@ -117,21 +118,24 @@ async def upload(request: Request, session: SessionDep) -> Response:
     ctx = get_ctx(request)
     form = await request.form()
     file = form.get("file")
-    list_id = str(form.get("list_id") or "")
-    if not isinstance(file, UploadFile) or not list_id.isdigit():
+    list_id = form_id(form.get("list_id"))
+    if not isinstance(file, UploadFile) or not list_id:
+        await form.close()
         raise Refused(400, N_("Choose a list and a CSV file."))
-    target = contact_service.get_list(ctx, int(list_id))
-    _prune(_folder(ctx))
-    token = secrets.token_hex(16)
-    path = _folder(ctx) / f"{token}.csv"
+    path: Path | None = None
     filename = (file.filename or "upload.csv")[:200]
     try:
+        target = contact_service.get_list(ctx, list_id)
+        _prune(_folder(ctx))
+        token = secrets.token_hex(16)
+        path = _folder(ctx) / f"{token}.csv"
         with path.open("wb") as out:
             while chunk := await file.read(CHUNK):
                 out.write(chunk)
         shown = _peek(path, filename)
     except BaseException:
-        path.unlink(missing_ok=True)
+        if path is not None:
+            path.unlink(missing_ok=True)
         raise
     finally:
         await file.close()
@@ -154,7 +158,7 @@ async def run_import(request: Request, token: str, session: SessionDep) -> Respo
     ctx = get_ctx(request)
     path = _upload(ctx, token)
     form = await request.form()
-    target = contact_service.get_list(ctx, int(str(form.get("list_id") or "0")))
+    target = contact_service.get_list(ctx, form_id(form.get("list_id")))
     try:
         mode = FlagsMode(str(form.get("flags_mode") or "merge"))
     except ValueError as exc:
