@@ -17,7 +17,9 @@ uvicorn and under granian; and `clearpixel serve --role tracking` on its own ser
 tracking node publishes to JetStream and gets SIGTERM after wrk; then a worker drains the
 stream and the hits counted are compared with wrk's count. Each row gives the server's CPU
 time per request (all its processes, from /proc) beside requests/s: the machine may be
-shared, and CPU time per request is the figure that holds when it is busy. About 3 minutes.
+shared, and CPU time per request is the figure that holds when it is busy ("× nginx by
+CPU": nginx's CPU time per request over the row's, what the ratio would be with the core to
+itself). About 3 minutes.
 
     uv run python bench/scale.py --tracking [--duration 10] [--connections 32]
 """
@@ -415,15 +417,15 @@ def tracking(args: argparse.Namespace, url: str, folder: Path) -> None:
     floor = results[0].rps
     print(f"load average (1 min) before each row and after: {', '.join(f'{x:.2f}' for x in loads)}")
     print(
-        "| server (CPU 0) | requests/s | p50 | p99 | × nginx | CPU µs/request | wrk requests "
-        "| recorded |"
+        "| server (CPU 0) | requests/s | p50 | p99 | × nginx | CPU µs/request "
+        "| × nginx by CPU | wrk requests | recorded |"
     )
-    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for r in results:
         print(
             f"| {r.name} | {r.rps:,.0f} | {r.p50_ms:.2f} ms | {r.p99_ms:.2f} ms | "
-            f"{r.rps / floor:.2f} | {r.cpu_us:.1f} | {r.requests:,} | "
-            f"{'—' if r.ingested is None else f'{r.ingested:,}'} |"
+            f"{r.rps / floor:.2f} | {r.cpu_us:.1f} | {results[0].cpu_us / r.cpu_us:.2f} | "
+            f"{r.requests:,} | {'—' if r.ingested is None else f'{r.ingested:,}'} |"
         )
 
 
