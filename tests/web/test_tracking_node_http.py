@@ -164,6 +164,11 @@ def test_the_node_keeps_the_request_limits(nctx, tmp_path, monkeypatch):
         assert exchange(server.port, b"") == b""
         assert exchange(server.port, b"GET /o/x.gif HTTP/1.1\r\nHo") == b""
         assert time.monotonic() - started < 8
+        # a request in absolute form, as a proxy may send it
+        absolute = exchange(
+            server.port, b"GET http://x/c/forged HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        )
+        assert absolute.startswith(b"HTTP/1.1 404 ") and b"Link not found" in absolute
         # HTTP/1.0 without keep-alive: answered, then closed
         answer = exchange(server.port, b"GET /o/x.gif HTTP/1.0\r\n\r\n")
         assert answer.startswith(b"HTTP/1.1 200 ") and answer.endswith(GIF)

@@ -220,7 +220,10 @@ class TrackingProtocol(asyncio.Protocol):
         shared = self.shared
         method = self.parser.get_method()
         keep = self.parser.should_keep_alive() and not shared.stopping
-        path = b"".join(self._url).split(b"?", 1)[0].decode("latin-1")
+        url = b"".join(self._url)
+        if not url.startswith(b"/"):  # absolute form (`GET http://host/o/...`), as uvicorn
+            url = httptools.parse_url(url).path or b"/"
+        path = url.split(b"?", 1)[0].decode("latin-1")
         if "%" in path:
             path = unquote(path)
         if path.startswith(PIXEL_PREFIX):

@@ -60,7 +60,8 @@ class TrackingServer:
         self.exit_code = 0
 
     def run(self) -> int:
-        """Serve until told to stop; returns the exit code (3 when the node did not start)."""
+        """Serve until told to stop; returns the exit code (3: the node did not start, 1: the
+        port cannot be listened on)."""
         import uvloop
 
         with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
@@ -89,7 +90,15 @@ class TrackingServer:
                 "reuse_address": True,
             }
         )
-        server = await loop.create_server(lambda: TrackingProtocol(shared), backlog=2048, **kwargs)
+        try:
+            server = await loop.create_server(
+                lambda: TrackingProtocol(shared), backlog=2048, **kwargs
+            )
+        except OSError as exc:
+            log.error("cannot listen on %s:%s: %s", self.host, self.port, exc)
+            self.exit_code = 1
+            await self.node.tracking.stop()
+            return
         self.started = True
         sweeper = asyncio.create_task(self._sweep(shared, stop))
         try:
