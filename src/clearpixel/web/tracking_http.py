@@ -141,9 +141,9 @@ class TrackingProtocol(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.shared.connections.discard(self)
-        for waiting in self.waiting:
-            if isinstance(waiting, asyncio.Future):
-                waiting.cancel()
+        for answer, _ in self.waiting:  # clicks still being resolved: nobody to answer
+            if isinstance(answer, asyncio.Future):
+                answer.cancel()
         self.waiting.clear()
 
     def pause_writing(self) -> None:
