@@ -156,9 +156,10 @@ def test_the_node_keeps_the_request_limits(nctx, tmp_path, monkeypatch):
                 pass  # closed by the server
             assert sock.recv(200).startswith(b"HTTP/1.1 431 ")
         assert exchange(server.port, b"NOT HTTP AT ALL\r\n\r\n").startswith(b"HTTP/1.1 400 ")
-        body = b"x" * 100_000
-        post = b"POST /o/x.gif HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % len(body)
-        assert exchange(server.port, post + body).startswith(b"HTTP/1.1 413 ")
+        # refused on the announced length; the body is not sent, since a server that closes
+        # with unread bytes in its receive buffer makes the kernel answer with a reset
+        post = b"POST /o/x.gif HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n"
+        assert exchange(server.port, post).startswith(b"HTTP/1.1 413 ")
         # a connection that sends nothing, or trickles its head, is closed
         started = time.monotonic()
         assert exchange(server.port, b"") == b""
