@@ -70,6 +70,7 @@ class WrkResult:
     p99_ms: float
     errors: str
     ingested: int | None = None
+    dropped: int | None = None  # hits answered but dropped because the buffer was full
     cpu_us: float = float("nan")  # CPU time of the server (all its processes) per request
 
 
