@@ -22,9 +22,9 @@ from clearpixel.ingest.jetstream import (
     NatsLink,
     Publisher,
     ensure_stream,
-    publish_campaign_links,
 )
 from clearpixel.ingest.pipeline import Batch
+from clearpixel.sending.campaigns import publish_links_for_nodes
 from clearpixel.web.server import ThreadedServer
 from clearpixel.web.tracking import GIF
 from tests.helpers import make_contacts, make_list
@@ -76,7 +76,7 @@ def publish_raw(ctx: Context, payload: bytes, msg_id: str) -> None:
 
 def test_a_node_without_database_answers_and_workers_count_each_hit_once(nctx, tmp_path):
     campaign_id, public_id, (a, b) = campaign_with(nctx, [1, 1])
-    assert publish_campaign_links(nctx, campaign_id) == 2
+    assert publish_links_for_nodes(nctx, campaign_id) == 2
     node = node_context(nctx, tmp_path / "node")
     pixels = [pixel_url(nctx, campaign_id, c) for c in (a, b) for _ in range(3)]
     with ThreadedServer(node, app=tracking_node(node)) as server:

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from clearpixel.context import Context
-from clearpixel.ingest.jetstream import publish_campaign_links
+from clearpixel.sending.campaigns import publish_links_for_nodes
 from clearpixel.web.tracking import GIF
 from tests.conftest import TEST_KEY
 from tests.helpers import make_contacts, make_list
@@ -87,7 +87,7 @@ def test_two_nodes_and_two_workers_count_100000_hits_once_through_a_kill_9(nctx,
     campaign_id, public_id = make_campaign(nctx, list_id)
     for contact in contacts:
         make_send(nctx, campaign_id, contact)
-    publish_campaign_links(nctx, campaign_id)
+    publish_links_for_nodes(nctx, campaign_id)
     personal = [pixel_url(nctx, campaign_id, c) for c in contacts]
     paths = [personal[i % 20] if i % 10 == 0 else f"/o/a/{public_id}.gif" for i in range(HITS)]
 

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 import pytest
 
 from clearpixel.context import Context
-from clearpixel.ingest.jetstream import publish_campaign_links
+from clearpixel.sending.campaigns import publish_links_for_nodes
 from clearpixel.web import connections
 from clearpixel.web.server import ThreadedServer
 from clearpixel.web.tracking import GIF
@@ -84,7 +84,7 @@ COMPARED = ("content-type", "content-length", "cache-control", "pragma", "expire
 
 def test_the_node_answers_the_tracking_paths_as_the_whole_app_does(nctx, tmp_path):
     campaign_id, public_id, (a, _) = campaign(nctx)
-    publish_campaign_links(nctx, campaign_id)
+    publish_links_for_nodes(nctx, campaign_id)
     node = node_context(nctx, tmp_path / "node")
     asked = [
         ("GET", pixel_url(nctx, campaign_id, a)),
@@ -124,7 +124,7 @@ def test_the_node_answers_the_tracking_paths_as_the_whole_app_does(nctx, tmp_pat
 
 def test_pipelined_answers_keep_their_order_behind_a_click(nctx, tmp_path):
     campaign_id, _, (a, b) = campaign(nctx)
-    publish_campaign_links(nctx, campaign_id)
+    publish_links_for_nodes(nctx, campaign_id)
     node = node_context(nctx, tmp_path / "node")
     paths = [
         pixel_url(nctx, campaign_id, a),
@@ -193,7 +193,7 @@ def test_a_node_without_database_redirects_links_published_after_it_started(nctx
     with serve(env, tmp_path, "--role", "tracking") as node:
         (before,) = get(node.port, [click])
         assert before[0] == 503  # not published yet: try again, never a guess
-        publish_campaign_links(nctx, campaign_id)
+        publish_links_for_nodes(nctx, campaign_id)
         (after,) = get(node.port, [click])
         assert after[0] == 302 and after[1]["location"] == "https://shop.example.org/sale"
         paths = [pixel_url(nctx, campaign_id, c) for c in (a, b)] * 250 + [anonymous_url(public_id)]

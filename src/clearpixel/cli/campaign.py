@@ -194,11 +194,6 @@ def send(
 
     with context() as ctx:
         found = campaigns.get_campaign(ctx, campaign)
-        if ctx.settings.nats_url:  # tracking nodes read click URLs there, not the database
-            from clearpixel.ingest.jetstream import publish_campaign_links
-
-            published = publish_campaign_links(ctx, found.id)
-            err_console.print(f"{published} links published for tracking nodes")
         transport = transport_from(
             outbox=outbox,
             smtp=smtp,
@@ -242,6 +237,8 @@ def print_send_report(report: SendReport, by_mode: dict[str, int], via: str) -> 
     """What a send did: this run's outcomes, skipped recipients by reason, the totals and
     the campaign's final status, and the first failures with their reasons."""
     found = report.campaign
+    if report.links_published is not None:
+        console.print(f"{report.links_published} links published for tracking nodes")
     console.print(
         f"campaign {found.id} ({found.kind}) via {via}: "
         f"{report.sent} sent now, {report.failed} failed, {report.deferred} deferred, "

@@ -28,6 +28,7 @@ from clearpixel.store import sends as send_store
 from clearpixel.store.campaigns import Campaign
 from clearpixel.store.contacts import find_contact
 from clearpixel.store.lists import get_list
+from clearpixel.store.nats_link import put_links
 
 __all__ = [
     "SendReport",
@@ -128,6 +129,20 @@ def sent_by_mode(ctx: Context, campaign_id: int) -> dict[str, int]:
 INERT_SIGNER = TokenSigner([secrets.token_bytes(32)])
 
 
+def publish_links_for_nodes(ctx: Context, campaign_id: int) -> int | None:
+    """On a deployment with tracking nodes (CLEARPIXEL_NATS_URL set), put the campaign's
+    registered links in the NATS links bucket, where nodes read them to redirect its clicks;
+    every send calls it before its first message goes out. Returns how many links (None
+    without NATS); raises NatsUnavailable, naming the URL, when NATS cannot take them."""
+    settings = ctx.settings
+    if not settings.nats_url:
+        return None
+    with ctx.db.connect() as conn:
+        links = campaign_store.get_links(conn, campaign_id)
+    put_links(settings.nats_url, settings.nats_links_bucket, campaign_id, links)
+    return len(links)
+
+
 def renderer_for(ctx: Context, campaign: Campaign, *, inert: bool = False) -> Renderer:
     """Compile the campaign again and build its renderer; reads only. Its links must be the
     ones registered at create (a click may only reach those, R13). `inert`: tokens signed by
@@ -197,7 +212,10 @@ def send_campaign(
     if campaign.archived_at is not None:
         raise ClearpixelError(f"campaign {campaign.id} is archived: restore it first")
     renderer = renderer_for(ctx, campaign)
-    return delivery.send(ctx, campaign, renderer, transport, options, progress=progress)
+    published = publish_links_for_nodes(ctx, campaign.id)
+    report = delivery.send(ctx, campaign, renderer, transport, options, progress=progress)
+    report.links_published = published
+    return report
 
 
 def cancel_campaign(ctx: Context, ref: str | int) -> Campaign:

@@ -59,6 +59,7 @@ class SendReport:
     status: str = ""
     status_detail: str | None = None
     failures: list[tuple[str, str]] = field(default_factory=list)  # (email, reason), first ones
+    links_published: int | None = None  # put where tracking nodes read them (None: no NATS)
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,7 +16,7 @@ from clearpixel.context import Context
 from clearpixel.domain.errors import ClearpixelError
 from clearpixel.domain.progress import Progress
 from clearpixel.sending import delivery
-from clearpixel.sending.campaigns import get_campaign, renderer_for
+from clearpixel.sending.campaigns import get_campaign, publish_links_for_nodes, renderer_for
 from clearpixel.sending.delivery import SendReport
 from clearpixel.sending.transports import Transport, transport_from
 from clearpixel.store import campaigns as campaign_store
@@ -120,19 +120,23 @@ def start_claimed(
     progress: Progress | None = None,
 ) -> SendReport | None:
     """Send a campaign this process claimed: its template is compiled and proved again now,
-    and suppression, eligibility and consent are read as each batch goes out
-    (`delivery.send`). A check that fails before the first message ends the campaign
-    `failed` with the reason and returns None: nothing was recorded or sent."""
+    its links published for tracking nodes (with NATS), and suppression, eligibility and
+    consent are read as each batch goes out (`delivery.send`). A check that fails before the
+    first message ends the campaign `failed` with the reason and returns None: nothing was
+    recorded or sent."""
     try:
         renderer = renderer_for(ctx, campaign)
+        published = publish_links_for_nodes(ctx, campaign.id)
     except Exception as exc:  # any refusal or broken setting: the campaign must not hang
         if not isinstance(exc, ClearpixelError):
             log.exception("scheduled campaign %s could not start", campaign.id)
         fail_claimed(ctx, campaign, str(exc))
         return None
-    return delivery.send(
+    report = delivery.send(
         ctx, campaign, renderer, transport, delivery.SendOptions(), progress=progress
     )
+    report.links_published = published
+    return report
 
 
 def fail_claimed(ctx: Context, campaign: Campaign, reason: str) -> None:

@@ -14,7 +14,6 @@ from starlette.concurrency import run_in_threadpool
 
 from clearpixel.consent import pages, signups
 from clearpixel.context import Context
-from clearpixel.domain.errors import ClearpixelError
 from clearpixel.sending import schedule
 from clearpixel.store.campaigns import Campaign
 from clearpixel.subjects.retention import run_retention
@@ -85,16 +84,8 @@ def start_due_once(ctx: Context, jobs: Jobs, now: datetime) -> list[int]:
 
 
 def _send_claimed(ctx: Context, campaign: Campaign, job: Job) -> object:
-    """Send a claimed campaign; with NATS, first publish its links for the tracking nodes
-    (as `campaign send` does): a campaign whose links cannot be published does not start."""
-    if ctx.settings.nats_url:
-        from clearpixel.ingest.jetstream import publish_campaign_links  # NATS deployments only
-
-        try:
-            publish_campaign_links(ctx, campaign.id)
-        except ClearpixelError as exc:
-            schedule.fail_claimed(ctx, campaign, str(exc))
-            raise
+    """Send a claimed campaign (a campaign that cannot start, its links included, ends
+    `failed` with the reason)."""
     transport = schedule.default_transport(ctx, campaign)
     return schedule.start_claimed(ctx, campaign, transport, progress=job.step)
 
