@@ -19,6 +19,8 @@ from babel import dates, numbers
 from babel.support import NullTranslations, Translations
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from clearpixel.domain.errors import N_ as N_  # re-exported: the pages mark texts with it
+
 LOCALE_DIR = Path(__file__).resolve().parent / "locale"
 NBSP = "\u00a0"
 # French: a no-break space before the high punctuation and inside guillemets.
@@ -26,11 +28,6 @@ _BEFORE = re.compile(r"[ \u00a0]+([:;?!»])")
 _AFTER = re.compile(r"«[ \u00a0]+")
 SUPPORTED = ("en", "fr")
 DEFAULT_LOCALE = "en"
-
-
-def N_(message: str) -> str:  # noqa: N802 - the conventional name extractors look for
-    """Mark a string for extraction; it is translated where it is shown."""
-    return message
 
 
 PURPOSE_LABELS: dict[str, str] = {

@@ -41,10 +41,13 @@ def unmarked_texts(source: str) -> list[str]:
 
 
 def admin_texts() -> set[str | tuple[str, ...]]:
-    """Every msgid the admin templates and the admin's Python use."""
+    """Every msgid the admin templates and the admin's Python use, and the refusals of the
+    services the admin shows (a campaign template's problems)."""
     method_map = [
         ("src/clearpixel/web/templates/admin/**.html", "jinja2"),
         ("src/clearpixel/web/admin*.py", "python"),
+        ("src/clearpixel/sending/**.py", "python"),
+        ("src/clearpixel/domain/errors.py", "python"),
     ]
     keywords = {"_": None, "N_": None, "ngettext": (1, 2), "say_n": (2, 3)}
     found = extract_from_dir(str(ROOT), method_map, keywords=keywords)
@@ -185,3 +188,53 @@ def test_french_pages_write_dates_and_numbers_the_french_way(ctx, client):
     expected = gettext_for("fr")("Your role (%(role)s) does not allow this page.")
     assert refused.status_code == 403 and html.escape(expected % {"role": "editor"}) in refused.text
     assert "Non autorisé" in refused.text
+
+
+TEMPLATE_PROBLEMS = [
+    # (html, line, French words the problem must hold, English words it must not)
+    (
+        '<p>Hi</p>\n<img src="https://cdn.example.org/{{ contact.email }}.png">',
+        2,
+        ["charge", "expression de modèle", "les emails de type marketing ne peuvent pas"],
+        ["loads", "emails may not"],
+    ),
+    ("<p>Hi</p>\n<p>{{ shoe_size }}</p>", 2, ["modèle HTML, ligne 2", "variable inconnue"], []),
+    (
+        '<p>{% if contact.email.endswith("x") %}<img src="https://t.example.org/p.png">'
+        "{% endif %}</p>",
+        None,
+        ["n'apparaît que pour certains destinataires", "la condition de la ligne 1 est"],
+        ["appears"],
+    ),
+    ('<a href="javascript:alert(1)">x</a>', 1, ["est refusé", "exécutent du code"], []),
+]
+
+
+@pytest.mark.parametrize(("html", "line", "words", "english"), TEMPLATE_PROBLEMS)
+def test_a_french_editor_reads_the_template_problems_in_french(
+    ctx, client, html, line, words, english
+):
+    """The problems the services find in a template (their values filled in, the rule they
+    quote translated too) come to a French editor in French, with their line."""
+    list_id = list_service.create_list(ctx, "news").id
+    sign_in(client, "eve@example.org")
+    lists = client.get("/admin/lists").text
+    client.post("/admin/language", data={"csrf": csrf_of(lists), "lang": "fr", "next": "/"})
+    page = client.get("/admin/campaigns/new")
+    assert '<html lang="fr">' in page.text
+    answer = client.post(
+        "/admin/campaigns/check",
+        data={
+            "csrf": csrf_of(page.text),
+            "list_id": str(list_id),
+            "kind": "marketing",
+            "subject": "x",
+            "html": html,
+        },
+    ).json()
+    (problem,) = answer["problems"]
+    message = problem["message"].replace("\u00a0", " ")
+    assert all(word in message for word in words), message
+    assert not any(word in message for word in english), message
+    if line is not None:
+        assert problem["line"] == line

@@ -10,7 +10,7 @@ import jinja2
 from jinja2 import nodes
 from selectolax.lexbor import LexborHTMLParser
 
-from clearpixel.domain.errors import ClearpixelError
+from clearpixel.domain.errors import N_, ClearpixelError, Message
 from clearpixel.domain.policy import MessageKind
 from clearpixel.sending import htmlscan, links, parts, proof
 
@@ -29,7 +29,12 @@ def parse_template(source: str, what: str) -> nodes.Template:
     try:
         return HTML_ENV.parse(source)
     except jinja2.TemplateSyntaxError as exc:
-        raise TemplateRefused(f"{what} template, line {exc.lineno}: {exc.message}") from None
+        raise TemplateRefused(
+            N_("%(what)s template, line %(line)s: %(problem)s"),
+            what=what,
+            line=exc.lineno,
+            problem=exc.message or "",
+        ) from None
 
 
 def prove(prover: proof.Prover) -> proof.Outcome:
@@ -38,7 +43,7 @@ def prove(prover: proof.Prover) -> proof.Outcome:
     try:
         return prover.check(prover.renders())
     except proof.ProofError as exc:
-        raise TemplateRefused(str(exc)) from None
+        raise TemplateRefused(exc.template, **exc.values) from None
 
 
 def check_as_written(
@@ -50,38 +55,55 @@ def check_as_written(
     """A fast first look at marketing and consent-request HTML as written: no template
     expression in an auto-loaded URL, in a style, or between a tag's attributes, and no way
     around autoescaping. (The proof then judges what the template produces.)"""
-    rule = (
-        f"{kind.value.replace('_', ' ')} emails may not make the mail client load an address "
-        "that depends on the recipient"
+    rule = Message(
+        N_(
+            "%(kind)s emails may not make the mail client load an address that depends on "
+            "the recipient"
+        ),
+        kind=kind.value.replace("_", " "),
     )
     for resource in [*resources, *htmlscan.raw_resources(source)]:
         if links.EXPRESSION.search(resource.url):
             raise TemplateRefused(
-                f"{resource.describe()} loads {resource.url!r}, which contains a template "
-                f"expression: {rule}"
+                N_("%(what)s loads %(url)r, which contains a template expression: %(rule)s"),
+                what=resource.describe(),
+                url=resource.url,
+                rule=rule,
             )
     for node in htmlscan.elements(tree):
         tag = (node.tag or "").lower()
         for name, value in node.attributes.items():
             if "{" in name or "}" in name or "%" in name:
                 raise TemplateRefused(
-                    f"<{tag}> has a template expression among its attributes: {rule}"
+                    N_("<%(tag)s> has a template expression among its attributes: %(rule)s"),
+                    tag=tag,
+                    rule=rule,
                 )
             if name.lower() == "style" and value and links.EXPRESSION.search(value):
-                raise TemplateRefused(f"<{tag} style> contains a template expression: {rule}")
+                raise TemplateRefused(
+                    N_("<%(tag)s style> contains a template expression: %(rule)s"),
+                    tag=tag,
+                    rule=rule,
+                )
         if tag == "style" and links.EXPRESSION.search(node.text(deep=True)):
-            raise TemplateRefused(f"<style> contains a template expression: {rule}")
+            raise TemplateRefused(N_("<style> contains a template expression: %(rule)s"), rule=rule)
     for match in htmlscan.CONDITIONAL_COMMENT.finditer(source):
         if links.EXPRESSION.search(match.group(1)):
             raise TemplateRefused(
-                f"a conditional comment (<!--[if ...]>) contains a template expression: {rule}"
+                N_(
+                    "a conditional comment (<!--[if ...]>) contains a template expression: %(rule)s"
+                ),
+                rule=rule,
             )
     for found in parse_template(source, "HTML").find_all(
         (nodes.Filter, nodes.ScopedEvalContextModifier, nodes.EvalContextModifier)
     ):
         if isinstance(found, nodes.Filter) and found.name != "safe":
             continue
-        what = "the |safe filter" if isinstance(found, nodes.Filter) else "an autoescape block"
+        safe = isinstance(found, nodes.Filter)
         raise TemplateRefused(
-            f"{what} (line {found.lineno}) would let a value write markup: {rule}"
+            N_("%(what)s (line %(line)s) would let a value write markup: %(rule)s"),
+            what=N_("the |safe filter") if safe else N_("an autoescape block"),
+            line=found.lineno,
+            rule=rule,
         )

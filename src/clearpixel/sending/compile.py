@@ -26,7 +26,7 @@ from typing import Any
 
 import jinja2
 
-from clearpixel.domain.errors import ClearpixelError
+from clearpixel.domain.errors import N_, ClearpixelError
 from clearpixel.domain.policy import MessageKind
 from clearpixel.sending import htmlscan, links, parts, proof, sandbox
 from clearpixel.sending.checks import (
@@ -103,7 +103,9 @@ def compile_campaign(
         return _compile(kind, subject, html, text, attributes, limits)
     except (TemplateRefused, sandbox.LimitExceeded):
         raise
-    except (ClearpixelError, ValueError) as exc:  # a refused link, an unknown variable
+    except ClearpixelError as exc:  # a refused link, an unknown variable
+        raise TemplateRefused(exc.template, **exc.values) from None
+    except ValueError as exc:
         raise TemplateRefused(str(exc)) from None
 
 
@@ -116,14 +118,14 @@ def _compile(
     limits: RenderLimits,
 ) -> Compiled:
     names = check_variables(
-        parse_template(html, "HTML"), kind=kind, attributes=attributes, what="HTML"
+        parse_template(html, N_("HTML")), kind=kind, attributes=attributes, what=N_("HTML")
     )
     if text is not None:
         names |= check_variables(
-            parse_template(text, "text"), kind=kind, attributes=attributes, what="text"
+            parse_template(text, N_("text")), kind=kind, attributes=attributes, what=N_("text")
         )
     names |= check_variables(
-        parse_template(subject, "subject"), kind=kind, attributes=attributes, what="subject"
+        parse_template(subject, N_("subject")), kind=kind, attributes=attributes, what=N_("subject")
     )
     tree = htmlscan.parse(html)
     resources = htmlscan.auto_loaded(tree, html)
@@ -179,8 +181,11 @@ def _register_links(kind: MessageKind, html: str, nonce: str) -> tuple[list[str]
         if kind is MessageKind.CONSENT_REQUEST:
             if links.EXPRESSION.search(value) and not links.consent_request_link(value):
                 raise TemplateRefused(
-                    f"consent request: the link {value!r} would differ from one recipient to "
-                    "another; only {{ consent_url }} and {{ unsubscribe_url }} may"
+                    N_(
+                        "consent request: the link %(url)r would differ from one recipient to "
+                        "another; only {{ consent_url }} and {{ unsubscribe_url }} may"
+                    ),
+                    url=value,
                 )
             continue
         url = links.as_browser_reads(value)
@@ -190,7 +195,7 @@ def _register_links(kind: MessageKind, html: str, nonce: str) -> tuple[list[str]
             registered.append(url)
         replacements.append((start, end, f'"{slot(nonce, registered.index(url) + 1)}"'))
     if kind is MessageKind.CONSENT_REQUEST and "consent_url" not in html:
-        raise TemplateRefused("a consent request template must contain {{ consent_url }}")
+        raise TemplateRefused(N_("a consent request template must contain {{ consent_url }}"))
     return registered, _replace(html, replacements)
 
 
@@ -229,7 +234,9 @@ def _place_tail(source: str, tail: str, prover_for: Any) -> tuple[str, proof.Out
                 continue
         return candidate, outcome
     raise TemplateRefused(
-        "the footer cannot be placed in the body: the HTML ends inside something that hides "
-        "its content (a comment, <template>, <textarea>, <title>, <style> or <script>); "
-        "close it"
+        N_(
+            "the footer cannot be placed in the body: the HTML ends inside something that "
+            "hides its content (a comment, <template>, <textarea>, <title>, <style> or "
+            "<script>); close it"
+        )
     )

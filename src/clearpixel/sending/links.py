@@ -13,7 +13,7 @@ import html as html_lib
 import re
 from collections.abc import Mapping
 
-from clearpixel.domain.errors import ClearpixelError
+from clearpixel.domain.errors import N_, ClearpixelError
 
 _JINJA = r"\{\{.*?\}\}|\{%.*?%\}|\{\#.*?\#\}"
 HREF = re.compile(
@@ -47,8 +47,12 @@ def check_scheme(href: str) -> None:
     for scheme in DANGEROUS:
         if low.startswith(scheme):
             raise RefusedLink(
-                f"the link {href.strip()!r} is refused: {scheme} links run code or embed "
-                "content in the mail client instead of leading to a page"
+                N_(
+                    "the link %(url)r is refused: %(scheme)s links run code or embed content "
+                    "in the mail client instead of leading to a page"
+                ),
+                url=href.strip(),
+                scheme=scheme,
             )
 
 

@@ -26,7 +26,7 @@ from typing import Any
 import jinja2
 from jinja2.sandbox import SandboxedEnvironment
 
-from clearpixel.domain.errors import ClearpixelError
+from clearpixel.domain.errors import N_, ClearpixelError, Message
 from clearpixel.domain.policy import MessageKind
 from clearpixel.sending import decisions, outputscan, sandbox
 from clearpixel.sending.parts import platform_markup
@@ -171,27 +171,45 @@ class Prover:
         except sandbox.LimitExceeded:
             raise
         except (jinja2.TemplateError, ArithmeticError, LookupError, TypeError, ValueError) as exc:
-            raise ProofError(self._failure(contact, forced, exc)) from None
+            raise self._failure(contact, forced, exc) from None
         finally:
             decisions.release(token)
         return Render(contact, forced, html, text, subject, links)
 
-    def _failure(self, contact: Synthetic, forced: dict[int, bool], exc: Exception) -> str:
+    def _failure(self, contact: Synthetic, forced: dict[int, bool], exc: Exception) -> ProofError:
         lineno = getattr(exc, "lineno", None)
-        where = f" (line {lineno})" if lineno else ""
+        where = Message(N_(" (line %(line)s)"), line=lineno) if lineno else ""
         if forced:
-            return f"the template fails{where} when {self._conditions(forced)}: {exc}"
+            return ProofError(
+                N_("the template fails%(where)s when %(conditions)s: %(problem)s"),
+                where=where,
+                conditions=self._conditions(forced),
+                problem=str(exc),
+            )
         if contact.number == 2:
-            return f"the template fails{where} for a contact whose values are empty: {exc}"
-        return f"the template fails{where} when rendered for a sample contact: {exc}"
+            return ProofError(
+                N_("the template fails%(where)s for a contact whose values are empty: %(problem)s"),
+                where=where,
+                problem=str(exc),
+            )
+        return ProofError(
+            N_("the template fails%(where)s when rendered for a sample contact: %(problem)s"),
+            where=where,
+            problem=str(exc),
+        )
 
-    def _conditions(self, forced: dict[int, bool]) -> str:
+    def _conditions(self, forced: dict[int, bool]) -> Message:
         by_id = {d.id: d for d in self.decisions}
         parts = [
-            f"the condition on line {by_id[i].lineno} is {'true' if v else 'false'}"
+            Message(
+                N_("the condition on line %(line)s is true")
+                if v
+                else N_("the condition on line %(line)s is false"),
+                line=by_id[i].lineno,
+            )
             for i, v in sorted(forced.items())
         ]
-        return " and ".join(parts)
+        return Message.joined(parts)
 
     def renders(self) -> list[Render]:
         """Natural renders of every synthetic contact, then forced renders of the first."""
@@ -212,8 +230,12 @@ class Prover:
             ]
         if 2 * len(ids) > MAX_FORCED_RENDERS:
             raise ProofError(
-                f"the template has {len(ids)} conditions that depend on the recipient; "
-                f"at most {MAX_FORCED_RENDERS // 2} can be checked"
+                N_(
+                    "the template has %(n)s conditions that depend on the recipient; at most "
+                    "%(most)s can be checked"
+                ),
+                n=len(ids),
+                most=MAX_FORCED_RENDERS // 2,
             )
         out = []
         for d in self.decisions:
@@ -265,7 +287,7 @@ class Prover:
                 continue
             item = a if a is not None else b
             assert item is not None
-            raise ProofError(self._explain(item, a, b, first, render))
+            raise self._explain(item, a, b, first, render)
 
     def _explain(
         self,
@@ -274,37 +296,66 @@ class Prover:
         b: outputscan.UrlValue | None,
         first: Render,
         render: Render,
-    ) -> str:
+    ) -> ProofError:
         consent = self.kind is MessageKind.CONSENT_REQUEST
-        rule = (
-            "a consent request may carry no address that differs from one recipient to "
-            "another, except {{ consent_url }} and {{ unsubscribe_url }}"
+        rule = Message(
+            N_(
+                "a consent request may carry no address that differs from one recipient to "
+                "another, except {{ consent_url }} and {{ unsubscribe_url }}"
+            )
             if consent
-            else "a marketing email may not make the mail client load anything that differs "
-            "from one recipient to another (only the platform's own pixel may, with consent)"
+            else N_(
+                "a marketing email may not make the mail client load anything that differs "
+                "from one recipient to another (only the platform's own pixel may, with consent)"
+            )
         )
         what = item.describe()
-        if item.where == "text":
-            what = "the address written in the text" if item.tag == "text" else what
+        if item.where == "text" and item.tag == "text":
+            what = N_("the address written in the text")
         if render.forced:
-            shown = self._readable(item.value, first.contact)
-            present = "with" if a is not None else "without"
-            return (
-                f"{what} ({shown!r}) appears only for some recipients: the output differs when "
-                f"{self._conditions(render.forced)} (it is {present} it otherwise); {rule}"
+            return ProofError(
+                N_(
+                    "%(what)s (%(shown)r) appears only for some recipients: the output differs "
+                    "when %(conditions)s (it is with it otherwise); %(rule)s"
+                )
+                if a is not None
+                else N_(
+                    "%(what)s (%(shown)r) appears only for some recipients: the output differs "
+                    "when %(conditions)s (it is without it otherwise); %(rule)s"
+                ),
+                what=what,
+                shown=self._readable(item.value, first.contact),
+                conditions=self._conditions(render.forced),
+                rule=rule,
             )
         if a is not None and b is not None and a.value != b.value and a.tag == b.tag:
-            shown = self._readable(a.value, first.contact)
             variables = self._variables(a.value, first.contact)
-            built = f", built from {variables}" if variables else ""
-            return f"{what} is {shown!r}{built}: it differs per recipient; {rule}"
+            return ProofError(
+                N_("%(what)s is %(shown)r%(built)s: it differs per recipient; %(rule)s"),
+                what=what,
+                shown=self._readable(a.value, first.contact),
+                built=Message(N_(", built from %(variables)s"), variables=variables)
+                if variables
+                else "",
+                rule=rule,
+            )
         shown = self._readable(item.value, render.contact if a is None else first.contact)
         if render.contact.number == 3 or first.contact.number == 3:
-            return (
-                f"{what} ({shown!r}) appears when a contact's value contains markup: a value "
-                f"reaches the HTML without escaping; {rule}"
+            return ProofError(
+                N_(
+                    "%(what)s (%(shown)r) appears when a contact's value contains markup: a "
+                    "value reaches the HTML without escaping; %(rule)s"
+                ),
+                what=what,
+                shown=shown,
+                rule=rule,
             )
-        return f"{what} ({shown!r}) appears for some recipients only; {rule}"
+        return ProofError(
+            N_("%(what)s (%(shown)r) appears for some recipients only; %(rule)s"),
+            what=what,
+            shown=shown,
+            rule=rule,
+        )
 
     def _variables(self, value: str, contact: Synthetic) -> str:
         found = []
@@ -349,10 +400,13 @@ class Prover:
                     href, render.contact
                 ):
                     raise ProofError(
-                        f"the link {href!r} is built with template syntax the tracker cannot "
-                        'rewrite; write its address plainly in <a href="..."> (links in '
-                        "loops and conditions are tracked when their address is written "
-                        "plainly)"
+                        N_(
+                            "the link %(url)r is built with template syntax the tracker cannot "
+                            'rewrite; write its address plainly in <a href="..."> (links in '
+                            "loops and conditions are tracked when their address is written "
+                            "plainly)"
+                        ),
+                        url=href,
                     )
         notes: list[str] = []
         for href in self._plain_links(natural[0]):

@@ -15,7 +15,7 @@ from collections.abc import Collection
 
 from jinja2 import meta, nodes
 
-from clearpixel.domain.errors import ClearpixelError
+from clearpixel.domain.errors import N_, ClearpixelError, Message
 from clearpixel.domain.policy import MessageKind
 
 COMMON = frozenset({"email", "contact"})
@@ -88,40 +88,64 @@ def check_variables(
         elsewhere = [k.value for k, names in PLATFORM.items() if name in names]
         if elsewhere:
             raise UnknownVariable(
-                f"{what} template, line {line}: {{{{ {name} }}}} does not exist in "
-                f"{kind.value} emails (only in {' and '.join(elsewhere)} emails)"
+                N_(
+                    "%(what)s template, line %(line)s: {{ %(name)s }} does not exist in "
+                    "%(kind)s emails (only in %(elsewhere)s emails)"
+                ),
+                what=what,
+                line=line,
+                name=name,
+                kind=kind.value.replace("_", " "),
+                elsewhere=Message.joined([Message(k.replace("_", " ")) for k in elsewhere]),
             )
         if name == "attributes":
             raise UnknownVariable(
-                f"{what} template, line {line}: there is no variable 'attributes'; a contact "
-                "attribute is a variable of its own ({{ locale }}) or "
-                "{{ contact.attributes.locale }}"
+                N_(
+                    "%(what)s template, line %(line)s: there is no variable 'attributes'; a "
+                    "contact attribute is a variable of its own ({{ locale }}) or "
+                    "{{ contact.attributes.locale }}"
+                ),
+                what=what,
+                line=line,
             )
         if attributes is not None and name not in attributes:
-            raise UnknownVariable(_unknown(what, line, name, attributes))
+            raise _unknown(what, line, name, attributes)
         used.add(name)
     if "contact" in free:
         for field, attribute, line in _contact_reads(tree):
             if field not in CONTACT_FIELDS:
                 raise UnknownVariable(
-                    f"{what} template, line {line}: contact has no {field!r}; it has "
-                    "contact.email and contact.attributes"
+                    N_(
+                        "%(what)s template, line %(line)s: contact has no %(field)r; it has "
+                        "contact.email and contact.attributes"
+                    ),
+                    what=what,
+                    line=line,
+                    field=field,
                 )
             if attribute is None:
                 continue
             if attributes is not None and attribute not in attributes:
-                raise UnknownVariable(
-                    _unknown(what, line, f"contact.attributes.{attribute}", attributes)
-                )
+                raise _unknown(what, line, f"contact.attributes.{attribute}", attributes)
             used.add(attribute)
     return used
 
 
-def _unknown(what: str, line: int, name: str, attributes: Collection[str]) -> str:
+def _unknown(what: str, line: int, name: str, attributes: Collection[str]) -> UnknownVariable:
     known = sorted(attributes)
     listed = ", ".join(known[:12]) + (", ..." if len(known) > 12 else "")
-    have = f"the list's contacts have: {listed}" if known else "the list's contacts have none"
-    return (
-        f"{what} template, line {line}: unknown variable {name!r} (it would be empty for "
-        f"everyone); {have}; besides email, contact and the platform's links"
+    have = (
+        Message(N_("the list's contacts have: %(listed)s"), listed=listed)
+        if known
+        else Message(N_("the list's contacts have none"))
+    )
+    return UnknownVariable(
+        N_(
+            "%(what)s template, line %(line)s: unknown variable %(name)r (it would be empty "
+            "for everyone); %(have)s; besides email, contact and the platform's links"
+        ),
+        what=what,
+        line=line,
+        name=name,
+        have=have,
     )

@@ -28,7 +28,7 @@ from starlette.concurrency import run_in_threadpool
 from clearpixel.accounts import sessions
 from clearpixel.accounts.roles import Permission
 from clearpixel.context import Context
-from clearpixel.domain.errors import ClearpixelError, NotFound
+from clearpixel.domain.errors import ClearpixelError, Message, NotFound
 from clearpixel.i18n import (
     DEFAULT_LOCALE,
     N_,
@@ -107,8 +107,24 @@ def say_n(request: Request, singular: str, plural: str, count: int, **values: ob
 
 
 def said(request: Request, exc: Exception) -> str:
-    """A service's refusal in the request's language when the catalogue has it."""
-    return say(request, str(exc))
+    """A service's refusal in the request's language: its catalogue text (`template`)
+    translated and filled with its values, each `Message` among them translated too, and
+    each plain value the catalogue has (a kind, a part of the email). A text the catalogue
+    lacks stays English."""
+    gettext = gettext_for(locale_of(request))
+
+    def shown(template: str, values: dict[str, object]) -> str:
+        if not values:
+            return gettext(template)
+        filled = {
+            k: shown(v.template, v.values)
+            if isinstance(v, Message)
+            else (gettext(v) if isinstance(v, str) and v else v)
+            for k, v in values.items()
+        }
+        return gettext(template) % filled
+
+    return shown(getattr(exc, "template", "") or str(exc), getattr(exc, "values", {}))
 
 
 def secure(request: Request, ctx: Context) -> bool:

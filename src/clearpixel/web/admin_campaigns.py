@@ -34,6 +34,7 @@ from clearpixel.web.admin_base import (
     guarded_router,
     in_thread,
     render,
+    said,
     say,
 )
 from clearpixel.web.admin_jobs import Job, jobs_of
@@ -44,19 +45,24 @@ LINE = re.compile(r"\bline (\d+)\b")
 QUOTED = re.compile(r"'([^']{3,})'")
 
 
-def problem_at(message: str, source: str) -> dict[str, Any]:
-    """A refusal for the editor: its message and the line it names, or else the line of the
-    first quoted piece of the source it cites (a URL, a tag), or None."""
-    line = None
+def problem_at(request: Request, exc: Exception, source: str) -> dict[str, Any]:
+    """A refusal for the editor: its message in the reader's language and the line it
+    names, or else the line of the first quoted piece of the source it cites (a URL, a
+    tag), or None."""
+    line = getattr(exc, "values", {}).get("line")
+    if not isinstance(line, int):
+        line = _line_cited(str(exc), source)
+    return {"message": said(request, exc), "line": line}
+
+
+def _line_cited(message: str, source: str) -> int | None:
     if found := LINE.search(message):
-        line = int(found.group(1))
-    else:
-        for quoted in QUOTED.findall(message):
-            at = source.find(quoted)
-            if at >= 0:
-                line = source.count("\n", 0, at) + 1
-                break
-    return {"message": message, "line": line}
+        return int(found.group(1))
+    for quoted in QUOTED.findall(message):
+        at = source.find(quoted)
+        if at >= 0:
+            return source.count("\n", 0, at) + 1
+    return None
 
 
 def _form_values(form: Any) -> dict[str, str]:
@@ -148,7 +154,7 @@ async def check_campaign(request: Request, session: SessionDep) -> Response:
             html=values["html"],
         )
     except (ClearpixelError, ValueError) as exc:
-        return JSONResponse({"problems": [problem_at(str(exc), values["html"])]})
+        return JSONResponse({"problems": [problem_at(request, exc, values["html"])]})
     return JSONResponse({"problems": []})
 
 
@@ -172,7 +178,7 @@ async def save_campaign(request: Request, session: SessionDep) -> Response:
         )
     except (ClearpixelError, ValueError) as exc:
         return _editor(
-            request, session, values, problem=problem_at(str(exc), values["html"]), status=400
+            request, session, values, problem=problem_at(request, exc, values["html"]), status=400
         )
     if replaced := form_id(values["replaces"]):
         await in_thread(sending.delete_campaign, ctx, replaced)
