@@ -42,11 +42,12 @@ def unmarked_texts(source: str) -> list[str]:
 
 def admin_texts() -> set[str | tuple[str, ...]]:
     """Every msgid the admin templates and the admin's Python use, and the refusals of the
-    services the admin shows (a campaign template's problems)."""
+    services the admin shows (a campaign template's problems, what a notice lacks)."""
     method_map = [
         ("src/clearpixel/web/templates/admin/**.html", "jinja2"),
         ("src/clearpixel/web/admin*.py", "python"),
         ("src/clearpixel/sending/**.py", "python"),
+        ("src/clearpixel/consent/notices.py", "python"),
         ("src/clearpixel/domain/errors.py", "python"),
     ]
     keywords = {"_": None, "N_": None, "ngettext": (1, 2), "say_n": (2, 3)}
@@ -238,3 +239,19 @@ def test_a_french_editor_reads_the_template_problems_in_french(
     assert not any(word in message for word in english), message
     if line is not None:
         assert problem["line"] == line
+
+
+def test_a_french_admin_reads_what_a_notice_lacks_in_french(ctx, client):
+    sign_in(client, "ada@example.org")
+    lists = client.get("/admin/lists").text
+    client.post("/admin/language", data={"csrf": csrf_of(lists), "lang": "fr", "next": "/"})
+    page = client.get("/admin/notices")
+    form = {"csrf": csrf_of(page.text), "purpose": "open_tracking", "locale": "fr"}
+    lacking = client.post("/admin/notices/check", data={**form, "text": "On vous suit."}).json()
+    missing = [m.replace("\u00a0", " ") for m in lacking["missing"]]
+    assert "ce qui est collecté : l'ouverture de l'email" in missing
+    assert any(m.startswith("qui place le pixel") for m in missing), missing
+    assert not any("collected" in m for m in missing)
+    refused = client.post("/admin/notices", data={**form, "text": "On vous suit."})
+    text = html.unescape(refused.text).replace("\u00a0", " ")
+    assert refused.status_code == 400 and "refusée : elle ne dit pas qui place le pixel" in text

@@ -32,8 +32,8 @@ import unicodedata
 from dataclasses import dataclass
 
 from clearpixel.context import Context
-from clearpixel.domain.errors import ClearpixelError
-from clearpixel.i18n import N_, SUPPORTED, gettext_for
+from clearpixel.domain.errors import N_, ClearpixelError, Message
+from clearpixel.i18n import SUPPORTED, gettext_for
 from clearpixel.store import Tx
 from clearpixel.store.notices import Notice, all_notices, insert_first_version, latest_notice
 from clearpixel.store.notices import insert_notice as _insert_notice
@@ -53,12 +53,12 @@ class Element:
 
 COLLECTED = (
     Element(
-        "what is collected: the opening of the email",
+        N_("what is collected: the opening of the email"),
         {"en": ("open",), "fr": ("ouvre", "ouvert", "ouverture")},
     ),
-    Element("what is collected: the date of the opening", {"en": ("date",), "fr": ("date",)}),
+    Element(N_("what is collected: the date of the opening"), {"en": ("date",), "fr": ("date",)}),
     Element(
-        "what is collected: information about the device",
+        N_("what is collected: information about the device"),
         {
             "en": (
                 "device information",
@@ -76,7 +76,7 @@ COLLECTED = (
     ),
 )
 EVERY_DEVICE = Element(
-    "that tracking applies on every device used to read email",
+    N_("that tracking applies on every device used to read email"),
     {
         "en": ("every device", "all devices", "all your devices", "each device", "any device"),
         "fr": ("tous les appareils", "tous vos appareils", "chaque appareil", "tout appareil"),
@@ -101,16 +101,31 @@ def sha256_of(text: str) -> str:
 
 
 def missing_elements(text: str, *, locale: str, purpose: str, organisation: str) -> list[str]:
-    """The required elements `text` does not state, in order; [] when the notice is complete.
-    Pure: no I/O. `locale` must be a shipped language (its markers are defined)."""
+    """The required elements `text` does not state, in order, in English; [] when the notice
+    is complete. Pure: no I/O."""
+    found = missing_messages(text, locale=locale, purpose=purpose, organisation=organisation)
+    return [str(m) for m in found]
+
+
+def missing_messages(text: str, *, locale: str, purpose: str, organisation: str) -> list[Message]:
+    """The required elements `text` does not state, in order, as catalogue texts; [] when the
+    notice is complete. Pure: no I/O. `locale` must be a shipped language (its markers are
+    defined)."""
     if locale not in SUPPORTED:
         raise NoticeIncomplete(
-            f"no notice markers for language {locale!r} (use one of {', '.join(SUPPORTED)})"
+            N_("no notice markers for language %(locale)r (use one of %(known)s)"),
+            locale=locale,
+            known=", ".join(SUPPORTED),
         )
     folded = _fold(text)
-    missing: list[str] = []
+    missing: list[Message] = []
     if _fold(organisation) not in folded:
-        missing.append(f"who places the pixel (the organisation's name, {organisation!r})")
+        missing.append(
+            Message(
+                N_("who places the pixel (the organisation's name, %(organisation)r)"),
+                organisation=organisation,
+            )
+        )
     # "open tracking" names the purpose; it does not say that the opening is collected
     collected_text = folded
     for markers in PURPOSE_MARKERS.values():
@@ -118,25 +133,36 @@ def missing_elements(text: str, *, locale: str, purpose: str, organisation: str)
             collected_text = collected_text.replace(_fold(marker), " ")
     for element in COLLECTED:
         if not any(_fold(m) in collected_text for m in element.markers[locale]):
-            missing.append(element.name)
+            missing.append(Message(element.name))
     purpose_markers = PURPOSE_MARKERS.get(purpose, {}).get(locale) or (purpose.replace("_", " "),)
     if not any(_fold(m) in folded for m in purpose_markers):
-        missing.append(f"the purpose {purpose!r} (say: {' or '.join(purpose_markers)!s})")
+        missing.append(
+            Message(
+                N_("the purpose %(purpose)r (say: %(markers)s)"),
+                purpose=purpose,
+                markers=" / ".join(purpose_markers),
+            )
+        )
     if not any(_fold(m) in folded for m in EVERY_DEVICE.markers[locale]):
-        missing.append(EVERY_DEVICE.name)
+        missing.append(Message(EVERY_DEVICE.name))
     return missing
 
 
 def check_notice(text: str, *, locale: str, purpose: str, organisation: str) -> None:
     """Raise NoticeIncomplete naming every missing element."""
     if not text.strip():
-        raise NoticeIncomplete("a notice cannot be empty")
+        raise NoticeIncomplete(N_("a notice cannot be empty"))
     if len(text) > MAX_NOTICE_CHARS:
-        raise NoticeIncomplete(f"a notice has at most {MAX_NOTICE_CHARS} characters")
-    missing = missing_elements(text, locale=locale, purpose=purpose, organisation=organisation)
+        raise NoticeIncomplete(
+            N_("a notice has at most %(most)s characters"), most=MAX_NOTICE_CHARS
+        )
+    missing = missing_messages(text, locale=locale, purpose=purpose, organisation=organisation)
     if missing:
         raise NoticeIncomplete(
-            f"notice for {purpose!r} ({locale}) refused: it does not say " + "; ".join(missing)
+            N_("notice for %(purpose)r (%(locale)s) refused: it does not say %(missing)s"),
+            purpose=purpose,
+            locale=locale,
+            missing=Message.joined(missing, N_("%(before)s; %(after)s")),
         )
 
 

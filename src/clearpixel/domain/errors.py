@@ -27,11 +27,12 @@ class Message:
         return self.template % self.values if self.values else self.template
 
     @staticmethod
-    def joined(parts: list[Message]) -> Message:
-        """Several messages as one: "a and b and c" (each translated where shown)."""
+    def joined(parts: list[Message], how: str = "") -> Message:
+        """Several messages as one, "a and b and c" (or, with `how` =
+        `N_("%(before)s; %(after)s")`, "a; b; c"), each translated where shown."""
         out = parts[0]
         for part in parts[1:]:
-            out = Message(N_("%(before)s and %(after)s"), before=out, after=part)
+            out = Message(how or N_("%(before)s and %(after)s"), before=out, after=part)
         return out
 
 

@@ -106,11 +106,11 @@ def say_n(request: Request, singular: str, plural: str, count: int, **values: ob
     return text % {"count": count, **values}
 
 
-def said(request: Request, exc: Exception) -> str:
-    """A service's refusal in the request's language: its catalogue text (`template`)
-    translated and filled with its values, each `Message` among them translated too, and
-    each plain value the catalogue has (a kind, a part of the email). A text the catalogue
-    lacks stays English."""
+def said(request: Request, exc: Exception | Message) -> str:
+    """A service's refusal (or a `Message`) in the request's language: its catalogue text
+    (`template`) translated and filled with its values, each `Message` among them translated
+    too, and each plain value the catalogue has (a kind, a part of the email). A text the
+    catalogue lacks stays English."""
     gettext = gettext_for(locale_of(request))
 
     def shown(template: str, values: dict[str, object]) -> str:

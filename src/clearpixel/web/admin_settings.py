@@ -62,12 +62,13 @@ async def check_notice(request: Request, session: SessionDep) -> Response:
     """The elements a notice text lacks, as JSON (`{"missing": [...]}`); stores nothing."""
     values = _notice_values(await request.form())
     try:
-        missing = notices.missing_elements(
+        found = notices.missing_messages(
             values["text"],
             locale=values["locale"],
             purpose=values["purpose"],
             organisation=get_ctx(request).settings.organisation,
         )
+        missing = [said(request, m) for m in found]
     except ClearpixelError as exc:
         missing = [said(request, exc)]
     return JSONResponse({"missing": missing})
