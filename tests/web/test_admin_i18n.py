@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import html
 import re
+import time
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,7 @@ from babel.messages.pofile import read_po
 from fastapi.testclient import TestClient
 
 from clearpixel.accounts import users
+from clearpixel.audience import contacts as contact_service
 from clearpixel.audience import lists as list_service
 from clearpixel.i18n import LOCALE_DIR, format_day, format_number, gettext_for, translations
 from clearpixel.web.app import create_app
@@ -196,7 +198,7 @@ TEMPLATE_PROBLEMS = [
     (
         '<p>Hi</p>\n<img src="https://cdn.example.org/{{ contact.email }}.png">',
         2,
-        ["charge", "expression de modèle", "les emails de type marketing ne peuvent pas"],
+        ["charge", "expression de modèle", "les e-mails de type marketing ne peuvent pas"],
         ["loads", "emails may not"],
     ),
     ("<p>Hi</p>\n<p>{{ shoe_size }}</p>", 2, ["modèle HTML, ligne 2", "variable inconnue"], []),
@@ -249,9 +251,43 @@ def test_a_french_admin_reads_what_a_notice_lacks_in_french(ctx, client):
     form = {"csrf": csrf_of(page.text), "purpose": "open_tracking", "locale": "fr"}
     lacking = client.post("/admin/notices/check", data={**form, "text": "On vous suit."}).json()
     missing = [m.replace("\u00a0", " ") for m in lacking["missing"]]
-    assert "ce qui est collecté : l'ouverture de l'email" in missing
+    assert "ce qui est collecté : l'ouverture de l'e-mail" in missing
     assert any(m.startswith("qui place le pixel") for m in missing), missing
     assert not any("collected" in m for m in missing)
     refused = client.post("/admin/notices", data={**form, "text": "On vous suit."})
     text = html.unescape(refused.text).replace("\u00a0", " ")
     assert refused.status_code == 400 and "refusée : elle ne dit pas qui place le pixel" in text
+
+
+def test_a_french_editor_reads_why_an_import_was_refused_in_french(ctx, client):
+    """Each refused line's reason, and the refusal around them, in French; nothing stored."""
+    target = list_service.create_list(ctx, "news")
+    sign_in(client, "eve@example.org")
+    lists = client.get("/admin/lists").text
+    client.post("/admin/language", data={"csrf": csrf_of(lists), "lang": "fr", "next": "/"})
+    page = client.get("/admin/import")
+    body = b"email,status\nada@example.org,subscribed\nnot-an-address,\nada@example.org,\n"
+    preview = client.post(
+        "/admin/import",
+        data={"csrf": csrf_of(page.text), "list_id": str(target.id)},
+        files={"file": ("people.csv", body, "text/csv")},
+    )
+    assert preview.status_code == 200, preview.text
+    token = re.search(r'action="/admin/import/([0-9a-f]+)/run"', preview.text).group(1)
+    client.post(
+        f"/admin/import/{token}/run",
+        data={"csrf": csrf_of(preview.text), "list_id": str(target.id), "flags_mode": "merge"},
+    )
+    for _ in range(200):
+        state = client.get(f"/admin/import/{token}/progress").json()
+        if state["finished"]:
+            break
+        time.sleep(0.05)
+    error = state["error"].replace("\u00a0", " ")
+    assert "2 ligne(s) invalide(s), rien n'a été importé" in error, error
+    assert "ligne 3 : adresse e-mail invalide 'not-an-address'" in error
+    assert "ligne 4 : doublon de la ligne 2" in error
+    assert "line" not in error and "bad row" not in error
+    shown = html.unescape(client.get(f"/admin/import/{token}").text).replace("\u00a0", " ")
+    assert "ligne 4 : doublon de la ligne 2" in shown
+    assert contact_service.contacts_page(ctx, target.id) == []

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import schemathesis
+import schemathesis.specs.openapi.schemas  # noqa: F401 - see below
 from hypothesis import HealthCheck, given, settings
 from schemathesis.generation.modes import GenerationMode
 
@@ -16,6 +17,9 @@ from clearpixel.web.app import create_app
 from tests.helpers import make_contacts, make_list
 
 EXAMPLES_PER_OPERATION = 6
+# schemathesis imports its OpenAPI checks on first use; importing them here, while no server
+# thread runs, avoids Python 3.11's "AST constructor recursion depth mismatch", raised when a
+# module is compiled while another thread compiles one (it failed CI once).
 
 
 def test_no_request_gets_a_server_error(ctx):

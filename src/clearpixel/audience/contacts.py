@@ -68,7 +68,7 @@ def create_contact(
     address = normalise_email(email)
     clean = check_attributes(attributes or {})
     with ctx.db.begin() as tx:
-        get_list_by_id(tx, list_id)
+        get_list_by_id(tx, list_id).check_open()
         if store.find_contact(tx, list_id, address):
             raise ContactExists(f"{address} is already in list {list_id}")
         (new_id,) = store.insert_contacts(

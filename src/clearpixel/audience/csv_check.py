@@ -17,16 +17,17 @@ from clearpixel.audience.csv_parse import (
     write_rejected,
 )
 from clearpixel.domain.erasure import erased_key
+from clearpixel.domain.errors import N_, Message
 from clearpixel.domain.flags import Purposes
 
 MAX_LISTED_ERRORS = 20
-ERASED = "this address was erased at its owner's request; it is not imported again"
+ERASED = Message(N_("this address was erased at its owner's request; it is not imported again"))
 
 
 @dataclass(frozen=True, slots=True)
 class RowError:
     line: int
-    reason: str
+    reason: Message
 
 
 @dataclass
@@ -44,13 +45,13 @@ class Check:
     # keyed hashes of erased addresses, and the installation's keys that make them
     erased: frozenset[str] = frozenset()
     secrets: tuple[str, ...] = ()
-    excluded: dict[int, str] = field(default_factory=dict)  # good rows refused, by line
+    excluded: dict[int, Message] = field(default_factory=dict)  # good rows refused, by line
     _buckets: list[array[int]] = field(default_factory=lambda: [array("Q") for _ in range(256)])
 
-    def see(self, line: int, row: Row | str) -> bool:
+    def see(self, line: int, row: Row | Message) -> bool:
         """Count one record; True when it is a good row (repeats are found by `finish`)."""
         self.rows += 1
-        if isinstance(row, str):
+        if isinstance(row, Message):
             self._error(line, row)
             return False
         if self.erased and any(erased_key(k, row.email) in self.erased for k in self.secrets):
@@ -70,14 +71,14 @@ class Check:
         self._buckets = []
         self.bad += len(self.duplicates)
         for line in sorted(self.duplicates)[: MAX_LISTED_ERRORS - len(self.errors)]:
-            self.errors.append(RowError(line, f"duplicate of line {self.duplicates[line]}"))
+            self.errors.append(RowError(line, duplicate_of(self.duplicates[line])))
         self.errors.sort(key=lambda e: e.line)
 
     def left_out(self, line: int) -> bool:
         """A parsed row that is not imported: a repeat, or refused (an erased address)."""
         return line in self.duplicates or line in self.excluded
 
-    def _error(self, line: int, reason: str) -> None:
+    def _error(self, line: int, reason: Message) -> None:
         self.bad += 1
         if len(self.errors) < MAX_LISTED_ERRORS:
             self.errors.append(RowError(line, reason))
@@ -91,21 +92,35 @@ def refuse(check: Check, *, basis: str | None, skip_invalid: bool, rejected: Pat
     name = check.path.name
     if check.granting_line and not basis:
         raise ImportRefused(
-            f"{name} grants consent (line {check.granting_line} sets privacy_flags) and no "
-            "legal basis was given: pass --basis TEXT (e.g. the form and date the consent "
-            "was collected with). Nothing was imported."
+            N_(
+                "%(name)s grants consent (line %(line)s sets privacy_flags) and no legal basis "
+                "was given: pass --basis TEXT (e.g. the form and date the consent was "
+                "collected with). Nothing was imported."
+            ),
+            name=name,
+            line=check.granting_line,
         )
     if check.bad and rejected:
-        reasons = {line: f"duplicate of line {first}" for line, first in check.duplicates.items()}
+        reasons = {line: duplicate_of(first) for line, first in check.duplicates.items()}
         write_rejected(check.path, check.purposes, check.mode, reasons | check.excluded, rejected)
     if check.bad and not skip_invalid:
-        listed = "\n".join(f"  line {e.line}: {e.reason}" for e in check.errors)
-        more = (
-            f"\n  ... and {check.bad - len(check.errors)} more"
-            if check.bad > len(check.errors)
-            else ""
-        )
+        lines = [
+            Message(N_("  line %(line)s: %(reason)s"), line=e.line, reason=e.reason)
+            for e in check.errors
+        ]
+        if check.bad > len(check.errors):
+            lines.append(Message(N_("  ... and %(n)s more"), n=check.bad - len(check.errors)))
         raise ImportRefused(
-            f"{name}: {check.bad} bad row(s), nothing was imported "
-            f"(use --skip-invalid to import the good rows):\n{listed}{more}"
+            N_(
+                "%(name)s: %(bad)s bad row(s), nothing was imported (use --skip-invalid to "
+                "import the good rows):\n%(listed)s"
+            ),
+            name=name,
+            bad=check.bad,
+            listed=Message.joined(lines, N_("%(before)s\n%(after)s")),
         )
+
+
+def duplicate_of(first: int) -> Message:
+    """The reason a repeated address is a bad row."""
+    return Message(N_("duplicate of line %(first)s"), first=first)

@@ -43,6 +43,7 @@ from clearpixel.consent import record_decisions
 from clearpixel.consent.decisions import Change, flags_transaction, record_changes
 from clearpixel.context import Context
 from clearpixel.domain.erasure import PREFIX
+from clearpixel.domain.errors import Message
 from clearpixel.domain.ledger import Decision, Method
 from clearpixel.domain.ledger_chain import encode_evidence
 from clearpixel.domain.progress import PhasedProgress
@@ -116,6 +117,7 @@ def import_csv(
     basis = (basis or "").strip() or None
     with ctx.db.connect() as conn:
         target = get_list(conn, list_name)
+        target.check_open()
         erased = frozenset(erased_keys(conn, PREFIX))
     if ctx.db.is_postgres:
         return _import_staged(
@@ -151,7 +153,7 @@ def import_csv(
         fresh = count_contacts(tx, target.id) == 0
         pending: list[Row] = []
         for line, _fields, row in applying.records():
-            if isinstance(row, str) or check.left_out(line):
+            if isinstance(row, Message) or check.left_out(line):
                 continue
             pending.append(row)
             if len(pending) >= BATCH:
@@ -198,7 +200,7 @@ def _import_staged(
             good = check.see(line, row)
             if progress and check.rows % 5000 == 0:
                 progress("checking", checking.bytes_read, size)
-            if good and not isinstance(row, str):
+            if good and not isinstance(row, Message):
                 yield (line, row.email, row.flags, _attributes_json(row.attributes), row.status)
 
     with flags_transaction(ctx.db) as tx:  # flags of this list cannot change under the import

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from clearpixel.audience.emails import InvalidEmail, normalise_email
-from clearpixel.domain.errors import ClearpixelError
+from clearpixel.domain.errors import N_, ClearpixelError, Message
 from clearpixel.domain.flags import FlagsError, Purposes
 from clearpixel.domain.spreadsheet import read_cell, safe_row
 from clearpixel.store.contacts import SUBSCRIBED, UNSUBSCRIBED
@@ -79,7 +79,7 @@ class Pass:
         self.header: list[str] = []
         self.reader: _HashingReader | None = None
 
-    def records(self) -> Iterator[tuple[int, list[str], Row | str]]:
+    def records(self) -> Iterator[tuple[int, list[str], Row | Message]]:
         """(line, fields, parsed row or the reason it is bad) for every non-blank record; a cell
         a CSV export protected from spreadsheets (`domain.spreadsheet`) is read as its value."""
         with self.path.open("rb") as raw:
@@ -139,33 +139,47 @@ class Pass:
         ]
         return index
 
-    def _parse(self, line: int, fields: list[str], index: dict[str, int]) -> Row | str:
+    def _parse(self, line: int, fields: list[str], index: dict[str, int]) -> Row | Message:
         if len(fields) != len(self.header):
-            return f"{len(fields)} fields where the header has {len(self.header)}"
+            return Message(
+                N_("%(n)s fields where the header has %(header)s"),
+                n=len(fields),
+                header=len(self.header),
+            )
         for position, cell in enumerate(fields):
             if "\x00" in cell:
-                return f"column {self.header[position].strip()!r} holds a NUL character"
+                return Message(
+                    N_("column %(column)r holds a NUL character"),
+                    column=self.header[position].strip(),
+                )
         try:
             email = normalise_email(fields[index["email"]])
         except InvalidEmail as exc:
-            return str(exc)
+            return exc.as_message()
         flags: int | None = None
         if self.mode is not FlagsMode.IGNORE and "privacy_flags" in index:
             cell = fields[index["privacy_flags"]].strip()
             if cell:
                 if not _DIGITS.fullmatch(cell):
                     if cell.startswith("-") and _DIGITS.fullmatch(cell[1:]):
-                        return f"privacy_flags {cell} is negative"
-                    return f"privacy_flags {cell!r} is not a non-negative integer"
+                        return Message(N_("privacy_flags %(cell)s is negative"), cell=cell)
+                    return Message(
+                        N_("privacy_flags %(cell)r is not a non-negative integer"), cell=cell
+                    )
                 try:
                     flags = self.purposes.check_value(int(cell))
                 except FlagsError as exc:
-                    return str(exc)
+                    return exc.as_message()
         status: str | None = None
         if "status" in index:
             status = fields[index["status"]].strip().lower() or None
             if status not in (None, SUBSCRIBED, UNSUBSCRIBED):
-                return f"status {status!r} is neither {SUBSCRIBED!r} nor {UNSUBSCRIBED!r}"
+                return Message(
+                    N_("status %(status)r is neither %(one)r nor %(other)r"),
+                    status=status,
+                    one=SUBSCRIBED,
+                    other=UNSUBSCRIBED,
+                )
         attributes = {name: fields[pos] for name, pos in self._attributes if fields[pos] != ""}
         return Row(line, email, flags, attributes, status)
 
@@ -189,7 +203,7 @@ def duplicates(
     first: dict[str, int] = {}
     repeated: dict[int, int] = {}
     for line, _fields, row in Pass(path, purposes, mode).records():
-        if isinstance(row, str) or email_key(row.email) not in candidates:
+        if isinstance(row, Message) or email_key(row.email) not in candidates:
             continue
         if row.email in first:
             repeated[line] = first[row.email]
@@ -214,25 +228,25 @@ class Rejected:
         if self.handle:
             self.handle.close()
 
-    def write(self, header: list[str], fields: list[str], reason: str) -> None:
+    def write(self, header: list[str], fields: list[str], reason: Message) -> None:
         if self.path is None:
             return
         if self.writer is None:
             self.handle = self.path.open("w", encoding="utf-8", newline="")
             self.writer = csv.writer(self.handle)
             self.writer.writerow(safe_row([*header, "reason"]))
-        self.writer.writerow(safe_row([*fields, reason]))
+        self.writer.writerow(safe_row([*fields, str(reason)]))
 
 
 def write_rejected(
-    path: Path, purposes: Purposes, mode: FlagsMode, left_out: dict[int, str], out: Path
+    path: Path, purposes: Purposes, mode: FlagsMode, left_out: dict[int, Message], out: Path
 ) -> None:
     """Every bad row of `path` (and every good row `left_out` names, by line) into `out`,
     with its reason."""
     reading = Pass(path, purposes, mode)
     with Rejected(out) as rejected:
         for line, fields, row in reading.records():
-            if isinstance(row, str):
+            if isinstance(row, Message):
                 rejected.write(reading.header, fields, row)
             elif line in left_out:
                 rejected.write(reading.header, fields, left_out[line])

@@ -18,7 +18,7 @@ from email_validator import (
     validate_email,
 )
 
-from clearpixel.domain.errors import ClearpixelError
+from clearpixel.domain.errors import N_, ClearpixelError
 
 _ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
@@ -46,8 +46,10 @@ def normalise_email(raw: str) -> str:
     ):
         return text.lower()
     if not text:
-        raise InvalidEmail("empty email address")
+        raise InvalidEmail(N_("empty email address"))
     try:
         return str(validate_email(text, check_deliverability=False).normalized).lower()
     except EmailNotValidError as exc:
-        raise InvalidEmail(f"invalid email address {text!r}: {exc}") from None
+        raise InvalidEmail(
+            N_("invalid email address %(address)r: %(problem)s"), address=text, problem=str(exc)
+        ) from None

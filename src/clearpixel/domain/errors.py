@@ -46,6 +46,10 @@ class ClearpixelError(Exception):
         self.values = values
         super().__init__(message % values if values else message)
 
+    def as_message(self) -> Message:
+        """This refusal as a value of another message (a line's reason in an import)."""
+        return Message(self.template, **self.values)
+
 
 class NotFound(ClearpixelError, LookupError):
     """The named thing does not exist."""

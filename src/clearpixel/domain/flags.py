@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
-from clearpixel.domain.errors import ClearpixelError
+from clearpixel.domain.errors import N_, ClearpixelError
 
 OPEN_TRACKING = "open_tracking"
 OPEN_TRACKING_BIT = 1
@@ -108,10 +108,14 @@ class Purposes:
         if flags is None:
             return None
         if flags < 0:
-            raise FlagsError(f"privacy_flags {flags} is negative")
+            raise FlagsError(N_("privacy_flags %(flags)s is negative"), flags=flags)
         undefined = flags & ~self.all_bits
         if undefined:
-            raise FlagsError(f"privacy_flags {flags} sets bits no purpose defines ({undefined})")
+            raise FlagsError(
+                N_("privacy_flags %(flags)s sets bits no purpose defines (%(undefined)s)"),
+                flags=flags,
+                undefined=undefined,
+            )
         return flags
 
 

@@ -69,6 +69,7 @@ def create_campaign(
         raise ClearpixelError("a campaign needs a subject")
     with ctx.db.connect() as conn:
         audience = get_list(conn, list_name)
+        audience.check_open()
         attributes = campaign_store.list_attribute_names(conn, audience.id)
     compiled = compile_campaign(
         kind=message_kind, subject=subject, html=html, text=text, attributes=attributes

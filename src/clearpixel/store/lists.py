@@ -7,7 +7,7 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
-from clearpixel.domain.errors import ClearpixelError, NotFound
+from clearpixel.domain.errors import N_, ClearpixelError, NotFound
 from clearpixel.store.db import Tx
 from clearpixel.store.schema import audience_lists, contacts
 
@@ -20,9 +20,21 @@ class AudienceList:
     contacts: int = 0
     archived_at: datetime | None = None
 
+    def check_open(self) -> None:
+        """An archived list takes no new contacts and no new campaigns: raises ListArchived
+        (its contacts, campaigns and ledger stay; restoring it lifts this)."""
+        if self.archived_at is not None:
+            raise ListArchived(
+                N_("the list %(name)r is archived: restore it first"), name=self.name
+            )
+
 
 class ListExists(ClearpixelError):
     """A list with that name already exists."""
+
+
+class ListArchived(ClearpixelError):
+    """The list is archived: nothing new goes into it."""
 
 
 class UnknownList(NotFound):
@@ -44,14 +56,14 @@ def get_list(tx: Tx, name: str) -> AudienceList:
     row = tx.execute(sa.select(audience_lists).where(audience_lists.c.name == name)).first()
     if row is None:
         raise UnknownList(f"no list named {name!r}")
-    return AudienceList(row.id, row.name, row.created_at)
+    return AudienceList(row.id, row.name, row.created_at, archived_at=row.archived_at)
 
 
 def get_list_by_id(tx: Tx, list_id: int) -> AudienceList:
     row = tx.execute(sa.select(audience_lists).where(audience_lists.c.id == list_id)).first()
     if row is None:
         raise UnknownList(f"no list with id {list_id}")
-    return AudienceList(row.id, row.name, row.created_at)
+    return AudienceList(row.id, row.name, row.created_at, archived_at=row.archived_at)
 
 
 def all_lists(tx: Tx) -> list[AudienceList]:

@@ -12,6 +12,7 @@ the old one: the editor then shows the new id.
 from __future__ import annotations
 
 import email
+import functools
 import re
 from typing import Any
 
@@ -259,8 +260,9 @@ def send_progress(request: Request, campaign_id: int, session: SessionDep) -> Re
     and the emails by mode as stored (so it is right after a restart too)."""
     ctx = get_ctx(request)
     job = jobs_of(request).get(f"send-{check_id(campaign_id)}")
-    state = job.as_dict() if job else None  # before the stored figures: a job seen
-    found = sending.get_campaign(ctx, campaign_id)  # finished has written them all
+    # the job before the stored figures: a job seen finished has written them all
+    state = job.as_dict(functools.partial(said, request)) if job else None
+    found = sending.get_campaign(ctx, campaign_id)
     body = {
         "status": found.status,
         "detail": found.status_detail,

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import functools
 import io
 import secrets
 import time
@@ -36,6 +37,7 @@ from clearpixel.web.admin_base import (
     form_id,
     guarded_router,
     render,
+    said,
     say,
 )
 from clearpixel.web.admin_jobs import Job, jobs_of
@@ -126,6 +128,7 @@ async def upload(request: Request, session: SessionDep) -> Response:
     filename = (file.filename or "upload.csv")[:200]
     try:
         target = contact_service.get_list(ctx, list_id)
+        target.check_open()
         _prune(_folder(ctx))
         token = secrets.token_hex(16)
         path = _folder(ctx) / f"{token}.csv"
@@ -192,7 +195,7 @@ def _state(request: Request, token: str) -> dict[str, Any]:
         raise Refused(404, N_("No such import."))
     report = job.result
     return {
-        **job.as_dict(),
+        **job.as_dict(functools.partial(said, request)),
         "report": None
         if report is None
         else {

@@ -28,18 +28,22 @@ class Job:
     total: int | None = None
     finished: bool = False
     error: str | None = None
+    refusal: ClearpixelError | None = None  # the service's refusal behind `error`
     result: Any = None
     _thread: threading.Thread | None = field(default=None, repr=False)
 
     def step(self, done: int, total: int) -> None:
         self.done, self.total = done, total
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self, said: Callable[[ClearpixelError], str] | None = None) -> dict[str, Any]:
+        """The job's state for a page; `said` puts a service's refusal in the reader's
+        language (web/admin_base.said)."""
+        error = said(self.refusal) if said and self.refusal else self.error
         return {
             "done": self.done,
             "total": self.total,
             "finished": self.finished,
-            "error": self.error,
+            "error": error,
         }
 
 
@@ -61,7 +65,7 @@ class Jobs:
             try:
                 job.result = work(job)
             except ClearpixelError as exc:
-                job.error = str(exc)
+                job.error, job.refusal = str(exc), exc
             except Exception as exc:  # the page shows it; the log keeps the trace
                 log.exception("background job %s failed", key)
                 job.error = f"{type(exc).__name__}: {exc}"

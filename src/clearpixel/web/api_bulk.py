@@ -124,7 +124,7 @@ def post_import(
         flags_changed=report.flags_changed,
         skipped_refused_by_contact=report.skipped_refused,
         rejected=report.rejected,
-        errors=[RowErrorOut(line=e.line, reason=e.reason) for e in report.errors],
+        errors=[RowErrorOut(line=e.line, reason=str(e.reason)) for e in report.errors],
     )
 
 
