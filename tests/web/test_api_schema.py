@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import schemathesis
-import schemathesis.specs.openapi.schemas  # noqa: F401 - see below
+import schemathesis.specs.openapi.schemas  # imported up front: see below
 from hypothesis import HealthCheck, given, settings
 from schemathesis.generation.modes import GenerationMode
 
