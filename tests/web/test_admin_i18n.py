@@ -44,12 +44,18 @@ def unmarked_texts(source: str) -> list[str]:
 
 def admin_texts() -> set[str | tuple[str, ...]]:
     """Every msgid the admin templates and the admin's Python use, and the refusals of the
-    services the admin shows (a campaign template's problems, what a notice lacks)."""
+    services the admin shows (a campaign template's problems, what a notice lacks, an
+    import's refused lines, the installation check)."""
     method_map = [
         ("src/clearpixel/web/templates/admin/**.html", "jinja2"),
         ("src/clearpixel/web/admin*.py", "python"),
         ("src/clearpixel/sending/**.py", "python"),
         ("src/clearpixel/consent/notices.py", "python"),
+        ("src/clearpixel/audience/**.py", "python"),
+        ("src/clearpixel/reports/compliance.py", "python"),
+        ("src/clearpixel/domain/retention.py", "python"),
+        ("src/clearpixel/domain/flags.py", "python"),
+        ("src/clearpixel/store/lists.py", "python"),
         ("src/clearpixel/domain/errors.py", "python"),
     ]
     keywords = {"_": None, "N_": None, "ngettext": (1, 2), "say_n": (2, 3)}
@@ -291,3 +297,20 @@ def test_a_french_editor_reads_why_an_import_was_refused_in_french(ctx, client):
     shown = html.unescape(client.get(f"/admin/import/{token}").text).replace("\u00a0", " ")
     assert "ligne 4 : doublon de la ligne 2" in shown
     assert contact_service.contacts_page(ctx, target.id) == []
+
+
+def test_a_french_admin_reads_the_installation_check_in_french(ctx, client):
+    sign_in(client, "ada@example.org")
+    lists = client.get("/admin/lists").text
+    client.post("/admin/language", data={"csrf": csrf_of(lists), "lang": "fr", "next": "/"})
+    page = html.unescape(client.get("/admin/settings").text).replace("\u00a0", " ")
+    for words in [
+        "stratégie de suivi",
+        "clés de signature",
+        "1 clé(s) ; les jetons sont signés avec la première",
+        "conservation : ouvertures et clics personnels",
+        "396 jours (762 jours au plus)",
+        "encore la valeur d'exemple, réglez : CLEARPIXEL_ORGANISATION (l'expéditeur nommé",
+    ]:
+        assert words in page, words
+    assert "tokens signed" not in page and "at most" not in page

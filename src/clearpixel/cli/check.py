@@ -17,7 +17,10 @@ def check(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> 
         findings = check_installation(ctx)
     if as_json:
         print_json(
-            [{"topic": f.topic, "status": str(f.status), "detail": f.detail} for f in findings]
+            [
+                {"topic": str(f.topic), "status": str(f.status), "detail": str(f.detail)}
+                for f in findings
+            ]
         )
     else:
         colours = {Status.OK: "green", Status.WARNING: "yellow", Status.FAIL: "bold red"}

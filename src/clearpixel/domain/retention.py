@@ -16,6 +16,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
+from clearpixel.domain.errors import N_, Message
+
 
 @dataclass(frozen=True, slots=True)
 class Window:
@@ -30,11 +32,11 @@ class Window:
     def beyond_maximum(self) -> bool:
         return self.kept > self.maximum
 
-    def words(self, length: timedelta) -> str:
+    def words(self, length: timedelta) -> Message:
         """`length` in the unit of this window's setting (hours or days)."""
         if self.setting.endswith("_HOURS"):
-            return f"{int(length.total_seconds() // 3600)} hours"
-        return f"{length.days} days"
+            return Message(N_("%(n)s hours"), n=int(length.total_seconds() // 3600))
+        return Message(N_("%(n)s days"), n=length.days)
 
 
 DEFAULT_PERSONAL_EVENTS_DAYS = 396  # 13 months
@@ -53,25 +55,25 @@ def windows(
     """The windows in force, with their maximums."""
     return [
         Window(
-            "personal opens and clicks",
+            N_("personal opens and clicks"),
             "CLEARPIXEL_RETENTION_PERSONAL_EVENTS_DAYS",
             timedelta(days=personal_events_days),
             timedelta(days=MAX_PERSONAL_EVENTS_DAYS),
         ),
         Window(
-            "last-open and last-click dates without a new hit",
+            N_("last-open and last-click dates without a new hit"),
             "CLEARPIXEL_RETENTION_LAST_OPEN_DAYS",
             timedelta(days=last_open_days),
             timedelta(days=MAX_LAST_OPEN_DAYS),
         ),
         Window(
-            "raw hits in spill files",
+            N_("raw hits in spill files"),
             "CLEARPIXEL_RETENTION_SPILL_HOURS",
             timedelta(hours=spill_hours),
             timedelta(hours=MAX_SPILL_HOURS),
         ),
         Window(
-            "proof of consent after erasure",
+            N_("proof of consent after erasure"),
             "CLEARPIXEL_RETENTION_PROOF_AFTER_ERASURE_DAYS",
             timedelta(days=proof_days),
             timedelta(days=MAX_PROOF_AFTER_ERASURE_DAYS),

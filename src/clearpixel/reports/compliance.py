@@ -16,8 +16,9 @@ from urllib.parse import urlsplit
 from clearpixel.config import ConfigError, Settings
 from clearpixel.consent.checkpoints import gather
 from clearpixel.consent.integrity import check_flags, verify_ledger
-from clearpixel.consent.notices import list_notices, missing_elements
+from clearpixel.consent.notices import list_notices, missing_messages
 from clearpixel.context import Context
+from clearpixel.domain.errors import N_, Message
 from clearpixel.domain.policy import Strategy
 
 
@@ -29,25 +30,50 @@ class Status(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Finding:
-    topic: str
+    """One obligation (`topic`), whether it holds, and what to do when it does not
+    (`detail`): catalogue texts, English when printed, in the reader's language in the
+    admin."""
+
+    topic: Message
     status: Status
-    detail: str
+    detail: Message
+
+
+TOPIC_STRATEGY = Message(N_("tracking strategy"))
+TOPIC_KEYS = Message(N_("signing keys"))
+TOPIC_URL = Message(N_("public URL"))
+TOPIC_SETTINGS = Message(N_("organisation settings"))
+TOPIC_LEDGER = Message(N_("consent ledger"))
+TOPIC_FLAGS = Message(N_("flags = replay of the ledger"))
+TOPIC_NOTICES = Message(N_("consent notices"))
 
 
 def _strategy(ctx: Context) -> Finding:
     policy = ctx.policy
     if policy.strategy is Strategy.LEGACY:
         return Finding(
-            "tracking strategy",
+            TOPIC_STRATEGY,
             Status.FAIL,
-            "strategy 'legacy' puts a personal pixel in every marketing email without consent; "
-            "set CLEARPIXEL_STRATEGY=consent (or anonymous_only)",
+            Message(
+                N_(
+                    "strategy 'legacy' puts a personal pixel in every marketing email without "
+                    "consent; set CLEARPIXEL_STRATEGY=consent (or anonymous_only)"
+                )
+            ),
         )
     return Finding(
-        "tracking strategy",
+        TOPIC_STRATEGY,
         Status.OK,
-        f"'{policy.strategy}': marketing mail without consent is '{policy.nonconsent_mode}', "
-        f"transactional '{policy.transactional_mode}', security '{policy.security_mode}'",
+        Message(
+            N_(
+                "'%(strategy)s': marketing mail without consent is '%(nonconsent)s', "
+                "transactional '%(transactional)s', security '%(security)s'"
+            ),
+            strategy=str(policy.strategy),
+            nonconsent=str(policy.nonconsent_mode),
+            transactional=str(policy.transactional_mode),
+            security=str(policy.security_mode),
+        ),
     )
 
 
@@ -55,32 +81,48 @@ def _keys(ctx: Context) -> Finding:
     try:
         count = len(ctx.settings.signing_keys())
     except ConfigError as exc:
-        return Finding("signing keys", Status.FAIL, str(exc))
-    return Finding("signing keys", Status.OK, f"{count} key(s); tokens signed with the first")
+        return Finding(TOPIC_KEYS, Status.FAIL, exc.as_message())
+    return Finding(
+        TOPIC_KEYS,
+        Status.OK,
+        Message(N_("%(n)s key(s); tokens signed with the first"), n=count),
+    )
 
 
 def _base_url(ctx: Context) -> Finding:
     url = urlsplit(ctx.settings.base_url)
     if url.scheme == "https":
-        return Finding("public URL", Status.OK, ctx.settings.base_url)
+        return Finding(TOPIC_URL, Status.OK, Message(ctx.settings.base_url))
     local = url.hostname in ("127.0.0.1", "localhost", "::1")
     return Finding(
-        "public URL",
+        TOPIC_URL,
         Status.WARNING if local else Status.FAIL,
-        f"{ctx.settings.base_url} is not https: consent and preference links would travel "
-        "in clear text" + (" (fine for a local trial)" if local else ""),
+        Message(
+            N_(
+                "%(url)s is not https: consent and preference links would travel in clear "
+                "text (fine for a local trial)"
+            )
+            if local
+            else N_(
+                "%(url)s is not https: consent and preference links would travel in clear text"
+            ),
+            url=ctx.settings.base_url,
+        ),
     )
 
 
 # Settings that name the organisation to recipients: a placeholder left in them puts a wrong
 # name, address or policy link in every email and consent page.
 PLACEHOLDERS = {
-    "organisation": ("CLEARPIXEL_ORGANISATION", "the sender named in every footer and notice"),
-    "privacy_policy_url": ("CLEARPIXEL_PRIVACY_POLICY_URL", "the privacy policy linked from forms"),
-    "from_address": ("CLEARPIXEL_FROM_ADDRESS", "the From address of campaigns"),
+    "organisation": ("CLEARPIXEL_ORGANISATION", N_("the sender named in every footer and notice")),
+    "privacy_policy_url": (
+        "CLEARPIXEL_PRIVACY_POLICY_URL",
+        N_("the privacy policy linked from forms"),
+    ),
+    "from_address": ("CLEARPIXEL_FROM_ADDRESS", N_("the From address of campaigns")),
     "unsubscribe_mailto": (
         "CLEARPIXEL_UNSUBSCRIBE_MAILTO",
-        "the mailbox of List-Unsubscribe by email",
+        N_("the mailbox of List-Unsubscribe by email"),
     ),
 }
 
@@ -88,17 +130,20 @@ PLACEHOLDERS = {
 def _placeholders(ctx: Context) -> Finding:
     defaults = Settings.model_fields
     left = [
-        f"{variable} ({meaning})"
+        Message(N_("%(variable)s (%(meaning)s)"), variable=variable, meaning=Message(meaning))
         for field, (variable, meaning) in PLACEHOLDERS.items()
         if getattr(ctx.settings, field) == defaults[field].default
     ]
     if left:
         return Finding(
-            "organisation settings",
+            TOPIC_SETTINGS,
             Status.WARNING,
-            "still the example default, set: " + "; ".join(left),
+            Message(
+                N_("still the example default, set: %(left)s"),
+                left=Message.joined(left, N_("%(before)s; %(after)s")),
+            ),
         )
-    return Finding("organisation settings", Status.OK, ctx.settings.organisation)
+    return Finding(TOPIC_SETTINGS, Status.OK, Message(ctx.settings.organisation))
 
 
 def _ledger(ctx: Context) -> Finding:
@@ -106,65 +151,92 @@ def _ledger(ctx: Context) -> Finding:
     report = verify_ledger(ctx, checkpoints=found)
     if report.fault:
         where = f"entry {report.fault.seq}: " if report.fault.seq else ""
-        return Finding("consent ledger", Status.FAIL, f"{where}{report.fault.problem}")
+        return Finding(TOPIC_LEDGER, Status.FAIL, Message(f"{where}{report.fault.problem}"))
     if not report.checkpoints:
         return Finding(
-            "consent ledger",
+            TOPIC_LEDGER,
             Status.WARNING,
-            f"{report.entries} entries, chain intact, but no signed checkpoint anchors it "
-            "outside the database: run `clearpixel ledger checkpoint` and keep a copy elsewhere",
+            Message(
+                N_(
+                    "%(n)s entries, chain intact, but no signed checkpoint anchors it outside "
+                    "the database: run `clearpixel ledger checkpoint` and keep a copy elsewhere"
+                ),
+                n=report.entries,
+            ),
         )
     latest = max((f.checkpoint for f in found if f.checkpoint), key=lambda c: c.seq)
     unanchored = report.entries - latest.seq
     age = ctx.now() - datetime.fromisoformat(latest.at)
     if unanchored and age > 2 * timedelta(minutes=ctx.settings.checkpoint_minutes):
         return Finding(
-            "consent ledger",
+            TOPIC_LEDGER,
             Status.WARNING,
-            f"{report.entries} entries, chain intact, but the newest {unanchored} are not "
-            f"anchored: the latest checkpoint is of {latest.at} (does `serve` run? "
-            "`clearpixel ledger checkpoint` writes one now)",
+            Message(
+                N_(
+                    "%(n)s entries, chain intact, but the newest %(unanchored)s are not "
+                    "anchored: the latest checkpoint is of %(at)s (does `serve` run? "
+                    "`clearpixel ledger checkpoint` writes one now)"
+                ),
+                n=report.entries,
+                unanchored=unanchored,
+                at=latest.at,
+            ),
         )
     return Finding(
-        "consent ledger",
+        TOPIC_LEDGER,
         Status.OK,
-        f"{report.entries} entries, chain intact, agrees with {report.checkpoints} signed "
-        "checkpoint(s)",
+        Message(
+            N_("%(n)s entries, chain intact, agrees with %(checkpoints)s signed checkpoint(s)"),
+            n=report.entries,
+            checkpoints=report.checkpoints,
+        ),
     )
 
 
 def _flags(ctx: Context) -> Finding:
     report = check_flags(ctx, checkpoints=gather(ctx.settings))
     if report.checkpoint_problem:
-        return Finding("flags = replay of the ledger", Status.FAIL, report.checkpoint_problem)
+        return Finding(TOPIC_FLAGS, Status.FAIL, Message(report.checkpoint_problem))
     if report.mismatch:
         m = report.mismatch
         return Finding(
-            "flags = replay of the ledger",
+            TOPIC_FLAGS,
             Status.FAIL,
-            f"contact {m.contact_id} ({m.email}) has {m.stored}, the ledger says {m.folded}",
+            Message(
+                N_("contact %(id)s (%(email)s) has %(stored)s, the ledger says %(folded)s"),
+                id=m.contact_id,
+                email=m.email,
+                stored=m.stored,
+                folded=m.folded,
+            ),
         )
-    return Finding("flags = replay of the ledger", Status.OK, f"{report.contacts} contacts")
+    return Finding(TOPIC_FLAGS, Status.OK, Message(N_("%(n)s contacts"), n=report.contacts))
 
 
 def _notices(ctx: Context) -> Finding:
     latest = {(n.purpose, n.locale): n for n in sorted(list_notices(ctx), key=lambda n: n.version)}
     for (purpose, locale), notice in sorted(latest.items()):
-        missing = missing_elements(
+        missing = missing_messages(
             notice.text, locale=locale, purpose=purpose, organisation=ctx.settings.organisation
         )
         if missing:
             return Finding(
-                "consent notices",
+                TOPIC_NOTICES,
                 Status.FAIL,
-                f"{purpose} ({locale}) version {notice.version} lacks: {', '.join(missing)}",
+                Message(
+                    N_("%(purpose)s (%(locale)s) version %(version)s lacks: %(missing)s"),
+                    purpose=purpose,
+                    locale=locale,
+                    version=notice.version,
+                    missing=Message.joined(missing, N_("%(before)s; %(after)s")),
+                ),
             )
     return Finding(
-        "consent notices",
+        TOPIC_NOTICES,
         Status.OK,
-        f"{len(latest)} current notice(s) name who, what, why and every device"
+        Message(N_("%(n)s current notice(s) name who, what, why and every device"), n=len(latest))
         if latest
-        else "none stored yet: the shipped defaults are used on first use",
+        else Message(N_("none stored yet: the shipped defaults are used on first use")),
     )
 
 
@@ -173,11 +245,20 @@ def _retention(ctx: Context) -> list[Finding]:
     maximum (README "Retention")."""
     return [
         Finding(
-            f"retention: {w.name}",
+            Message(N_("retention: %(name)s"), name=Message(w.name)),
             Status.FAIL if w.beyond_maximum else Status.OK,
-            f"{w.words(w.kept)} ({w.setting}), more than the maximum of {w.words(w.maximum)}"
+            Message(
+                N_("%(kept)s (%(setting)s), more than the maximum of %(maximum)s"),
+                kept=w.words(w.kept),
+                setting=w.setting,
+                maximum=w.words(w.maximum),
+            )
             if w.beyond_maximum
-            else f"{w.words(w.kept)} (at most {w.words(w.maximum)})",
+            else Message(
+                N_("%(kept)s (at most %(maximum)s)"),
+                kept=w.words(w.kept),
+                maximum=w.words(w.maximum),
+            ),
         )
         for w in ctx.settings.retention
     ]

@@ -109,7 +109,7 @@ def _settings_page(request: Request, session: Any, status: int = 200, **values: 
         "settings.html",
         session,
         status_code=status,
-        findings=findings,
+        findings=[(said(request, f.topic), f.status, said(request, f.detail)) for f in findings],
         check_ok=compliant(findings),
         endpoints=webhooks.endpoints(ctx) if session.allows(Permission.ACCOUNTS) else [],
         event_types=[e.value for e in EventType],
