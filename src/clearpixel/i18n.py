@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, tzinfo
 from functools import cache
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from babel import dates, numbers
 from babel.support import NullTranslations, Translations
@@ -154,17 +155,29 @@ def format_percent(share: float, locale: str) -> str:
     return numbers.format_percent(share, locale=locale)
 
 
-def format_when(moment: datetime | None, locale: str, *, seconds: bool = False) -> str:
-    """A stored moment (UTC) as `locale` writes a date and a 24-hour time; "" for None."""
+def format_when(
+    moment: datetime | None, locale: str, *, seconds: bool = False, zone: tzinfo = UTC
+) -> str:
+    """A stored moment (UTC) as `locale` writes a date and a 24-hour time, in `zone`; "" for
+    None."""
     if moment is None:
         return ""
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    moment = moment.astimezone(UTC)
+    moment = moment.astimezone(zone)
     day = dates.format_date(moment, format="medium", locale=locale)
     time = dates.format_time(moment, "HH:mm:ss" if seconds else "HH:mm", locale=locale)
     pattern = str(dates.get_datetime_format("medium", locale=locale))
     return pattern.replace("{1}", day).replace("{0}", time).replace("'", "")
+
+
+def format_planned(moment: datetime, zone: ZoneInfo, locale: str) -> str:
+    """A planned moment (a scheduled send) as `locale` writes it in the installation's zone,
+    named, with the UTC time beside it unless the zone is UTC."""
+    text = f"{format_when(moment, locale, zone=zone)} {zone.key}"
+    if moment.astimezone(zone).utcoffset() != timedelta(0) or zone.key != "UTC":
+        text += f" ({format_when(moment, locale)} UTC)"
+    return text
 
 
 def format_day(moment: datetime | None, locale: str) -> str:

@@ -17,6 +17,7 @@ from fastapi.testclient import TestClient
 
 from clearpixel.context import Context
 from clearpixel.domain.errors import ClearpixelError
+from clearpixel.i18n import format_planned
 from clearpixel.sending import campaigns, schedule
 from clearpixel.store.schema import campaigns as campaigns_table
 from clearpixel.web.admin_jobs import Jobs
@@ -163,6 +164,11 @@ def test_times_are_read_and_shown_in_the_installation_zone():
     at = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
     assert schedule.shown(at, paris) == "2026-12-01 09:00 Europe/Paris (2026-12-01 08:00 UTC)"
     assert schedule.shown(at, ZoneInfo("UTC")) == "2026-12-01 08:00 UTC"
+    # the admin writes it in the reader's language, the same zone and UTC beside it
+    assert format_planned(at, paris, "fr") == (
+        "1 déc. 2026, 09:00 Europe/Paris (1 déc. 2026, 08:00 UTC)"
+    )
+    assert format_planned(at, ZoneInfo("UTC"), "en") == "Dec 1, 2026, 08:00 UTC"
 
 
 def test_with_nats_a_scheduled_send_publishes_its_links_for_the_tracking_nodes(ctx, tmp_path):

@@ -50,7 +50,7 @@ def test_an_editor_schedules_and_unschedules_a_campaign(ctx, page, served, artif
     page.fill("#schedule-at", "2026-11-05T10:30")
     page.click("#schedule")
     page.wait_for_url(f"{url}/admin/campaigns/{campaign_id}")
-    expected = "2026-11-05 10:30 Europe/Paris (2026-11-05 09:30 UTC)"
+    expected = "Nov 5, 2026, 10:30 Europe/Paris (Nov 5, 2026, 09:30 UTC)"
     assert expected in page.inner_text("#campaign-status")
     assert sending.get_campaign(ctx, campaign_id).scheduled_at == datetime(
         2026, 11, 5, 9, 30, tzinfo=UTC

@@ -4,6 +4,7 @@ page's language (`locale`)."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Any
 
@@ -16,11 +17,10 @@ from clearpixel.consent.proof import proof_for, proof_json, render_proof_html
 from clearpixel.context import Context
 from clearpixel.domain.errors import ClearpixelError
 from clearpixel.domain.policy import MessageKind, Strategy, TrackingMode, decide
-from clearpixel.i18n import N_, gettext_for, translations
+from clearpixel.i18n import N_, format_planned, gettext_for, translations
 from clearpixel.reports.campaign import Bucket, campaign_report
 from clearpixel.reports.consent import ConsentDashboard, ListConsent, consent_dashboard
 from clearpixel.sending import campaigns as sending
-from clearpixel.sending.schedule import shown
 from clearpixel.web import admin_charts as charts
 
 MODE_COLORS = {
@@ -86,7 +86,7 @@ def home(ctx: Context, locale: str = "en", *, archived: bool = False) -> dict[st
         "title": gettext_for(locale)(N_("Overview")),
         "archived": archived,
         "zone": ctx.settings.zone,
-        "shown": shown,
+        "shown": functools.partial(format_planned, locale=locale),
         "campaigns": rows,
         "lists": board.lists,
         "coverage": [
@@ -106,7 +106,7 @@ def campaign(ctx: Context, campaign_id: int, locale: str = "en") -> dict[str, An
         "title": found.name,
         "campaign": found,
         "zone": ctx.settings.zone,
-        "shown": shown,
+        "shown": functools.partial(format_planned, locale=locale),
         "by_mode": by_mode,
         "mode_chart": charts.split_bar(
             gettext_for(locale)(N_("Emails sent by tracking mode")),
