@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gzip
 import os
+import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -62,9 +63,29 @@ def test_a_body_over_the_limit_is_refused_and_nothing_is_kept(ctx, installation)
     multipart = {"Content-Type": "multipart/form-data; boundary=XX"}
     answer = editor.http.post("/admin/import", content=streamed(), headers=multipart)
     assert answer.status_code == 413
-    assert "larger than 200 MB" in answer.text
+    assert answer.headers["content-type"].startswith("text/html")  # a page: a browser sent it
+    assert "larger than 200 MB" in answer.text and 'href="/admin/import"' in answer.text
     assert _stored(ctx) == []
     assert editor.get("/admin/import").status_code == 200  # the server carries on
+
+
+def test_a_french_browser_announcing_too_much_gets_a_french_page_at_once(ctx, installation):
+    host, port = installation.url.removeprefix("http://").split(":")
+    request = (
+        b"POST /admin/import HTTP/1.1\r\nHost: x\r\nCookie: cp_lang=fr\r\n"
+        b"Content-Type: multipart/form-data; boundary=XX\r\n"
+        b"Content-Length: 314572800\r\nConnection: close\r\n\r\n--XX\r\n"
+    )
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(request)
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 413 ") and b"text/html" in head
+    page = body.decode().replace("\u00a0", " ")
+    assert '<html lang="fr">' in page and "Rien n'a été enregistré" in page, page
+    assert _stored(ctx) == []
 
 
 @pytest.mark.parametrize(

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import json
 import re
+from http.cookies import SimpleCookie
+from pathlib import Path
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -23,12 +25,16 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from clearpixel.accounts import api_keys
 from clearpixel.context import Context
+from clearpixel.i18n import choose_locale, environment
+from clearpixel.web.admin_base import LANG_COOKIE
+from clearpixel.web.admin_base import SECURITY_HEADERS as PAGE_HEADERS
 
 API_PREFIX = "/api/v1/"
 API_OPEN = frozenset({"/api/v1/docs", "/api/v1/openapi.json", "/api/v1/docs/oauth2-redirect"})
 API_DOCS_ASSETS = "/api/v1/docs/static/"  # Swagger UI's script, style and icon
 STATE_KEY = "clearpixel_api_key_id"
 MB = 1024 * 1024
+ADMIN_TEMPLATES = Path(__file__).parent / "templates" / "admin"
 
 # (method, path pattern, cap in bytes), first match wins; DEFAULT_CAP otherwise.
 CAPS: tuple[tuple[str, re.Pattern[str], int], ...] = (
@@ -90,7 +96,7 @@ class RequestLimits:
         cap = body_cap(scope["method"], path)
         announced = _content_length(scope)
         if announced is not None and announced > cap:
-            await self._answer(send, 413, "too_large", _too_large(cap))
+            await self._too_large(scope, send, cap)
             return
         await self._capped(scope, receive, send, cap)
 
@@ -124,7 +130,7 @@ class RequestLimits:
             if not exceeded:
                 raise
         if exceeded and not started:
-            await self._answer(send, 413, "too_large", _too_large(cap))
+            await self._too_large(scope, send, cap)
 
     def _key_id(self, scope: Scope) -> int | None:
         presented = _bearer(scope)
@@ -135,6 +141,28 @@ class RequestLimits:
         start, body = _json_error(status, code, message)
         await send(start)
         await send(body)
+
+    async def _too_large(self, scope: Scope, send: Send, cap: int) -> None:
+        """413: a page in the reader's language under /admin (a browser sent it), else the
+        API's JSON error."""
+        if not scope["path"].startswith("/admin"):
+            await self._answer(send, 413, "too_large", _too_large(cap))
+            return
+        cookies = SimpleCookie((_header(scope, b"cookie") or b"").decode("latin-1"))
+        chosen = cookies[LANG_COOKIE].value if LANG_COOKIE in cookies else ""
+        accept = (_header(scope, b"accept-language") or b"").decode("latin-1")
+        locale = choose_locale(chosen, accept)
+        page = environment(locale, str(ADMIN_TEMPLATES)).get_template("too_large.html")
+        back = "/admin/import" if scope["path"] == "/admin/import" else "/admin"
+        body = page.render(size=_size(cap), back=back).encode()
+        headers = [
+            (b"content-type", b"text/html; charset=utf-8"),
+            (b"content-length", str(len(body)).encode()),
+            (b"connection", b"close"),
+            *((k.lower().encode(), v.encode()) for k, v in PAGE_HEADERS.items()),
+        ]
+        await send({"type": "http.response.start", "status": 413, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
 
 
 def _header(scope: Scope, name: bytes) -> bytes | None:
@@ -161,9 +189,12 @@ def _content_length(scope: Scope) -> int | None:
     return int(value) if value is not None and value.isdigit() else None
 
 
+def _size(cap: int) -> str:
+    return f"{cap // MB} MB" if cap >= MB else f"{cap // 1024} KB"
+
+
 def _too_large(cap: int) -> str:
-    size = f"{cap // MB} MB" if cap >= MB else f"{cap // 1024} KB"
-    return f"the request body is larger than {size}, the most this address accepts"
+    return f"the request body is larger than {_size(cap)}, the most this address accepts"
 
 
 def key_id_from(state: Any) -> int | None:
