@@ -23,6 +23,7 @@ from clearpixel.ingest.pipeline import Batch
 from clearpixel.ingest.tracker import build_pipeline
 from clearpixel.store import Database
 from clearpixel.web.tracking_node import TrackingNode
+from tests.conftest import TEST_KEY
 
 SHARED_NATS = "nats://127.0.0.1:4222"
 NO_DATABASE = "postgresql+psycopg://nobody@127.0.0.1:1/nothing"
@@ -63,6 +64,21 @@ def node_context(ctx: Context, folder: Path) -> Context:
     database that cannot be reached."""
     settings = ctx.settings.model_copy(update={"data_dir": folder, "database_url": NO_DATABASE})
     return Context(settings=settings, db=Database(NO_DATABASE), now=ctx.now)
+
+
+def node_env(ctx: Context, folder: Path) -> dict[str, str]:
+    """The environment of a tracking node process (`serve --role tracking`): the context's
+    keys and NATS names, a data folder of its own, and a database that cannot be reached."""
+    s = ctx.settings
+    return {
+        "CLEARPIXEL_SECRET_KEYS": TEST_KEY,
+        "CLEARPIXEL_DATABASE_URL": NO_DATABASE,
+        "CLEARPIXEL_DATA_DIR": str(folder),
+        "CLEARPIXEL_NATS_URL": s.nats_url,
+        "CLEARPIXEL_NATS_STREAM": s.nats_stream,
+        "CLEARPIXEL_NATS_SUBJECT": s.nats_subject,
+        "CLEARPIXEL_NATS_LINKS_BUCKET": s.nats_links_bucket,
+    }
 
 
 def tracking_node(ctx: Context) -> TrackingNode:

@@ -19,10 +19,9 @@ from clearpixel.sending import campaigns as sending
 from clearpixel.sending.transports import OutboxTransport
 from clearpixel.store.campaigns import get_links
 from clearpixel.web.app import create_app
-from tests.conftest import TEST_KEY
 from tests.helpers import make_contacts, make_list
 from tests.ingest.builders import click_url, rows
-from tests.ingest.nats_helpers import NO_DATABASE, get, remove_stream_and_bucket, with_nats
+from tests.ingest.nats_helpers import get, node_env, remove_stream_and_bucket, with_nats
 from tests.web.admin_session import csrf_of, signed_in
 from tests.web.served import serve
 
@@ -35,19 +34,6 @@ def nctx(ctx) -> Iterator[Context]:
     named = with_nats(ctx)
     yield named
     remove_stream_and_bucket(named)
-
-
-def node_env(ctx: Context, tmp_path) -> dict[str, str]:  # type: ignore[no-untyped-def]
-    s = ctx.settings
-    return {
-        "CLEARPIXEL_SECRET_KEYS": TEST_KEY,
-        "CLEARPIXEL_DATABASE_URL": NO_DATABASE,
-        "CLEARPIXEL_DATA_DIR": str(tmp_path / "node"),
-        "CLEARPIXEL_NATS_URL": s.nats_url,
-        "CLEARPIXEL_NATS_STREAM": s.nats_stream,
-        "CLEARPIXEL_NATS_SUBJECT": s.nats_subject,
-        "CLEARPIXEL_NATS_LINKS_BUCKET": s.nats_links_bucket,
-    }
 
 
 def sale_click(ctx: Context, campaign_id: int, contact_id: int) -> str:
@@ -66,7 +52,7 @@ def test_admin_and_api_sends_publish_links_a_node_without_database_redirects(nct
         nctx, list_name="newsletter", kind="marketing", subject="Sale", html=HTML, name="b"
     )
     clicks = [sale_click(nctx, c.id, contact) for c in (by_admin, by_api)]
-    with serve(node_env(nctx, tmp_path), tmp_path, "--role", "tracking") as node:
+    with serve(node_env(nctx, tmp_path / "node"), tmp_path, "--role", "tracking") as node:
         assert [a[0] for a in get(node.port, clicks)] == [503, 503]  # not sent: try again
 
         editor = signed_in(nctx, "ed@example.org", "correct horse battery", role="editor")

@@ -19,7 +19,6 @@ from clearpixel.sending.campaigns import publish_links_for_nodes
 from clearpixel.web import connections
 from clearpixel.web.server import ThreadedServer
 from clearpixel.web.tracking import GIF
-from tests.conftest import TEST_KEY
 from tests.helpers import make_contacts, make_list
 from tests.ingest.builders import (
     anonymous_url,
@@ -30,10 +29,10 @@ from tests.ingest.builders import (
     rows,
 )
 from tests.ingest.nats_helpers import (
-    NO_DATABASE,
     UA,
     get,
     node_context,
+    node_env,
     remove_stream_and_bucket,
     tracking_node,
     wait_until,
@@ -179,16 +178,7 @@ def test_a_node_without_database_redirects_links_published_after_it_started(nctx
     """As a process: the database unreachable, links published once it runs redirect (a miss
     reads the bucket), and SIGTERM right after the last answer publishes every hit."""
     campaign_id, public_id, (a, b) = campaign(nctx)
-    s = nctx.settings
-    env = {
-        "CLEARPIXEL_SECRET_KEYS": TEST_KEY,
-        "CLEARPIXEL_DATABASE_URL": NO_DATABASE,
-        "CLEARPIXEL_DATA_DIR": str(tmp_path / "node"),
-        "CLEARPIXEL_NATS_URL": s.nats_url,
-        "CLEARPIXEL_NATS_STREAM": s.nats_stream,
-        "CLEARPIXEL_NATS_SUBJECT": s.nats_subject,
-        "CLEARPIXEL_NATS_LINKS_BUCKET": s.nats_links_bucket,
-    }
+    env = node_env(nctx, tmp_path / "node")
     click = click_url(nctx, campaign_id, a, 1)
     with serve(env, tmp_path, "--role", "tracking") as node:
         (before,) = get(node.port, [click])
