@@ -9,7 +9,7 @@ at once; soft bounces once `CLEARPIXEL_SOFT_BOUNCE_LIMIT` of them fall within
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from clearpixel.context import Context
 from clearpixel.deliverability.suppression import suppress_in
@@ -25,6 +25,19 @@ from clearpixel.domain.webhooks import EventType
 from clearpixel.store import Tx
 from clearpixel.store import bounces as store
 from clearpixel.store import webhooks as webhook_store
+
+
+def reported_time(ctx: Context, value: object) -> datetime:
+    """When a provider's report says the bounce or complaint happened (so a redelivered
+    report names the same event); now when it says nothing usable or a time still to come."""
+    now = ctx.now()
+    try:
+        at = datetime.fromisoformat(str(value or ""))
+    except ValueError:
+        return now
+    if at.tzinfo is None or at > now:
+        return now
+    return at.astimezone(UTC)
 
 
 def soft_policy(ctx: Context) -> SoftBouncePolicy:

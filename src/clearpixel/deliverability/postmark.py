@@ -15,10 +15,10 @@ import base64
 import binascii
 import hmac
 import json
-from datetime import UTC, datetime
 from typing import Any
 
 from clearpixel.context import Context
+from clearpixel.deliverability import bounces
 from clearpixel.domain.bounces import BounceEvent, BounceKind, enhanced_status
 from clearpixel.domain.errors import ClearpixelError
 from clearpixel.domain.webhooks import BadWebhookSignature
@@ -67,20 +67,8 @@ def postmark_event(ctx: Context, body: bytes) -> BounceEvent | None:
         kind=kind,
         email=email,
         source="webhook:postmark",
-        at=_bounced_at(ctx, item),
+        at=bounces.reported_time(ctx, item.get("BouncedAt")),
         status=enhanced_status(str(item.get("Details", ""))),
         diagnostic=details[:1000],
         evidence={"postmark_type": kind_name, "postmark_id": str(item.get("ID", ""))[:40]},
     )
-
-
-def _bounced_at(ctx: Context, item: dict[str, Any]) -> datetime:
-    """When Postmark says it happened; now when it says nothing usable or a time to come."""
-    now = ctx.now()
-    try:
-        at = datetime.fromisoformat(str(item.get("BouncedAt", "")))
-    except ValueError:
-        return now
-    if at.tzinfo is None or at > now:
-        return now
-    return at.astimezone(UTC)

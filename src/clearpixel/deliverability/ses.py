@@ -27,11 +27,11 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from clearpixel.context import Context
-from clearpixel.deliverability import sns
+from clearpixel.deliverability import bounces, sns
 from clearpixel.domain.bounces import BounceEvent, BounceKind, enhanced_status, verp_token
 from clearpixel.domain.errors import ClearpixelError
 from clearpixel.domain.tokens import Token, TokenError
@@ -116,7 +116,7 @@ def ses_events(ctx: Context, text: str, *, sns_message_id: str = "") -> list[Bou
             "feedback_id": str(bounce.get("feedbackId", ""))[:100],
             "reporting_mta": str(bounce.get("reportingMTA", ""))[:200],
         }
-        at = _when(ctx, bounce)
+        at = bounces.reported_time(ctx, bounce.get("timestamp"))
         return [
             _bounce(at, kind, recipient, token, evidence)
             for recipient in _recipients(bounce, "bouncedRecipients")
@@ -132,25 +132,12 @@ def ses_events(ctx: Context, text: str, *, sns_message_id: str = "") -> list[Bou
             "user_agent": str(complaint.get("userAgent", ""))[:200],
         }
         diagnostic = f"feedback report: {feedback or 'unspecified'}"
-        at = _when(ctx, complaint)
+        at = bounces.reported_time(ctx, complaint.get("timestamp"))
         return [
             _event(at, BounceKind.COMPLAINT, r["emailAddress"], token, "", diagnostic, evidence)
             for r in _recipients(complaint, "complainedRecipients")
         ]
     return []
-
-
-def _when(ctx: Context, section: dict[str, Any]) -> datetime:
-    """When SES says the bounce or complaint happened (so a redelivered notification names
-    the same event); now when it says nothing usable or a time still to come."""
-    now = ctx.now()
-    try:
-        at = datetime.fromisoformat(str(section.get("timestamp", "")))
-    except ValueError:
-        return now
-    if at.tzinfo is None or at > now:
-        return now
-    return at.astimezone(UTC)
 
 
 def _bounce(
