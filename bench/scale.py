@@ -56,6 +56,7 @@ from tracking import (
     pg_schema,
     prepare,
     run_nginx,
+    uvicorn_plain,
     wait_port,
     wrk,
 )
@@ -272,23 +273,6 @@ def granian(interface: str, target: str) -> Command:
         "--working-dir",
         str(HERE),
         target,
-    ]
-
-
-def uvicorn_plain(port: int) -> list[str]:
-    """uvicorn as bench/tracking.py runs the plain app: httptools, uvloop, no access log."""
-    return [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        "plain_gif_app:app",
-        "--app-dir",
-        str(HERE),
-        "--port",
-        str(port),
-        "--log-level",
-        "warning",
-        "--no-access-log",
     ]
 
 

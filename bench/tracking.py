@@ -338,26 +338,28 @@ def run_clearpixel(
     return result
 
 
+def uvicorn_plain(port: int) -> list[str]:
+    """uvicorn serving the plain GIF app: httptools, uvloop, no access log."""
+    return [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "plain_gif_app:app",
+        "--app-dir",
+        str(HERE),
+        "--port",
+        str(port),
+        "--log-level",
+        "warning",
+        "--no-access-log",
+    ]
+
+
 def run_plain(script: Path, args: argparse.Namespace) -> WrkResult:
     """uvicorn serving bench/plain_gif_app.py: Python's floor on this machine."""
     port = free_port()
     proc = subprocess.Popen(
-        [
-            "taskset",
-            "-c",
-            "0",
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "plain_gif_app:app",
-            "--app-dir",
-            str(HERE),
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-            "--no-access-log",
-        ],
+        ["taskset", "-c", "0", *uvicorn_plain(port)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
