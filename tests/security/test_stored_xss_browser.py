@@ -17,6 +17,7 @@ from clearpixel.deliverability import webhooks
 from clearpixel.domain.ledger import Method
 from clearpixel.sending import campaigns as sending
 from clearpixel.web.server import ThreadedServer
+from tests.web.admin_walk import pages as admin_pages
 
 PASSWORD = "an admin passphrase"
 PAYLOAD = '"><img data-pwn=1 src=x onerror="window.__pwned=1"><script>window.__pwned=1</script>'
@@ -71,24 +72,16 @@ def attacked(ctx):
         )
 
 
+NO_STORED_VALUES = {"/admin/account"}  # the signed-in user's own form
+
+
 def _pages(ids: dict[str, int]) -> list[str]:
+    """Every admin page (as the accessibility scan walks them), the proof page, and the new
+    campaign page copying the attacked one."""
     return [
-        "/admin",
-        "/admin/lists",
-        f"/admin/lists/{ids['list']}",
-        f"/admin/contacts/{ids['contact']}",
+        *admin_pages(ids),
         f"/admin/contacts/{ids['contact']}/proof",
-        "/admin/consent",
-        "/admin/notices",
-        "/admin/settings",
-        "/admin/users",
-        "/admin/apikeys",
-        "/admin/import",
         f"/admin/campaigns/new?copy={ids['campaign']}",
-        f"/admin/campaigns/{ids['campaign']}",
-        f"/admin/campaigns/{ids['campaign']}/edit",
-        f"/admin/campaigns/{ids['campaign']}/preview?email=ann@example.org",
-        f"/admin/webhooks/{ids['endpoint']}/log",
     ]
 
 
@@ -118,7 +111,9 @@ def test_no_stored_markup_runs_or_becomes_an_element(browser, attacked, tmp_path
         assert answer.headers["x-frame-options"] == "DENY"
         assert "no-store" in answer.headers["cache-control"]
         _clean(page)
-    assert len(shown) == len(_pages(ids)) - 1  # the payloads were on every page, as text
+    # the payloads were on every page that shows stored values, as text
+    holding = [p for p in _pages(ids) if not p.endswith("/proof") and p not in NO_STORED_VALUES]
+    assert sorted(shown) == sorted(holding)
     # the consent proof opened as a page of its own is inert too
     proof = context.request.get(f"{url}/admin/contacts/{ids['contact']}/proof")
     assert "attachment" in proof.headers["content-disposition"]

@@ -14,6 +14,7 @@ from clearpixel.consent import record_decision
 from clearpixel.deliverability import webhooks
 from clearpixel.domain.ledger import Method
 from clearpixel.sending import campaigns as sending
+from tests.web.admin_walk import pages
 
 PASSWORD = "an admin passphrase"
 EXTERNAL = '<p>Hi</p><img src="https://cdn.example.org/banner.png" alt="banner">'
@@ -44,27 +45,6 @@ def installation(ctx):
         "campaign": campaign.id,
         "endpoint": endpoint.id,
     }
-
-
-def pages(ids: dict[str, int]) -> list[str]:
-    return [
-        "/admin",
-        "/admin/lists",
-        f"/admin/lists/{ids['list']}",
-        f"/admin/contacts/{ids['contact']}",
-        "/admin/consent",
-        "/admin/notices",
-        "/admin/settings",
-        "/admin/account",
-        "/admin/users",
-        "/admin/apikeys",
-        "/admin/import",
-        "/admin/campaigns/new",
-        f"/admin/campaigns/{ids['campaign']}",
-        f"/admin/campaigns/{ids['campaign']}/edit",
-        f"/admin/campaigns/{ids['campaign']}/preview?email=ann@example.org",
-        f"/admin/webhooks/{ids['endpoint']}/log",
-    ]
 
 
 def signed_in_page(browser, url: str, email: str = "ada@example.org"):
