@@ -26,21 +26,18 @@ from typing import Any
 import jinja2
 from jinja2.sandbox import SandboxedEnvironment
 
-from clearpixel.domain.errors import N_, ClearpixelError, Message
+from clearpixel.domain.errors import N_
 from clearpixel.domain.policy import MessageKind
 from clearpixel.sending import decisions, outputscan, sandbox
 from clearpixel.sending.parts import platform_markup
+from clearpixel.sending.proof_explain import PROOF_HOST, Explaining, replace_all
+from clearpixel.sending.proof_explain import ProofError as ProofError
 from clearpixel.sending.values import template_values
 
-PROOF_HOST = "https://proof.clearpixel.invalid"
 CLICK_PREFIX = f"{PROOF_HOST}/c/"
 MAX_FORCED_RENDERS = 400
 ALL_COMBINATIONS_UP_TO = 5  # decisions: below this, every combination is rendered
 TAIL_TAG = "cp-tail-marker"
-
-
-class ProofError(ClearpixelError, ValueError):
-    """The template fails the proof; the message names the element or the construct."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,7 +120,7 @@ class Outcome:
     tail_ancestors: list[str] = field(default_factory=list)  # elements the footer lands in
 
 
-class Prover:
+class Prover(Explaining):
     """Renders one compiled campaign for synthetic contacts and compares the outputs."""
 
     def __init__(
@@ -175,41 +172,6 @@ class Prover:
         finally:
             decisions.release(token)
         return Render(contact, forced, html, text, subject, links)
-
-    def _failure(self, contact: Synthetic, forced: dict[int, bool], exc: Exception) -> ProofError:
-        lineno = getattr(exc, "lineno", None)
-        where = Message(N_(" (line %(line)s)"), line=lineno) if lineno else ""
-        if forced:
-            return ProofError(
-                N_("the template fails%(where)s when %(conditions)s: %(problem)s"),
-                where=where,
-                conditions=self._conditions(forced),
-                problem=str(exc),
-            )
-        if contact.number == 2:
-            return ProofError(
-                N_("the template fails%(where)s for a contact whose values are empty: %(problem)s"),
-                where=where,
-                problem=str(exc),
-            )
-        return ProofError(
-            N_("the template fails%(where)s when rendered for a sample contact: %(problem)s"),
-            where=where,
-            problem=str(exc),
-        )
-
-    def _conditions(self, forced: dict[int, bool]) -> Message:
-        by_id = {d.id: d for d in self.decisions}
-        parts = [
-            Message(
-                N_("the condition on line %(line)s is true")
-                if v
-                else N_("the condition on line %(line)s is false"),
-                line=by_id[i].lineno,
-            )
-            for i, v in sorted(forced.items())
-        ]
-        return Message.joined(parts)
 
     def renders(self) -> list[Render]:
         """Natural renders of every synthetic contact, then forced renders of the first."""
@@ -269,7 +231,7 @@ class Prover:
                 i
                 if i.loads
                 else outputscan.UrlValue(
-                    i.tag, i.attribute, _replace_all(i.value, names), i.where, False
+                    i.tag, i.attribute, replace_all(i.value, names), i.where, False
                 )
                 for i in items
             ]
@@ -288,100 +250,6 @@ class Prover:
             item = a if a is not None else b
             assert item is not None
             raise self._explain(item, a, b, first, render)
-
-    def _explain(
-        self,
-        item: outputscan.UrlValue,
-        a: outputscan.UrlValue | None,
-        b: outputscan.UrlValue | None,
-        first: Render,
-        render: Render,
-    ) -> ProofError:
-        consent = self.kind is MessageKind.CONSENT_REQUEST
-        rule = Message(
-            N_(
-                "a consent request may carry no address that differs from one recipient to "
-                "another, except {{ consent_url }} and {{ unsubscribe_url }}"
-            )
-            if consent
-            else N_(
-                "a marketing email may not make the mail client load anything that differs "
-                "from one recipient to another (only the platform's own pixel may, with consent)"
-            )
-        )
-        what = item.describe()
-        if item.where == "text" and item.tag == "text":
-            what = N_("the address written in the text")
-        if render.forced:
-            return ProofError(
-                N_(
-                    "%(what)s (%(shown)r) appears only for some recipients: the output differs "
-                    "when %(conditions)s (it is with it otherwise); %(rule)s"
-                )
-                if a is not None
-                else N_(
-                    "%(what)s (%(shown)r) appears only for some recipients: the output differs "
-                    "when %(conditions)s (it is without it otherwise); %(rule)s"
-                ),
-                what=what,
-                shown=self._readable(item.value, first.contact),
-                conditions=self._conditions(render.forced),
-                rule=rule,
-            )
-        if a is not None and b is not None and a.value != b.value and a.tag == b.tag:
-            variables = self._variables(a.value, first.contact)
-            return ProofError(
-                N_("%(what)s is %(shown)r%(built)s: it differs per recipient; %(rule)s"),
-                what=what,
-                shown=self._readable(a.value, first.contact),
-                built=Message(N_(", built from %(variables)s"), variables=variables)
-                if variables
-                else "",
-                rule=rule,
-            )
-        shown = self._readable(item.value, render.contact if a is None else first.contact)
-        if render.contact.number == 3 or first.contact.number == 3:
-            return ProofError(
-                N_(
-                    "%(what)s (%(shown)r) appears when a contact's value contains markup: a "
-                    "value reaches the HTML without escaping; %(rule)s"
-                ),
-                what=what,
-                shown=shown,
-                rule=rule,
-            )
-        return ProofError(
-            N_("%(what)s (%(shown)r) appears for some recipients only; %(rule)s"),
-            what=what,
-            shown=shown,
-            rule=rule,
-        )
-
-    def _variables(self, value: str, contact: Synthetic) -> str:
-        found = []
-        low = value.lower()
-        if contact.email.lower() in low or contact.email.replace("@", "%40").lower() in low:
-            found.append("{{ email }}")
-        for name in self.names:
-            token = str(contact.attributes[name])
-            if token and token.lower() in low:
-                found.append("{{ " + name + " }}")
-        for name, url in contact.platform(self.kind).items():
-            if url in value:
-                found.append("{{ " + name + " }}")
-        return ", ".join(found)
-
-    def _readable(self, value: str, contact: Synthetic) -> str:
-        out = value
-        replacements = {contact.email: "{{ email }}"}
-        for name in self.names:
-            token = str(contact.attributes[name])
-            if len(token) > 2:
-                replacements[token] = "{{ " + name + " }}"
-        for name, url in contact.platform(self.kind).items():
-            replacements[url] = "{{ " + name + " }}"
-        out = _replace_all(out, replacements)
-        return out if len(out) <= 160 else out[:157] + "..."
 
     def _untracked(self, renders: Sequence[Render]) -> list[str]:
         """http(s) links in the outputs that are neither tracked nor the platform's. One that
@@ -429,10 +297,3 @@ class Prover:
         """The elements, innermost first, that are still open where the footer goes."""
         found = outputscan.tail_ancestors(render.html, TAIL_TAG)
         return ["?"] if found is None else found
-
-
-def _replace_all(value: str, replacements: dict[str, str]) -> str:
-    for old in sorted(replacements, key=len, reverse=True):
-        if old:
-            value = value.replace(old, replacements[old])
-    return value
