@@ -32,6 +32,7 @@ from clearpixel.deliverability import envelope as deliverability
 from clearpixel.domain.errors import ClearpixelError
 from clearpixel.domain.policy import MessageKind
 from clearpixel.domain.progress import Progress
+from clearpixel.sending import lease
 from clearpixel.sending.eligibility import eligibility, mode_for, record_recipients
 from clearpixel.sending.render import Renderer
 from clearpixel.sending.transports import DeliveryError, RateLimiter, Session, Transport
@@ -94,7 +95,26 @@ def send(
     Effects: `sends` rows; campaign status `sending`, then its final status; for consent
     requests, each recipient's `consent_cooldown_until` once the request is sent. Raises
     ClearpixelError when the run stopped on an error that is not one recipient's (the
-    campaign is then `failed`, and `campaign send` resumes it)."""
+    campaign is then `failed`, and `campaign send` resumes it); SendBusy, having done
+    nothing, while another process sends it (`lease.py`)."""
+    holder = lease.holder_name()
+    lease.take(ctx, campaign.id, holder)
+    try:
+        return _send(ctx, campaign, renderer, transport, options, holder, progress)
+    finally:
+        lease.release(ctx, campaign.id, holder)
+
+
+def _send(
+    ctx: Context,
+    campaign: Campaign,
+    renderer: Renderer,
+    transport: Transport,
+    options: SendOptions,
+    holder: str,
+    progress: Progress | None,
+) -> SendReport:
+    """`send` once this process holds the campaign's lease (`holder`)."""
     report = SendReport(campaign)
     skipped: Counter[str] = Counter()
     with ctx.db.begin() as tx:
@@ -117,8 +137,11 @@ def send(
                 report,
                 skipped,
                 progress,
+                holder,
             )
         )
+    except lease.SendBusy:
+        raise  # another sender took over: its run ends the campaign, not this one
     except Exception as exc:
         stop.append(exc)
     report.skipped_by_reason = dict(skipped.most_common())
@@ -182,9 +205,10 @@ async def _deliver(
     report: SendReport,
     skipped: Counter[str],
     progress: Progress | None,
+    holder: str,
 ) -> bool:
-    """Step 2: render pending rows and send them with `concurrency` sessions. Returns
-    whether the campaign was cancelled meanwhile."""
+    """Step 2: render pending rows and send them with `concurrency` sessions, renewing the
+    send lease meanwhile. Returns whether the campaign was cancelled meanwhile."""
     kind = MessageKind(campaign.kind)
     with ctx.db.connect() as conn:
         total = send_store.count_by_status(conn, campaign.id).get(send_store.PENDING, 0)
@@ -265,6 +289,7 @@ async def _deliver(
             return campaign_store.get_status(conn, campaign.id) == campaign_store.CANCELLED
 
     workers = [asyncio.create_task(worker()) for _ in range(concurrency)]
+    keeper = asyncio.create_task(lease.keep(ctx, campaign.id, holder, failure))
     stopped = False
     try:
         after = 0
@@ -316,6 +341,9 @@ async def _deliver(
         for _ in workers:
             await queue.put(None)
         await asyncio.gather(*workers)
+        keeper.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await keeper
     if failure:
         raise failure[0]
     return stopped

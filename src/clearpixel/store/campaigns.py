@@ -41,6 +41,7 @@ class Campaign:
     status_detail: str | None = None
     scheduled_at: datetime | None = None  # UTC
     archived_at: datetime | None = None
+    send_lease_until: datetime | None = None  # UTC; past or None: nobody is sending it
     untracked_links: tuple[str, ...] = ()  # filled at create: links left as written
 
 
@@ -65,6 +66,7 @@ def _campaign(row: sa.Row[Any]) -> Campaign:
         status_detail=row.status_detail,
         scheduled_at=_utc(row.scheduled_at),
         archived_at=_utc(row.archived_at),
+        send_lease_until=_utc(row.send_lease_until),
     )
 
 
@@ -227,6 +229,46 @@ def set_status(
         query = query.where(campaigns.c.status.in_(list(only_from)))
     result = tx.execute(query.values(status=status, status_detail=detail))
     return bool(result.rowcount)
+
+
+def take_send_lease(
+    tx: Tx,
+    campaign_id: int,
+    holder: str,
+    *,
+    now: datetime,
+    until: datetime,
+    replacing: str | None = None,
+) -> bool:
+    """Take (or renew) the lease on sending the campaign until `until`: only when nobody
+    holds it, its lease ran out, `holder` holds it already, or `replacing` (a holder known
+    to be gone) does. Returns whether it did."""
+    free = sa.or_(
+        campaigns.c.send_lease_until.is_(None),
+        campaigns.c.send_lease_until < now,
+        campaigns.c.send_lease_holder.in_([holder] if replacing is None else [holder, replacing]),
+    )
+    result = tx.execute(
+        campaigns.update()
+        .where(campaigns.c.id == campaign_id, free)
+        .values(send_lease_holder=holder, send_lease_until=until)
+    )
+    return bool(result.rowcount)
+
+
+def send_lease_holder(tx: Tx, campaign_id: int) -> str | None:
+    """Who holds the campaign's send lease (None: nobody)."""
+    query = sa.select(campaigns.c.send_lease_holder).where(campaigns.c.id == campaign_id)
+    return tx.execute(query).scalar_one_or_none()
+
+
+def release_send_lease(tx: Tx, campaign_id: int, holder: str) -> None:
+    """Give the lease back (only `holder`'s own)."""
+    tx.execute(
+        campaigns.update()
+        .where(campaigns.c.id == campaign_id, campaigns.c.send_lease_holder == holder)
+        .values(send_lease_holder=None, send_lease_until=None)
+    )
 
 
 def get_status(tx: Tx, campaign_id: int) -> str:

@@ -21,6 +21,7 @@ from clearpixel.i18n import N_, format_planned, gettext_for, translations
 from clearpixel.reports.campaign import Bucket, campaign_report
 from clearpixel.reports.consent import ConsentDashboard, ListConsent, consent_dashboard
 from clearpixel.sending import campaigns as sending
+from clearpixel.sending import lease
 from clearpixel.web import admin_charts as charts
 
 MODE_COLORS = {
@@ -105,6 +106,7 @@ def campaign(ctx: Context, campaign_id: int, locale: str = "en") -> dict[str, An
         "progress_done": total - recipients.get("pending", 0),
         "title": found.name,
         "campaign": found,
+        "stalled": lease.stalled(found, ctx.now()),
         "zone": ctx.settings.zone,
         "shown": functools.partial(format_planned, locale=locale),
         "by_mode": by_mode,

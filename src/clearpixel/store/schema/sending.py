@@ -23,6 +23,9 @@ campaigns = sa.Table(
     sa.Column("status_detail", sa.Text, nullable=True),  # why it failed or was cancelled
     sa.Column("scheduled_at", Timestamp, nullable=True),  # UTC; `serve` starts it then
     sa.Column("archived_at", Timestamp, nullable=True),  # left out of the default list
+    # the process sending it, and until when its lease runs (renewed while it sends)
+    sa.Column("send_lease_holder", sa.String(80), nullable=True),
+    sa.Column("send_lease_until", Timestamp, nullable=True),
     sa.Index("ix_campaigns_status_scheduled_at", "status", "scheduled_at"),
 )
 
