@@ -287,7 +287,12 @@ def test_a_french_editor_reads_why_an_import_was_refused_in_french(ctx, client):
     token = re.search(r'action="/admin/import/([0-9a-f]+)/run"', preview.text).group(1)
     client.post(
         f"/admin/import/{token}/run",
-        data={"csrf": csrf_of(preview.text), "list_id": str(target.id), "flags_mode": "merge"},
+        data={
+            "csrf": csrf_of(preview.text),
+            "list_id": str(target.id),
+            "flags_mode": "merge",
+            "filename": re.search(r'name="filename" value="([^"]*)"', preview.text).group(1),
+        },
     )
     for _ in range(200):
         state = client.get(f"/admin/import/{token}/progress").json()
@@ -295,7 +300,8 @@ def test_a_french_editor_reads_why_an_import_was_refused_in_french(ctx, client):
             break
         time.sleep(0.05)
     error = plain(state["error"])
-    assert "2 ligne(s) invalide(s), rien n'a été importé" in error, error
+    # named as uploaded, not by the name it is kept under
+    assert "people.csv : 2 ligne(s) invalide(s), rien n'a été importé" in error, error
     assert "ligne 3 : adresse e-mail invalide 'not-an-address'" in error
     assert "ligne 4 : doublon de la ligne 2" in error
     assert "line" not in error and "bad row" not in error

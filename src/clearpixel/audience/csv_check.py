@@ -37,6 +37,7 @@ class Check:
     path: Path
     purposes: Purposes
     mode: FlagsMode
+    name: str = ""  # how messages name the file (its file name when empty)
     rows: int = 0
     bad: int = 0
     errors: list[RowError] = field(default_factory=list)
@@ -89,7 +90,7 @@ def refuse(check: Check, *, basis: str | None, skip_invalid: bool, rejected: Pat
     legal basis, or it has bad rows and `skip_invalid` is off (the first ones listed by
     line). Bad rows go to `rejected`, when given, with their reason, whether or not the
     file is refused for them."""
-    name = check.path.name
+    name = check.name or check.path.name
     if check.granting_line and not basis:
         raise ImportRefused(
             N_(

@@ -103,8 +103,11 @@ def import_csv(
     skip_invalid: bool = False,
     rejected_path: Path | None = None,
     progress: PhasedProgress | None = None,
+    file_name: str = "",
 ) -> ImportReport:
     """Import `path` into the list `list_name`; see the module docstring for the rules.
+    `file_name`: the name people know the file by (an upload kept under another), used in
+    messages and the ledger's evidence; the path's own name when empty.
 
     Effects (all in one transaction, or none): contacts inserted or updated, one ledger entry
     per flags change (method `import`). Raises ImportRefused, naming bad rows by line, when
@@ -119,16 +122,26 @@ def import_csv(
         target = get_list(conn, list_name)
         target.check_open()
         erased = frozenset(erased_keys(conn, PREFIX))
+    name = file_name or path.name
     if ctx.db.is_postgres:
         return _import_staged(
-            ctx, path, target.id, flags_mode, basis, skip_invalid, rejected_path, progress, erased
+            ctx,
+            path,
+            target.id,
+            flags_mode,
+            basis,
+            skip_invalid,
+            rejected_path,
+            progress,
+            erased,
+            name,
         )
     size = path.stat().st_size
     report = ImportReport()
 
     # Pass 1: check every row, hash the file, find duplicate emails (8 bytes per row).
-    check = _check(ctx, path, flags_mode, erased)
-    checking = Pass(path, ctx.purposes, flags_mode)
+    check = _check(ctx, path, flags_mode, erased, name)
+    checking = Pass(path, ctx.purposes, flags_mode, name=name)
     for line, _fields, row in checking.records():
         check.see(line, row)
         if progress and check.rows % 5000 == 0:
@@ -140,11 +153,11 @@ def import_csv(
     refuse(check, basis=basis, skip_invalid=skip_invalid, rejected=rejected_path)
 
     # Pass 2: apply the good rows in batches, in one transaction.
-    applying = Pass(path, ctx.purposes, flags_mode)
+    applying = Pass(path, ctx.purposes, flags_mode, name=name)
     evidence_base = {
         "basis": basis,
         "source_sha256": report.source_sha256,
-        "source_file": path.name,
+        "source_file": name,
     }
     good_rows = check.rows - check.bad
     done = 0
@@ -164,15 +177,16 @@ def import_csv(
                     progress("importing", done, good_rows)
         _apply_batch(ctx, tx, target.id, pending, flags_mode, evidence_base, report, fresh)
         if applying.sha256 != report.source_sha256:
-            raise ImportRefused(f"{path.name} changed during the import; nothing was imported")
+            raise ImportRefused(f"{name} changed during the import; nothing was imported")
     if progress:
         progress("importing", good_rows, good_rows)
     return report
 
 
-def _check(ctx: Context, path: Path, mode: FlagsMode, erased: frozenset[str]) -> Check:
+def _check(ctx: Context, path: Path, mode: FlagsMode, erased: frozenset[str], name: str) -> Check:
     """A checking pass that also refuses the addresses erased earlier (by their keyed hash)."""
-    return Check(path, ctx.purposes, mode, erased=erased, secrets=tuple(ctx.settings.secret_keys))
+    secrets = tuple(ctx.settings.secret_keys)
+    return Check(path, ctx.purposes, mode, name, erased=erased, secrets=secrets)
 
 
 def _import_staged(
@@ -185,6 +199,7 @@ def _import_staged(
     rejected_path: Path | None,
     progress: PhasedProgress | None,
     erased: frozenset[str],
+    name: str,
 ) -> ImportReport:
     """The PostgreSQL path: ONE streaming pass checks each row, hashes the file and COPYs the
     good rows into a staging table; set-based statements then update and insert the contacts
@@ -192,8 +207,8 @@ def _import_staged(
     into the ledger. All in one transaction: any refusal or error stores nothing."""
     size = path.stat().st_size
     report = ImportReport()
-    check = _check(ctx, path, flags_mode, erased)
-    checking = Pass(path, ctx.purposes, flags_mode)
+    check = _check(ctx, path, flags_mode, erased, name)
+    checking = Pass(path, ctx.purposes, flags_mode, name=name)
 
     def good_rows() -> Iterator[StagedRow]:
         for line, _fields, row in checking.records():
@@ -221,7 +236,7 @@ def _import_staged(
         if flags_mode is not FlagsMode.IGNORE:
             written = record_changes(
                 tx,
-                _flag_changes(tx, list_id, flags_mode, basis, report.source_sha256, path.name),
+                _flag_changes(tx, list_id, flags_mode, basis, report.source_sha256, name),
                 list_id=list_id,
                 method=Method.IMPORT,
                 now=now,

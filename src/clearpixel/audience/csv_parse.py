@@ -72,8 +72,9 @@ class _HashingReader(io.RawIOBase):
 class Pass:
     """One streaming pass over the file: the header, then each record parsed and checked."""
 
-    def __init__(self, path: Path, purposes: Purposes, mode: FlagsMode) -> None:
+    def __init__(self, path: Path, purposes: Purposes, mode: FlagsMode, *, name: str = "") -> None:
         self.path = path
+        self.name = name or path.name  # how messages name the file
         self.purposes = purposes
         self.mode = mode
         self.header: list[str] = []
@@ -100,11 +101,11 @@ class Pass:
                     yield line, fields, self._parse(line, fields, index)
             except UnicodeDecodeError as exc:
                 raise ImportRefused(
-                    f"{self.path.name} is not UTF-8 text (near line {rows.line_num + 1})"
+                    f"{self.name} is not UTF-8 text (near line {rows.line_num + 1})"
                 ) from exc
             except csv.Error as exc:
                 raise ImportRefused(
-                    f"{self.path.name}: line {rows.line_num}: malformed CSV ({exc})"
+                    f"{self.name}: line {rows.line_num}: malformed CSV ({exc})"
                 ) from exc
 
     @property
@@ -119,7 +120,7 @@ class Pass:
     def _columns(self, header: list[str]) -> dict[str, int]:
         names = [name.strip() for name in header]
         if not names:
-            raise ImportRefused(f"{self.path.name} is empty: it needs a header with 'email'")
+            raise ImportRefused(f"{self.name} is empty: it needs a header with 'email'")
         index: dict[str, int] = {}
         for position, name in enumerate(names):
             if "\x00" in name:
@@ -131,9 +132,7 @@ class Pass:
                 raise ImportRefused(f"column {name!r} appears twice in the header")
             index[key] = position
         if "email" not in index:
-            raise ImportRefused(
-                f"{self.path.name} has no 'email' column (header: {', '.join(names)})"
-            )
+            raise ImportRefused(f"{self.name} has no 'email' column (header: {', '.join(names)})")
         self._attributes = [
             (name, position) for name, position in index.items() if name not in RESERVED
         ]

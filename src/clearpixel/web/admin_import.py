@@ -167,6 +167,7 @@ async def run_import(request: Request, token: str, session: SessionDep) -> Respo
     except ValueError as exc:
         raise Refused(400, N_("The flags mode must be merge, replace or ignore.")) from exc
     basis = str(form.get("basis") or "")[:1000]
+    file_name = str(form.get("filename") or "")[:200]
     skip_invalid = form.get("skip_invalid") == "on"
     rejected = path.with_suffix(".rejected.csv")
     rejected.unlink(missing_ok=True)
@@ -181,6 +182,7 @@ async def run_import(request: Request, token: str, session: SessionDep) -> Respo
             skip_invalid=skip_invalid,
             rejected_path=rejected,
             progress=lambda _phase, done, total: job.step(done, total),
+            file_name=file_name,
         )
         path.unlink(missing_ok=True)
         return report
