@@ -43,6 +43,8 @@ log = logging.getLogger("clearpixel.web.tracking")
 
 KEEP_ALIVE = 5.0  # seconds an idle keep-alive connection stays open (uvicorn's setting here)
 MAX_BODY_BYTES = 64 * 1024  # the routes read no body
+LINGER_SECONDS = 2.0  # after a refusal, how long what the client still sends is read and dropped
+LINGER_BYTES = 1 << 20  # ... and how much of it at most
 _REASONS = {
     200: b"OK",
     302: b"Found",
@@ -117,6 +119,7 @@ class TrackingProtocol(asyncio.Protocol):
         self._between = True  # between requests: the next byte starts a head and its deadline
         self._in_head = True  # the bytes arriving belong to a request head
         self._raw_head = 0  # bytes received since that head began
+        self._lingering = 0  # after a refusal: bytes still read and dropped before closing
         self._reset()
 
     def _reset(self) -> None:
@@ -156,6 +159,11 @@ class TrackingProtocol(asyncio.Protocol):
             self.transport.resume_reading()
 
     def data_received(self, data: bytes) -> None:
+        if self._lingering:
+            self._lingering = max(0, self._lingering - len(data))
+            if not self._lingering:
+                self._close()
+            return
         if self._between:
             self._between = False
             self.deadline = self.shared.loop.time() + limits.HEAD_TIMEOUT
@@ -324,14 +332,27 @@ class TrackingProtocol(asyncio.Protocol):
             self.transport.write(
                 _head(answer.status, headers) + b"connection: close\r\n\r\n" + body
             )
-        self._close()
+        self._linger()
 
     def _too_large(self) -> None:
         """431 and close: the request head is over `MAX_HEAD_BYTES`."""
         self._refused = True
         if not self.transport.is_closing():
             self.transport.write(limits.TOO_LARGE_431)
-        self._close()
+        self._linger()
+
+    def _linger(self) -> None:
+        """Close after a refusal, gently: end our side (the client reads the answer to its
+        end), read and drop what the client still sends for up to LINGER_SECONDS or
+        LINGER_BYTES, then close. Closing at once with unread bytes makes the kernel answer
+        a reset, which can destroy the refusal before the client has read it."""
+        transport = self.transport
+        if transport.is_closing() or not transport.can_write_eof():
+            self._close()
+            return
+        transport.write_eof()
+        self._lingering = LINGER_BYTES
+        self.deadline = self.shared.loop.time() + LINGER_SECONDS
 
     def _close(self) -> None:
         self.deadline = 0.0
