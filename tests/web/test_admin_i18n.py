@@ -61,6 +61,7 @@ def admin_texts() -> set[str | tuple[str, ...]]:
         ("src/clearpixel/domain/retention.py", "python"),
         ("src/clearpixel/domain/flags.py", "python"),
         ("src/clearpixel/store/lists.py", "python"),
+        ("src/clearpixel/accounts/users.py", "python"),
         ("src/clearpixel/domain/errors.py", "python"),
     ]
     keywords = {"_": None, "N_": None, "ngettext": (1, 2), "say_n": (2, 3)}
@@ -333,3 +334,14 @@ def test_a_french_admin_reads_the_installation_check_in_french(ctx, client):
     ]:
         assert words in page, words
     assert "tokens signed" not in page and "at most" not in page
+
+
+def test_a_french_admin_reads_the_services_refusals_in_french(ctx, client):
+    list_service.create_list(ctx, "news")
+    sign_in(client, "ada@example.org")
+    lists = client.get("/admin/lists").text
+    client.post("/admin/language", data={"csrf": csrf_of(lists), "lang": "fr", "next": "/"})
+    page = client.get("/admin/lists").text
+    taken = client.post("/admin/lists", data={"csrf": csrf_of(page), "name": "news"})
+    assert taken.status_code == 400
+    assert "la liste 'news' existe déjà" in plain(html.unescape(taken.text))

@@ -13,7 +13,7 @@ import secrets
 from clearpixel.accounts.roles import Role, parse_role
 from clearpixel.accounts.sessions import check_password_strength, hasher
 from clearpixel.context import Context
-from clearpixel.domain.errors import ClearpixelError, NotFound
+from clearpixel.domain.errors import N_, ClearpixelError, NotFound
 from clearpixel.i18n import normalise_locale
 from clearpixel.store import accounts as store
 from clearpixel.store.db import Tx
@@ -52,12 +52,12 @@ def create_user(ctx: Context, email: str, *, role: str, password: str) -> AdminA
     Effects: one admin_accounts row."""
     address = email.strip().lower()
     if not _EMAIL.fullmatch(address) or len(address) > 320:
-        raise ClearpixelError(f"{email!r} is not an email address")
+        raise ClearpixelError(N_("%(email)r is not an email address"), email=email)
     chosen = parse_role(role)
     check_password_strength(password)
     with ctx.db.begin() as tx:
         if store.get_admin(tx, address):
-            raise UserExists(f"a user {address} exists already")
+            raise UserExists(N_("a user %(address)s exists already"), address=address)
         new_id = store.insert_admin(
             tx, address, hasher.hash(password), now=ctx.now(), role=chosen.value
         )
@@ -73,7 +73,9 @@ def set_user_locale(ctx: Context, admin_id: int, locale: str) -> str:
     Effects: admin_accounts.locale."""
     chosen = normalise_locale(locale) if locale else ""
     if chosen is None:
-        raise ClearpixelError(f"{locale!r} is not a language of this installation")
+        raise ClearpixelError(
+            N_("%(locale)r is not a language of this installation"), locale=locale
+        )
     with ctx.db.begin() as tx:
         store.set_locale(tx, admin_id, chosen)
     return chosen
@@ -92,7 +94,7 @@ def find_user(ctx: Context, name_or_id: str) -> AdminAccount:
         else:
             found = store.get_admin(conn, name_or_id.strip().lower())
     if found is None:
-        raise NotFound(f"no user {name_or_id!r}")
+        raise NotFound(N_("no user %(user)r"), user=name_or_id)
     return found
 
 
@@ -147,4 +149,4 @@ def _keep_one_admin(tx: Tx, leaving: int) -> None:
         if u.role == Role.ADMIN and u.disabled_at is None and u.id != leaving
     ]
     if not others:
-        raise ClearpixelError("this is the last enabled admin; make another admin first")
+        raise ClearpixelError(N_("this is the last enabled admin; make another admin first"))

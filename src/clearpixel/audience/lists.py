@@ -4,7 +4,7 @@ step with settings."""
 from __future__ import annotations
 
 from clearpixel.context import Context
-from clearpixel.domain.errors import ClearpixelError
+from clearpixel.domain.errors import N_, ClearpixelError
 from clearpixel.store.lists import AudienceList, get_list_by_id, set_archived
 from clearpixel.store.lists import all_lists as _all_lists
 from clearpixel.store.lists import create_list as _create_list
@@ -15,7 +15,7 @@ from clearpixel.store.purposes import sync_purposes as _sync_purposes
 def _checked_name(name: str) -> str:
     name = name.strip()
     if not name or len(name) > 200 or "\x00" in name:
-        raise ClearpixelError("a list name must have 1 to 200 characters")
+        raise ClearpixelError(N_("a list name must have 1 to 200 characters"))
     return name
 
 

@@ -11,7 +11,7 @@ import dataclasses
 import secrets
 
 from clearpixel.context import Context
-from clearpixel.domain.errors import ClearpixelError
+from clearpixel.domain.errors import N_, ClearpixelError, Message
 from clearpixel.domain.policy import MessageKind
 from clearpixel.domain.progress import Progress
 from clearpixel.domain.tokens import TokenSigner
@@ -66,7 +66,7 @@ def create_campaign(
     if name is not None:
         no_line_break("the name", name)
     if not subject.strip():
-        raise ClearpixelError("a campaign needs a subject")
+        raise ClearpixelError(N_("a campaign needs a subject"))
     with ctx.db.connect() as conn:
         audience = get_list(conn, list_name)
         audience.check_open()
@@ -152,8 +152,11 @@ def renderer_for(ctx: Context, campaign: Campaign, *, inert: bool = False) -> Re
     with ctx.db.connect() as conn:
         if not campaign_store.links_match(conn, campaign.id, compiled.links):
             raise ClearpixelError(
-                f"campaign {campaign.id}: its template now yields other links than those "
-                "registered when it was created; create the campaign again"
+                N_(
+                    "campaign %(id)s: its template now yields other links than those "
+                    "registered when it was created; create the campaign again"
+                ),
+                id=campaign.id,
             )
     settings = ctx.settings
     dkim_key = None
@@ -184,7 +187,9 @@ def preview(ctx: Context, ref: str | int, email: str) -> bytes:
             conn, campaign.list_id, email.strip()
         )
     if contact is None:
-        raise ClearpixelError(f"{email!r} is not a contact of list {campaign.list_name!r}")
+        raise ClearpixelError(
+            N_("%(email)r is not a contact of list %(list)r"), email=email, list=campaign.list_name
+        )
     renderer = renderer_for(ctx, campaign, inert=True)
     mode, purposes = mode_for(ctx, kind_of(campaign.kind), contact.privacy_flags)
     return renderer.render(contact, mode, purposes=purposes, now=ctx.now()).data
@@ -205,13 +210,13 @@ def send_campaign(
     options = delivery.SendOptions(rate, concurrency, suppress_inactive_days)
     campaign = get_campaign(ctx, ref)
     if campaign.status == campaign_store.DELETED:
-        raise ClearpixelError(f"campaign {campaign.id} was deleted")
+        raise ClearpixelError(N_("campaign %(id)s was deleted"), id=campaign.id)
     if campaign.status == campaign_store.SCHEDULED:
         raise ClearpixelError(
-            f"campaign {campaign.id} is scheduled: unschedule it first to send it now"
+            N_("campaign %(id)s is scheduled: unschedule it first to send it now"), id=campaign.id
         )
     if campaign.archived_at is not None:
-        raise ClearpixelError(f"campaign {campaign.id} is archived: restore it first")
+        raise ClearpixelError(N_("campaign %(id)s is archived: restore it first"), id=campaign.id)
     renderer = renderer_for(ctx, campaign)
     published = publish_links_for_nodes(ctx, campaign.id)
     report = delivery.send(ctx, campaign, renderer, transport, options, progress=progress)
@@ -234,15 +239,19 @@ def cancel_campaign(ctx: Context, ref: str | int) -> Campaign:
             return campaign_store.get_campaign(tx, campaign.id)
     if campaign.status == campaign_store.DRAFT:
         raise ClearpixelError(
-            f"campaign {campaign.id} is a draft: nothing is being sent (delete it instead)"
+            N_("campaign %(id)s is a draft: nothing is being sent (delete it instead)"),
+            id=campaign.id,
         )
     if campaign.status == campaign_store.CANCELLED:
         return campaign
     if campaign.status == campaign_store.SCHEDULED:
         raise ClearpixelError(
-            f"campaign {campaign.id} is scheduled, not being sent: unschedule it instead"
+            N_("campaign %(id)s is scheduled, not being sent: unschedule it instead"),
+            id=campaign.id,
         )
-    raise ClearpixelError(f"campaign {campaign.id} is already {campaign.status}")
+    raise ClearpixelError(
+        N_("campaign %(id)s is already %(status)s"), id=campaign.id, status=campaign.status
+    )
 
 
 def delete_campaign(ctx: Context, ref: str | int) -> Campaign:
@@ -255,7 +264,9 @@ def delete_campaign(ctx: Context, ref: str | int) -> Campaign:
         ):
             return campaign
     raise ClearpixelError(
-        f"campaign {campaign.id} is {campaign.status}, not a draft: only a draft can be deleted"
+        N_("campaign %(id)s is %(status)s, not a draft: only a draft can be deleted"),
+        id=campaign.id,
+        status=campaign.status,
     )
 
 
@@ -268,12 +279,19 @@ def archive_campaign(ctx: Context, ref: str | int, *, archived: bool = True) -> 
         if campaign_store.set_archived(tx, campaign.id, at=ctx.now() if archived else None):
             return campaign_store.get_campaign(tx, campaign.id)
     why = {
-        campaign_store.DRAFT: "a draft is deleted, not archived",
-        campaign_store.SCHEDULED: "unschedule it first (a draft is deleted, not archived)",
-        campaign_store.SENDING: "it is being sent: wait for the end, or cancel it first",
-        campaign_store.FAILED: "its send stopped with recipients left: resume or cancel it first",
-    }.get(campaign.status, "only a sent or cancelled campaign is archived")
-    raise ClearpixelError(f"campaign {campaign.id} is {campaign.status}: {why}")
+        campaign_store.DRAFT: N_("a draft is deleted, not archived"),
+        campaign_store.SCHEDULED: N_("unschedule it first (a draft is deleted, not archived)"),
+        campaign_store.SENDING: N_("it is being sent: wait for the end, or cancel it first"),
+        campaign_store.FAILED: N_(
+            "its send stopped with recipients left: resume or cancel it first"
+        ),
+    }.get(campaign.status, N_("only a sent or cancelled campaign is archived"))
+    raise ClearpixelError(
+        N_("campaign %(id)s is %(status)s: %(why)s"),
+        id=campaign.id,
+        status=campaign.status,
+        why=Message(why),
+    )
 
 
 def kind_of(kind: str) -> MessageKind:

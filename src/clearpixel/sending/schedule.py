@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from clearpixel.context import Context
-from clearpixel.domain.errors import ClearpixelError
+from clearpixel.domain.errors import N_, ClearpixelError
 from clearpixel.domain.progress import Progress
 from clearpixel.sending import delivery
 from clearpixel.sending.campaigns import get_campaign, publish_links_for_nodes, renderer_for
@@ -35,8 +35,12 @@ def parse_time(text: str, zone: ZoneInfo) -> datetime:
         at = datetime.fromisoformat(cleaned)
     except ValueError:
         raise ClearpixelError(
-            f"{text!r} is not a date and time: write it like 2026-12-01T09:00+01:00 "
-            f"(without an offset it is read in {zone.key})"
+            N_(
+                "%(text)r is not a date and time: write it like 2026-12-01T09:00+01:00 "
+                "(without an offset it is read in %(zone)s)"
+            ),
+            text=text,
+            zone=zone.key,
         ) from None
     return at.replace(tzinfo=zone) if at.tzinfo is None else at
 
@@ -55,13 +59,14 @@ def schedule_campaign(ctx: Context, ref: str | int, at: datetime) -> Campaign:
     future. Effects: the campaign's status `scheduled` and `scheduled_at` (UTC). Raises
     ClearpixelError naming the problem; nothing changes then."""
     if at.tzinfo is None:
-        raise ClearpixelError("the time needs its offset or zone, e.g. 2026-12-01T09:00+01:00")
+        raise ClearpixelError(N_("the time needs its offset or zone, e.g. 2026-12-01T09:00+01:00"))
     now = ctx.now()
     zone = ctx.settings.zone
     if at <= now:
         raise ClearpixelError(
-            f"{shown(at, zone)} is in the past (it is now {shown(now, zone)}): "
-            "choose a later time, or send it now"
+            N_("%(at)s is in the past (it is now %(now)s): choose a later time, or send it now"),
+            at=shown(at, zone),
+            now=shown(now, zone),
         )
     campaign = get_campaign(ctx, ref)
     with ctx.db.begin() as tx:
@@ -70,7 +75,9 @@ def schedule_campaign(ctx: Context, ref: str | int, at: datetime) -> Campaign:
         ):
             return campaign_store.get_campaign(tx, campaign.id)
     raise ClearpixelError(
-        f"campaign {campaign.id} is {campaign.status}: only a draft can be scheduled"
+        N_("campaign %(id)s is %(status)s: only a draft can be scheduled"),
+        id=campaign.id,
+        status=campaign.status,
     )
 
 
@@ -82,7 +89,9 @@ def unschedule_campaign(ctx: Context, ref: str | int) -> Campaign:
         if campaign_store.clear_schedule(tx, campaign.id):
             return campaign_store.get_campaign(tx, campaign.id)
         now = campaign_store.get_campaign(tx, campaign.id)
-    raise ClearpixelError(f"campaign {campaign.id} is {now.status}, not scheduled")
+    raise ClearpixelError(
+        N_("campaign %(id)s is %(status)s, not scheduled"), id=campaign.id, status=now.status
+    )
 
 
 def claim_due(ctx: Context, now: datetime) -> list[Campaign]:

@@ -12,7 +12,7 @@ import secrets
 from dataclasses import dataclass
 
 from clearpixel.context import Context
-from clearpixel.domain.errors import ClearpixelError
+from clearpixel.domain.errors import N_, ClearpixelError
 from clearpixel.domain.policy import TrackingMode
 from clearpixel.sending.campaigns import get_campaign, kind_of, renderer_for
 from clearpixel.sending.compile import compile_campaign
@@ -68,7 +68,9 @@ def find_recipient(ctx: Context, campaign: Campaign, email: str) -> Contact:
             conn, campaign.list_id, email.strip()
         )
     if found is None:
-        raise ClearpixelError(f"{email!r} is not a contact of list {campaign.list_name!r}")
+        raise ClearpixelError(
+            N_("%(email)r is not a contact of list %(list)r"), email=email, list=campaign.list_name
+        )
     return found
 
 
@@ -97,7 +99,7 @@ def send_test(ctx: Context, ref: str | int, *, sample: str, to: str) -> None:
     ClearpixelError, DeliveryError."""
     address = to.strip()
     if "@" not in address or any(c in address for c in "\r\n ,;<>"):
-        raise ClearpixelError(f"{to!r} is not one email address")
+        raise ClearpixelError(N_("%(to)r is not one email address"), to=to)
     campaign = get_campaign(ctx, ref)
     contact = find_recipient(ctx, campaign, sample)
     renderer = renderer_for(ctx, campaign, inert=True)

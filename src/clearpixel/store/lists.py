@@ -44,7 +44,7 @@ class UnknownList(NotFound):
 def create_list(tx: Tx, name: str, *, now: datetime) -> AudienceList:
     """Insert a new list; raises ListExists when the name is taken."""
     if tx.execute(sa.select(audience_lists.c.id).where(audience_lists.c.name == name)).first():
-        raise ListExists(f"list {name!r} already exists")
+        raise ListExists(N_("list %(name)r already exists"), name=name)
     new_id = tx.execute(
         audience_lists.insert().values(name=name, created_at=now).returning(audience_lists.c.id)
     ).scalar_one()
@@ -55,14 +55,14 @@ def get_list(tx: Tx, name: str) -> AudienceList:
     """The list called `name`; raises UnknownList naming it."""
     row = tx.execute(sa.select(audience_lists).where(audience_lists.c.name == name)).first()
     if row is None:
-        raise UnknownList(f"no list named {name!r}")
+        raise UnknownList(N_("no list named %(name)r"), name=name)
     return AudienceList(row.id, row.name, row.created_at, archived_at=row.archived_at)
 
 
 def get_list_by_id(tx: Tx, list_id: int) -> AudienceList:
     row = tx.execute(sa.select(audience_lists).where(audience_lists.c.id == list_id)).first()
     if row is None:
-        raise UnknownList(f"no list with id {list_id}")
+        raise UnknownList(N_("no list with id %(id)s"), id=list_id)
     return AudienceList(row.id, row.name, row.created_at, archived_at=row.archived_at)
 
 
@@ -86,7 +86,7 @@ def rename_list(tx: Tx, list_id: int, name: str) -> None:
         )
     ).first()
     if taken:
-        raise ListExists(f"list {name!r} already exists")
+        raise ListExists(N_("list %(name)r already exists"), name=name)
     tx.execute(audience_lists.update().where(audience_lists.c.id == list_id).values(name=name))
 
 
