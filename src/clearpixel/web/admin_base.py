@@ -124,7 +124,10 @@ def said(request: Request, exc: Exception | Message) -> str:
         }
         return gettext(template) % filled
 
-    return shown(getattr(exc, "template", "") or str(exc), getattr(exc, "values", {}))
+    try:
+        return shown(getattr(exc, "template", "") or str(exc), getattr(exc, "values", {}))
+    except (KeyError, ValueError, TypeError):  # a translation that lost a value: English
+        return str(exc)
 
 
 def secure(request: Request, ctx: Context) -> bool:
