@@ -62,6 +62,8 @@ def admin_texts() -> set[str | tuple[str, ...]]:
         ("src/clearpixel/domain/flags.py", "python"),
         ("src/clearpixel/store/lists.py", "python"),
         ("src/clearpixel/accounts/users.py", "python"),
+        ("src/clearpixel/deliverability/targets.py", "python"),
+        ("src/clearpixel/deliverability/webhooks.py", "python"),
         ("src/clearpixel/domain/errors.py", "python"),
     ]
     keywords = {"_": None, "N_": None, "ngettext": (1, 2), "say_n": (2, 3)}

@@ -43,7 +43,7 @@ from clearpixel.consent import record_decisions
 from clearpixel.consent.decisions import Change, flags_transaction, record_changes
 from clearpixel.context import Context
 from clearpixel.domain.erasure import PREFIX
-from clearpixel.domain.errors import Message
+from clearpixel.domain.errors import N_, Message
 from clearpixel.domain.ledger import Decision, Method
 from clearpixel.domain.ledger_chain import encode_evidence
 from clearpixel.domain.progress import PhasedProgress
@@ -177,7 +177,9 @@ def import_csv(
                     progress("importing", done, good_rows)
         _apply_batch(ctx, tx, target.id, pending, flags_mode, evidence_base, report, fresh)
         if applying.sha256 != report.source_sha256:
-            raise ImportRefused(f"{name} changed during the import; nothing was imported")
+            raise ImportRefused(
+                N_("%(name)s changed during the import; nothing was imported"), name=name
+            )
     if progress:
         progress("importing", good_rows, good_rows)
     return report

@@ -101,11 +101,16 @@ class Pass:
                     yield line, fields, self._parse(line, fields, index)
             except UnicodeDecodeError as exc:
                 raise ImportRefused(
-                    f"{self.name} is not UTF-8 text (near line {rows.line_num + 1})"
+                    N_("%(name)s is not UTF-8 text (near line %(line)s)"),
+                    name=self.name,
+                    line=rows.line_num + 1,
                 ) from exc
             except csv.Error as exc:
                 raise ImportRefused(
-                    f"{self.name}: line {rows.line_num}: malformed CSV ({exc})"
+                    N_("%(name)s: line %(line)s: malformed CSV (%(problem)s)"),
+                    name=self.name,
+                    line=rows.line_num,
+                    problem=str(exc),
                 ) from exc
 
     @property
@@ -120,19 +125,27 @@ class Pass:
     def _columns(self, header: list[str]) -> dict[str, int]:
         names = [name.strip() for name in header]
         if not names:
-            raise ImportRefused(f"{self.name} is empty: it needs a header with 'email'")
+            raise ImportRefused(
+                N_("%(name)s is empty: it needs a header with 'email'"), name=self.name
+            )
         index: dict[str, int] = {}
         for position, name in enumerate(names):
             if "\x00" in name:
-                raise ImportRefused(f"column {position + 1} of the header holds a NUL character")
+                raise ImportRefused(
+                    N_("column %(n)s of the header holds a NUL character"), n=position + 1
+                )
             if not name:
-                raise ImportRefused(f"column {position + 1} of the header has no name")
+                raise ImportRefused(N_("column %(n)s of the header has no name"), n=position + 1)
             key = name.lower() if name.lower() in RESERVED else name
             if key in index:
-                raise ImportRefused(f"column {name!r} appears twice in the header")
+                raise ImportRefused(N_("column %(name)r appears twice in the header"), name=name)
             index[key] = position
         if "email" not in index:
-            raise ImportRefused(f"{self.name} has no 'email' column (header: {', '.join(names)})")
+            raise ImportRefused(
+                N_("%(name)s has no 'email' column (header: %(header)s)"),
+                name=self.name,
+                header=", ".join(names),
+            )
         self._attributes = [
             (name, position) for name, position in index.items() if name not in RESERVED
         ]

@@ -21,7 +21,7 @@ import socket
 import ssl
 from urllib.parse import urlsplit
 
-from clearpixel.domain.errors import ClearpixelError
+from clearpixel.domain.errors import N_, ClearpixelError, Message
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
 
@@ -35,23 +35,27 @@ def refused_address(address: str) -> str | None:
     try:
         ip = ipaddress.ip_address(address.split("%", 1)[0])
     except ValueError:
-        return "not an IP address"
+        return N_("not an IP address")
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
         ip = ip.ipv4_mapped
     if ip.is_loopback:
-        return "a loopback address"
+        return N_("a loopback address")
     if ip.is_link_local:
-        return "a link-local address (where cloud metadata services answer)"
+        return N_("a link-local address (where cloud metadata services answer)")
     if ip.is_unspecified or ip.is_multicast or not ip.is_global:
-        return "a private or reserved address"
+        return N_("a private or reserved address")
     return None
 
 
 def _refuse(host: str, address: str, reason: str) -> TargetRefused:
     shown = host if host == address else f"{host} ({address})"
     return TargetRefused(
-        f"webhooks may not reach {shown}: it is {reason}; set "
-        "CLEARPIXEL_WEBHOOK_ALLOW_PRIVATE=true if this receiver is on your own network"
+        N_(
+            "webhooks may not reach %(host)s: it is %(reason)s; set "
+            "CLEARPIXEL_WEBHOOK_ALLOW_PRIVATE=true if this receiver is on your own network"
+        ),
+        host=shown,
+        reason=Message(reason),
     )
 
 
@@ -125,7 +129,9 @@ def post(
     nothing answered."""
     parts = urlsplit(url)
     if parts.scheme not in DEFAULT_PORTS or not parts.hostname:
-        raise TargetRefused(f"webhook URL {url[:200]!r}: expected http:// or https://host/...")
+        raise TargetRefused(
+            N_("webhook URL %(url)r: expected http:// or https://host/..."), url=url[:200]
+        )
     kind = _Https if parts.scheme == "https" else _Http
     conn = kind(parts.hostname, parts.port or DEFAULT_PORTS[parts.scheme], timeout=timeout)
     conn.allow_private = allow_private

@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 
 from clearpixel.context import Context
 from clearpixel.deliverability import targets
-from clearpixel.domain.errors import ClearpixelError
+from clearpixel.domain.errors import N_, ClearpixelError
 from clearpixel.domain.webhooks import (
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
@@ -48,9 +48,11 @@ def add_endpoint(ctx: Context, url: str, events: list[str]) -> Endpoint:
     webhooks may not reach (`deliverability.targets`)."""
     parts = urlsplit(url.strip())
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ClearpixelError(f"webhook URL {url!r}: expected http:// or https://host/...")
+        raise ClearpixelError(
+            N_("webhook URL %(url)r: expected http:// or https://host/..."), url=url
+        )
     if not events:
-        raise ClearpixelError("name at least one event (--events)")
+        raise ClearpixelError(N_("name at least one event (--events)"))
     targets.check_url(url.strip(), allow_private=ctx.settings.webhook_allow_private)
     chosen = sorted({e.value for e in event_types(events)})
     with ctx.db.begin() as tx:
