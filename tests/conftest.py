@@ -90,6 +90,9 @@ def ctx(settings: Settings) -> Iterator[Context]:
     with context.db.begin() as tx:
         sync_purposes(tx, context.purposes)
     yield context
+    from tests.web.admin_session import leave_signed_in
+
+    leave_signed_in()
     context.db.dispose()
 
 

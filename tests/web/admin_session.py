@@ -13,6 +13,7 @@ from clearpixel.context import Context
 from clearpixel.web.app import create_app
 
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
+_ENTERED: list[TestClient] = []  # clients `signed_in` entered, left by `leave_signed_in`
 
 
 def csrf_of(html: str) -> str:
@@ -34,11 +35,20 @@ def sign_in(client: TestClient, username: str, password: str) -> httpx2.Response
 
 def signed_in(ctx: Context, email: str, password: str, *, role: str | None = None) -> TestClient:
     """A client of a new app on `ctx`, signed in as `email` (created first with `role` when
-    one is given). The client is entered; it ends with the test."""
+    one is given). The client is entered (the app's lifespan runs); the `ctx` fixture leaves
+    it when the test ends (`leave_signed_in`)."""
     if role is not None:
         users.create_user(ctx, email, role=role, password=password)
     client = TestClient(create_app(ctx), base_url="http://127.0.0.1")
     client.__enter__()
+    _ENTERED.append(client)
     answer = sign_in(client, email, password)
     assert answer.status_code == 303, answer.text
     return client
+
+
+def leave_signed_in() -> None:
+    """End every client `signed_in` entered: its app's lifespan ends (periodic tasks, the
+    webhook worker), so nothing of the test runs on into the next one."""
+    while _ENTERED:
+        _ENTERED.pop().__exit__(None, None, None)
