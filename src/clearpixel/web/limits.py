@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import re
-from http.cookies import SimpleCookie
+from http.cookies import CookieError, SimpleCookie
 from pathlib import Path
 from typing import Any
 
@@ -148,8 +148,11 @@ class RequestLimits:
         if not scope["path"].startswith("/admin"):
             await self._answer(send, 413, "too_large", _too_large(cap))
             return
-        cookies = SimpleCookie((_header(scope, b"cookie") or b"").decode("latin-1"))
-        chosen = cookies[LANG_COOKIE].value if LANG_COOKIE in cookies else ""
+        try:
+            cookies = SimpleCookie((_header(scope, b"cookie") or b"").decode("latin-1"))
+            chosen = cookies[LANG_COOKIE].value if LANG_COOKIE in cookies else ""
+        except CookieError:  # a cookie header no browser sends: the language of the page
+            chosen = ""
         accept = (_header(scope, b"accept-language") or b"").decode("latin-1")
         locale = choose_locale(chosen, accept)
         page = environment(locale, str(ADMIN_TEMPLATES)).get_template("too_large.html")
