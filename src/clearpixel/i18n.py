@@ -171,12 +171,19 @@ def format_when(
     return pattern.replace("{1}", day).replace("{0}", time).replace("'", "")
 
 
-def format_planned(moment: datetime, zone: ZoneInfo, locale: str) -> str:
-    """A planned moment (a scheduled send) as `locale` writes it in the installation's zone,
-    named, with the UTC time beside it unless the zone is UTC."""
-    text = f"{format_when(moment, locale, zone=zone)} {zone.key}"
+def format_planned(moment: datetime, zone: ZoneInfo, locale: str | None = None) -> str:
+    """A planned moment (a scheduled send) in the installation's zone, named, with the UTC
+    time beside it unless the zone is UTC; as `locale` writes it, or ISO-like for the CLI
+    and logs (None: 2026-12-01 09:00)."""
+
+    def written(in_zone: tzinfo) -> str:
+        if locale is None:
+            return f"{moment.astimezone(in_zone):%Y-%m-%d %H:%M}"
+        return format_when(moment, locale, zone=in_zone)
+
+    text = f"{written(zone)} {zone.key}"
     if moment.astimezone(zone).utcoffset() != timedelta(0) or zone.key != "UTC":
-        text += f" ({format_when(moment, locale)} UTC)"
+        text += f" ({written(UTC)} UTC)"
     return text
 
 

@@ -69,10 +69,10 @@ def _gone(holder: str) -> bool:
     if host != socket.gethostname()[:48] or not pid.isdigit():
         return False
     try:
-        os.kill(int(pid), 0)
+        os.kill(int(pid), 0)  # signal 0: only asks whether the process exists
     except ProcessLookupError:
         return True
-    except PermissionError:
+    except PermissionError:  # it exists, under another user
         return False
     return False
 

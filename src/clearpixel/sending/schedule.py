@@ -9,12 +9,13 @@ fail then ends `failed` with the reason, before any message is recorded or sent.
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from clearpixel.context import Context
 from clearpixel.domain.errors import N_, ClearpixelError
 from clearpixel.domain.progress import Progress
+from clearpixel.i18n import format_planned
 from clearpixel.sending import delivery
 from clearpixel.sending.campaigns import get_campaign, publish_links_for_nodes, renderer_for
 from clearpixel.sending.delivery import SendReport
@@ -46,12 +47,9 @@ def parse_time(text: str, zone: ZoneInfo) -> datetime:
 
 
 def shown(at: datetime, zone: ZoneInfo) -> str:
-    """A time for people: in the installation's zone, named, with UTC beside it."""
-    local = at.astimezone(zone)
-    text = f"{local:%Y-%m-%d %H:%M} {zone.key}"
-    if local.utcoffset() != timedelta(0) or zone.key != "UTC":
-        text += f" ({at.astimezone(UTC):%Y-%m-%d %H:%M} UTC)"
-    return text
+    """A time for the CLI and the refusals: in the installation's zone, named, with UTC
+    beside it (`i18n.format_planned`, ISO-like)."""
+    return format_planned(at, zone)
 
 
 def schedule_campaign(ctx: Context, ref: str | int, at: datetime) -> Campaign:

@@ -30,13 +30,12 @@ from clearpixel.accounts.roles import Permission
 from clearpixel.context import Context
 from clearpixel.domain.errors import ClearpixelError, Message, NotFound
 from clearpixel.i18n import (
-    DEFAULT_LOCALE,
     N_,
     SUPPORTED,
+    choose_locale,
     environment,
     gettext_for,
     normalise_locale,
-    parse_accept_language,
     translations,
 )
 from clearpixel.web.deps import get_ctx
@@ -84,13 +83,10 @@ class Refused(Exception):
 def locale_of(request: Request) -> str:
     """The admin's language for this request (see the module docstring)."""
     session = getattr(request.state, "admin_session", None)
-    chosen = normalise_locale(session.locale) if session and session.locale else None
-    if chosen is None:
-        chosen = normalise_locale(request.cookies.get(LANG_COOKIE) or "")
-    if chosen is None:
-        ranked = parse_accept_language(request.headers.get("accept-language", ""))
-        chosen = ranked[0] if ranked else DEFAULT_LOCALE
-    return chosen
+    own = normalise_locale(session.locale) if session and session.locale else None
+    return own or choose_locale(
+        request.cookies.get(LANG_COOKIE) or "", request.headers.get("accept-language", "")
+    )
 
 
 def say(request: Request, message: str, **values: object) -> str:
